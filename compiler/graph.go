@@ -1,0 +1,121 @@
+package compiler
+
+import (
+	"fmt"
+	"time"
+)
+
+// Graph is a compiled pipeline: the contract between the compiler and the
+// runtime. Nodes are in a topological order (every node comes after the nodes
+// it depends on), so a scheduler may walk them front to back.
+type Graph struct {
+	// File is the .omp file the graph was compiled from, as given.
+	File string `json:"file"`
+	// Pipeline is the name of the `pipeline NAME { }` block that was
+	// compiled, or "" for a file without blocks.
+	Pipeline string `json:"pipeline,omitempty"`
+	// Params are the parameter values in force, after -p overrides.
+	Params map[string]any `json:"params"`
+	// Nodes are all nodes, topologically ordered.
+	Nodes []*Node `json:"nodes"`
+	// Outputs has one entry per top-level statement, in source order: the
+	// node whose result is that statement's result.
+	Outputs []Output `json:"outputs"`
+}
+
+// Output names the node whose result is one top-level statement's result.
+type Output struct {
+	Node string `json:"node"`
+	Pos  Pos    `json:"pos"`
+	// Let is the name the statement binds, or "" for a bare statement.
+	Let string `json:"let,omitempty"`
+}
+
+// Op says what a node does.
+type Op string
+
+const (
+	// OpTask runs a task of a kind served by a plugin.
+	OpTask Op = "task"
+	// OpReduce combines the results of its inputs with a built-in reducer,
+	// computed by the runtime itself.
+	OpReduce Op = "reduce"
+)
+
+// Node is one unit of work in the graph.
+//
+// The value a node receives as its input is:
+//   - a task node: the result of Inputs[0] when it has one input, else null
+//     (a task node never has more than one input; a parallel block that
+//     feeds a task is gathered by a `collect` reduce node first);
+//   - a reduce node: the list of the results of Inputs, in order; when Spread
+//     is set there is exactly one input, whose result must itself be a list,
+//     and that list is reduced.
+//
+// Args and Kwargs are JSON-like values (nil, bool, int64, float64, string,
+// []any, map[string]any) in which a Ref stands for the result of another
+// node; the runtime substitutes it before the task runs.
+type Node struct {
+	ID string `json:"id"`
+	Op Op     `json:"op"`
+
+	// Task fields (Op == OpTask).
+	Kind   string         `json:"kind,omitempty"`
+	Name   string         `json:"name,omitempty"`
+	Action string         `json:"action,omitempty"`
+	Args   []any          `json:"args,omitempty"`
+	Kwargs map[string]any `json:"kwargs,omitempty"`
+	Label  string         `json:"label,omitempty"`
+	Opts   Options        `json:"options"`
+
+	// Reducer is the built-in reducer of a reduce node: collect, sum, count,
+	// min, max, mean, concat, merge, first, last.
+	Reducer string `json:"reducer,omitempty"`
+	Spread  bool   `json:"spread,omitempty"`
+
+	// Inputs are the nodes whose results form this node's input.
+	Inputs []string `json:"inputs,omitempty"`
+	// Deps are every node this node waits for: its Inputs and every node a
+	// Ref in its Args or Kwargs names, without duplicates, sorted.
+	Deps []string `json:"deps,omitempty"`
+
+	// Pos is where the node was written, for errors at run time.
+	Pos Pos `json:"pos"`
+}
+
+// Ref stands, inside a node's Args or Kwargs, for the result of node Node.
+// In the JSON form it is written {"$ref": "NODE-ID"}.
+type Ref struct {
+	Node string `json:"$ref"`
+}
+
+// Options are a task's execution options.
+type Options struct {
+	Retries int           `json:"retries,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Backoff time.Duration `json:"backoff,omitempty"`
+}
+
+// Pos is a position in a source file.
+type Pos struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"col"`
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return fmt.Sprintf("%d:%d", p.Line, p.Column)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// Node returns the node with the given id, or nil.
+func (g *Graph) Node(id string) *Node {
+	for _, n := range g.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
