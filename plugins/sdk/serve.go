@@ -1,0 +1,184 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/ompdev/omp/plugins/internal/wire"
+)
+
+// Serve serves k as a plugin process and returns when the host that started
+// the process lets it go. It is the whole of a kind's main function:
+//
+//	func main() { sdk.Serve(myKind{}) }
+//
+// Run directly instead of by omp, the executable says so and exits with
+// status 1.
+func Serve(k Kind) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: wire.Handshake,
+		Plugins:         plugin.PluginSet{wire.PluginName: &grpcPlugin{kind: k}},
+		GRPCServer:      plugin.DefaultGRPCServer,
+		// go-plugin's own chatter would end up in the task's stderr tail
+		// on the host side: keep only what may explain a failure.
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name:       "omp-kind",
+			Level:      hclog.Warn,
+			Output:     os.Stderr,
+			JSONFormat: true,
+		}),
+	})
+}
+
+// grpcPlugin is the server half of go-plugin's plugin; the host has the
+// client half.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	kind Kind
+}
+
+func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	wire.RegisterKindServer(s, &server{kind: p.kind})
+	return nil
+}
+
+func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("sdk: the SDK serves kinds; use package host to call one")
+}
+
+type server struct {
+	wire.UnimplementedKindServer
+	kind Kind
+}
+
+var _ wire.KindServer = (*server)(nil)
+
+func (s *server) Describe(context.Context, *wire.DescribeRequest) (*wire.KindSpec, error) {
+	return specToWire(s.kind.Describe()), nil
+}
+
+func (s *server) Run(req *wire.Task, stream grpc.ServerStreamingServer[wire.Event]) error {
+	// The stream's context is cancelled when the host cancels the call, so
+	// a timeout or Ctrl-C in omp reaches the kind.
+	ctx := stream.Context()
+	em := &emitter{stream: stream}
+	res, err := s.call(ctx, taskFromWire(req), em)
+	if err == nil {
+		var data []byte
+		data, err = json.Marshal(res)
+		if err != nil {
+			err = Permanent(fmt.Errorf("result is not JSON: %w", err))
+		} else {
+			return em.send(&wire.Event{Event: &wire.Event_Result{Result: &wire.Result{Json: data}}})
+		}
+	}
+	return em.send(&wire.Event{Event: &wire.Event_Error{Error: &wire.Error{
+		Message:   err.Error(),
+		Permanent: IsPermanent(err),
+	}}})
+}
+
+// call runs the kind, turning a panic into the task's error: one task's bug
+// must not take down the other tasks running in the same process.
+func (s *server) call(ctx context.Context, t Task, e Emitter) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "panic: %v\n\n%s", r, debug.Stack())
+			res, err = nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	res, err = s.kind.Run(ctx, t, e)
+	if raw, ok := res.(json.RawMessage); ok && len(raw) == 0 {
+		res = nil
+	}
+	return res, err
+}
+
+// emitter streams a running task's reports to the host. gRPC streams are not
+// safe for concurrent sends; the mutex makes the Emitter so.
+type emitter struct {
+	mu     sync.Mutex
+	stream grpc.ServerStreamingServer[wire.Event]
+	failed bool
+}
+
+func (e *emitter) send(ev *wire.Event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.failed {
+		return errors.New("stream closed")
+	}
+	if err := e.stream.Send(ev); err != nil {
+		// The host went away or cancelled: drop further reports, the
+		// kind will see its context done.
+		e.failed = true
+		return err
+	}
+	return nil
+}
+
+func (e *emitter) Log(line string) {
+	_ = e.send(&wire.Event{Event: &wire.Event_Log{Log: &wire.Log{Line: line}}})
+}
+
+func (e *emitter) Metric(name string, value float64, step int) {
+	_ = e.send(&wire.Event{Event: &wire.Event_Metric{Metric: &wire.Metric{Name: name, Value: value, Step: int64(step)}}})
+}
+
+func (e *emitter) Progress(done, total int) {
+	_ = e.send(&wire.Event{Event: &wire.Event_Progress{Progress: &wire.Progress{Done: int64(done), Total: int64(total)}}})
+}
+
+func specToWire(k KindSpec) *wire.KindSpec {
+	w := &wire.KindSpec{Name: k.Name, Aliases: k.Aliases, Description: k.Description}
+	for _, a := range k.Actions {
+		w.Actions = append(w.Actions, &wire.ActionSpec{
+			Name:    a.Name,
+			MinArgs: int32(a.MinArgs),
+			MaxArgs: int32(a.MaxArgs),
+			Args:    a.Args,
+			Kwargs:  a.Kwargs,
+			Doc:     a.Doc,
+		})
+	}
+	return w
+}
+
+func taskFromWire(w *wire.Task) Task {
+	t := Task{
+		RunID:   w.RunId,
+		TaskID:  w.TaskId,
+		Attempt: int(w.Attempt),
+		Kind:    w.Kind,
+		Name:    w.Name,
+		Action:  w.Action,
+		Label:   w.Label,
+		Store:   w.Store,
+	}
+	for _, a := range w.Args {
+		t.Args = append(t.Args, json.RawMessage(a))
+	}
+	if len(w.Kwargs) > 0 {
+		t.Kwargs = make(map[string]json.RawMessage, len(w.Kwargs))
+		for k, v := range w.Kwargs {
+			t.Kwargs[k] = json.RawMessage(v)
+		}
+	}
+	if len(w.Input) > 0 {
+		t.Input = json.RawMessage(w.Input)
+	}
+	if w.DeadlineUnixNano != 0 {
+		t.Deadline = time.Unix(0, w.DeadlineUnixNano)
+	}
+	return t
+}

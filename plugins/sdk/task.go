@@ -1,0 +1,69 @@
+package sdk
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Arg decodes the i-th positional argument (0-based) into v, as
+// json.Unmarshal does.
+func (t Task) Arg(i int, v any) error {
+	if i < 0 || i >= len(t.Args) {
+		return Permanent(fmt.Errorf("%s %s: argument %d missing (have %d)", t.Kind, t.Name, i+1, len(t.Args)))
+	}
+	if err := json.Unmarshal(t.Args[i], v); err != nil {
+		return Permanent(fmt.Errorf("%s %s: argument %d: %w", t.Kind, t.Name, i+1, err))
+	}
+	return nil
+}
+
+// Kwarg decodes the keyword argument name into v. It reports whether the
+// argument was given; v is left alone when it was not.
+func (t Task) Kwarg(name string, v any) (bool, error) {
+	raw, ok := t.Kwargs[name]
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, Permanent(fmt.Errorf("%s %s: argument %s: %w", t.Kind, t.Name, name, err))
+	}
+	return true, nil
+}
+
+// DecodeInput decodes the upstream result into v. A task without input
+// decodes JSON null, which leaves v alone.
+func (t Task) DecodeInput(v any) error {
+	in := t.Input
+	if len(in) == 0 {
+		in = json.RawMessage("null")
+	}
+	if err := json.Unmarshal(in, v); err != nil {
+		return Permanent(fmt.Errorf("%s %s: input: %w", t.Kind, t.Name, err))
+	}
+	return nil
+}
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying the task cannot fix (a missing
+// script, a malformed argument): the runner fails the task at once instead of
+// spending its retries. The mark survives the trip from a plugin process to
+// the runner. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil || IsPermanent(err) {
+		return err
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err, or any error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
