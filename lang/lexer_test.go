@@ -1,0 +1,90 @@
+package lang
+
+import (
+	"strings"
+	"testing"
+)
+
+// tokString renders tokens compactly: NL as ⏎, others by value.
+func tokString(src string) (string, string) {
+	toks, errs := Lex("t.omp", []byte(src))
+	var b []string
+	for _, t := range toks {
+		switch t.Type {
+		case TokNL:
+			b = append(b, "⏎")
+		case TokEOF:
+			b = append(b, "EOF")
+		default:
+			b = append(b, t.Value)
+		}
+	}
+	return strings.Join(b, " "), errs.Error()
+}
+
+func TestLex(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"empty", "", "EOF"},
+		{"blank lines and comments", "\n\n# c\n  \n", "EOF"},
+		{"two statements", "job a()\njob b()", "job a ( ) ⏎ job b ( ) EOF"},
+		{"newline runs collapse", "job a()\n\n# x\n\njob b()\n", "job a ( ) ⏎ job b ( ) EOF"},
+		{"one line is one statement", "job a() job b()", "job a ( ) job b ( ) EOF"},
+		{"continue after arrow", "a ->\n b", "a -> b EOF"},
+		{"continue before arrow", "a\n  -> b", "a -> b EOF"},
+		{"continue inside angle brackets", "parallel <\n a,\n b\n>\nc", "parallel < a , b > ⏎ c EOF"},
+		{"continue inside parens and lists", "f x(1,\n[2,\n3])", "f x ( 1 , [ 2 , 3 ] ) EOF"},
+		{"map braces ignore newlines", "f x({\n\"a\": 1\n})", "f x ( { \"a\" : 1 } ) EOF"},
+		{"pipeline braces keep newlines", "pipeline p {\n a\n b\n}\nc", "pipeline p { a ⏎ b } ⏎ c EOF"},
+		{"names with dashes and slashes", "script data-prep/clean()", "script data-prep/clean ( ) EOF"},
+		{"arrow after a name", "a->b", "a -> b EOF"},
+		{"range", "1..5", "1 .. 5 EOF"},
+		{"numbers", "1 -2 3.5 1e3 -0.5", "1 -2 3.5 1e3 -0.5 EOF"},
+		{"durations", "30s 1h30m 500ms 1.5s", "30s 1h30m 500ms 1.5s EOF"},
+		{"action", "model m1.fit()", "model m1 . fit ( ) EOF"},
+		{"string escapes kept raw", `"a\"b\n"`, `"a\"b\n" EOF`},
+		{"label", "a @gpu-large", "a @ gpu-large EOF"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, errs := tokString(tc.src)
+			if errs != "no errors" {
+				t.Fatalf("errors: %s", errs)
+			}
+			if got != tc.want {
+				t.Errorf("Lex(%q)\n got %s\nwant %s", tc.src, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLexKeywordsHaveTheirOwnType(t *testing.T) {
+	toks, _ := Lex("", []byte("parallel prep"))
+	if toks[0].Type != TokKeyword || toks[1].Type != TokIdent {
+		t.Errorf("types = %v, %v; want Keyword, Ident", toks[0].Type, toks[1].Type)
+	}
+}
+
+func TestLexErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"unterminated string", `job "abc`, "t.omp:1:5: string literal not terminated"},
+		{"newline in string", "job \"ab\nc\"", "t.omp:1:5: string literal not terminated\nt.omp:2:2: string literal not terminated"},
+		{"bad escape", `job "a\q"()`, `t.omp:1:5: invalid string literal "a\q": bad escape or encoding`},
+		{"bad character", "job a() ; job b()", "t.omp:1:9: invalid character ';'"},
+		{"column counts runes", "\"é\" $", "t.omp:1:5: invalid character '$'"},
+		{"integer overflow", "x(99999999999999999999)", "t.omp:1:3: integer literal 99999999999999999999 out of range"},
+		{"all errors reported", "$\n%", "t.omp:1:1: invalid character '$'\nt.omp:2:1: invalid character '%'"},
+		{"too deep", strings.Repeat("(", maxNesting+1), "t.omp:1:201: brackets nested more than 200 deep"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, got := tokString(tc.src)
+			if got != tc.want {
+				t.Errorf("Lex(%q) errors\n got %s\nwant %s", tc.src, got, tc.want)
+			}
+		})
+	}
+}

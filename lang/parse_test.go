@@ -1,0 +1,129 @@
+package lang
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"card example", "parallel < job myjob1(1) > -> reduce collect", "parallel < job myjob1(1) > -> reduce collect\n"},
+		{"empty file", "# nothing\n\n", ""},
+		{"sequence chain", "script a() -> script b() -> script c()", "script a() -> script b() -> script c()\n"},
+		{"explicit sequence", "sequence < a x() -> a y() >", "sequence < a x() -> a y() >\n"},
+		{"action and args", `model m1.fit("X", "Y", epochs=3)`, `model m1.fit("X", "Y", epochs=3)` + "\n"},
+		{"literals", `echo e(1, -2.5, 2.0, "s\t", true, false, null, [1, [2]], {"a": 1, "b": {}})`,
+			`echo e(1, -2.5, 2.0, "s\t", true, false, null, [1, [2]], {"a": 1, "b": {}})` + "\n"},
+		{"trailing commas", "echo e(1, [2,], {\"a\": 1,},)", "echo e(1, [2], {\"a\": 1})\n"},
+		{"quoted name", `parallel < job "myjob{i}"(i) for i in 1..5 >`, `parallel < job "myjob{i}"(i) for i in 1..5 >` + "\n"},
+		{"comprehension over a list", "parallel < echo e(x) for x in [1, 2] >", "parallel < echo e(x) for x in [1, 2] >\n"},
+		{"comprehension over a param", "parallel < echo e(x) for x in xs >", "parallel < echo e(x) for x in xs >\n"},
+		{"label and options", "script a() @gpu with retries=3, timeout=30s",
+			"script a() @gpu with retries=3, timeout=30s\n"},
+		{"block label and options", "parallel < a x(), a y() > @gpu with backoff=1s",
+			"parallel < a x(), a y() > @gpu with backoff=1s\n"},
+		{"reduce with a task", "mapreduce < a x(), a y() > -> reduce script combine()",
+			"mapreduce < a x(), a y() > -> reduce script combine()\n"},
+		{"nested blocks", `sequence < script prep() -> parallel < model m1.fit("X", "Y"), model m2.fit("X", "Y") > -> reduce collect >`,
+			`sequence < script prep() -> parallel < model m1.fit("X", "Y"), model m2.fit("X", "Y") > -> reduce collect >` + "\n"},
+		{"param and let", "param n = 3\nlet x = echo e(n)\nx -> echo f()", "param n = 3\nlet x = echo e(n)\nx -> echo f()\n"},
+		{"pipelines", "pipeline main {\n\n  echo a()\n  echo b()\n}\npipeline other { echo c() }",
+			"pipeline main {\n\techo a()\n\techo b()\n}\npipeline other {\n\techo c()\n}\n"},
+		{"multi-line block", "parallel <\n  echo a(),\n  echo b(),\n>\n  -> reduce sum\n", "parallel < echo a(), echo b() > -> reduce sum\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse("t.omp", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Format(f); got != tc.want {
+				t.Errorf("Format(Parse(%q))\n got %q\nwant %q", tc.src, got, tc.want)
+			}
+			// The canonical form must parse back to itself.
+			f2, err := Parse("t.omp", []byte(tc.want))
+			if err != nil {
+				t.Fatalf("reparse: %v", err)
+			}
+			if got := Format(f2); got != tc.want {
+				t.Errorf("not a fixed point: %q", got)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"two statements on a line", "job a() job b()", "t.omp:1:9: unexpected name job (a statement ends at a newline; put each statement on its own line)"},
+		{"unclosed paren", "job a(", `t.omp:1:7: expected ")", found end of file`},
+		{"missing comma", "job a(1 2)", `t.omp:1:9: expected ")", found number 2`},
+		{"unclosed block", "parallel < job a()", `t.omp:1:19: expected ">", found end of file`},
+		{"assignment without let", "x = 1", `t.omp:1:3: unexpected "="`},
+		{"keyword as name", "job in()", `t.omp:1:5: unexpected keyword in (a statement ends at a newline; put each statement on its own line)`},
+		{"lexical error first", "job a(\"x)", "t.omp:1:7: string literal not terminated"},
+		{"arrow with nothing after", "job a() ->", "t.omp:1:11: expected a task or block, found end of file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.omp", []byte(tc.src))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if _, ok := err.(ErrorList); !ok {
+				t.Errorf("error is %T, want ErrorList", err)
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("Parse(%q)\n got %s\nwant %s", tc.src, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParsePositions(t *testing.T) {
+	f, err := Parse("p.omp", []byte("\n  parallel < echo a(x) >"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl := f.Stmts[0].Chain.Stages[0].Block
+	task := bl.Members[0].Stages[0].Task
+	arg := task.Args[0].Value
+	for _, c := range []struct {
+		what       string
+		line, col  int
+		gotL, gotC int
+	}{
+		{"block", 2, 3, bl.Pos.Line, bl.Pos.Column},
+		{"task", 2, 14, task.Pos.Line, task.Pos.Column},
+		{"arg", 2, 21, arg.Pos.Line, arg.Pos.Column},
+	} {
+		if c.gotL != c.line || c.gotC != c.col {
+			t.Errorf("%s at %d:%d, want %d:%d", c.what, c.gotL, c.gotC, c.line, c.col)
+		}
+	}
+	if task.Pos.Filename != "p.omp" {
+		t.Errorf("filename %q", task.Pos.Filename)
+	}
+}
+
+func TestParseValue(t *testing.T) {
+	for src, want := range map[string]string{"5": "5", `"x"`: `"x"`, "[1, 2]": "[1, 2]", "2.5": "2.5"} {
+		v, err := ParseValue(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		var b = new(stringsBuilder)
+		formatValue(&b.Builder, v)
+		if b.String() != want {
+			t.Errorf("ParseValue(%q) = %s", src, b.String())
+		}
+	}
+	if _, err := ParseValue("hello world"); err == nil {
+		t.Error("ParseValue(\"hello world\"): no error")
+	}
+}
+
+type stringsBuilder struct{ strings.Builder }
