@@ -1,0 +1,379 @@
+// Package store reads and writes the named objects a pipeline refers to:
+// scripts/, jobs/ (notebooks), datasets/, models/ and results/. Every kind and
+// every worker goes through it, so a run's store and its broker are all that
+// workers on different machines need to share.
+//
+// A store is a local directory or a gocloud.dev/blob bucket URL (file://,
+// mem://, s3://, gs://, azblob://). Guarantees:
+//
+//   - Put is atomic: a reader sees the old object or the new one, never a
+//     part of either. Local directories write a temporary file next to the
+//     object and rename it into place (so the rename never crosses a device);
+//     object stores replace an object in one request.
+//   - Names are slash-separated and relative; CheckName rejects any name
+//     that could reach outside the store.
+//   - A missing object is reported as an error that matches ErrNotFound and
+//     names the object and the store.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
+	"gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob" // gs:// URLs
+	_ "gocloud.dev/blob/memblob" // mem:// URLs
+	_ "gocloud.dev/blob/s3blob"  // s3:// URLs
+	"gocloud.dev/gcerrors"
+)
+
+// ErrNotFound is matched (errors.Is) by the error for a missing object.
+var ErrNotFound = errors.New("object not found")
+
+// Object describes one stored object.
+type Object struct {
+	Name     string    `json:"name"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+}
+
+// Store is an open store. Its methods are safe for concurrent use.
+type Store struct {
+	bucket *blob.Bucket
+	loc    string // redacted
+	dir    string // absolute local directory, or ""
+}
+
+// Open opens the store at loc: a directory path, or a URL with a scheme that
+// gocloud.dev/blob knows. An empty loc means the current directory. A local
+// directory must exist; Open does not create it, so a mistyped path is
+// reported instead of silently starting an empty store.
+func Open(ctx context.Context, loc string) (*Store, error) {
+	if loc == "" {
+		loc = "."
+	}
+	red := redact(loc)
+	if !strings.Contains(loc, "://") {
+		return openDir(loc, red)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: not a valid URL", red)
+	}
+	if u.Scheme == "file" {
+		return openFileURL(u, red)
+	}
+	b, err := blob.OpenBucket(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %s", red, scrub(unwrapOpen(err), loc, red))
+	}
+	return &Store{bucket: b, loc: red}, nil
+}
+
+func openDir(path, red string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", red, err)
+	}
+	return openLocal(abs, red, fileblob.MetadataDontWrite)
+}
+
+// openFileURL opens a file:// URL as a local directory. It goes through
+// fileblob like any other URL, but with two defaults changed: temporary files
+// go next to the object instead of into os.TempDir (a rename from /tmp to a
+// store on another file system fails, and a shared store usually is one), and
+// no ".attrs" sidecar files, unless the URL asks for them with metadata=.
+func openFileURL(u *url.URL, red string) (*Store, error) {
+	q := u.Query()
+	for k := range q {
+		switch k {
+		case "metadata", "no_tmp_dir":
+		default:
+			return nil, fmt.Errorf("store %s: unsupported query parameter %q", red, k)
+		}
+	}
+	path := u.Path
+	if u.Host == "." {
+		path = "." + path
+	} else if u.Host != "" && u.Host != "localhost" {
+		return nil, fmt.Errorf("store %s: file URLs name a local directory; the host must be empty", red)
+	}
+	if path == "" {
+		return nil, fmt.Errorf("store %s: no directory in URL", red)
+	}
+	md := fileblob.MetadataDontWrite
+	if v, ok := q["metadata"]; ok && len(v) > 0 && v[0] == "" {
+		md = fileblob.MetadataInSidecar
+	}
+	abs, err := filepath.Abs(filepath.FromSlash(path))
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", red, err)
+	}
+	return openLocal(abs, red, md)
+}
+
+func openLocal(dir, red string, md any) (*Store, error) {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("store %s: no such directory", red)
+	case err != nil:
+		return nil, fmt.Errorf("store %s: %w", red, err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("store %s: not a directory", red)
+	}
+	opts := &fileblob.Options{NoTempDir: true}
+	if md == fileblob.MetadataDontWrite {
+		opts.Metadata = fileblob.MetadataDontWrite
+	}
+	b, err := fileblob.OpenBucket(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", red, err)
+	}
+	return &Store{bucket: b, loc: red, dir: dir}, nil
+}
+
+// unwrapOpen drops gocloud's "open blob.Bucket: " prefixes, which say nothing
+// to a user who typed --store.
+func unwrapOpen(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"open blob.Bucket: ", "blob (code=Unknown): "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
+}
+
+// scrub removes the secrets of loc from a driver's message, which may quote
+// the URL verbatim.
+func scrub(msg, loc, red string) string {
+	msg = strings.ReplaceAll(msg, loc, red)
+	u, err := url.Parse(loc)
+	if err != nil {
+		return msg
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		msg = strings.ReplaceAll(msg, p, "xxxxx")
+	}
+	for k, vs := range u.Query() {
+		if secretParam.MatchString(k) {
+			for _, v := range vs {
+				if v != "" {
+					msg = strings.ReplaceAll(msg, v, "xxxxx")
+				}
+			}
+		}
+	}
+	return msg
+}
+
+// secretParam matches query parameters whose values must not be printed.
+var secretParam = regexp.MustCompile(`(?i)secret|password|token|sig|credential|access_?key`)
+
+// redact returns loc with a URL's password and secret-looking query values
+// replaced, so it can go into logs and error messages.
+func redact(loc string) string {
+	if !strings.Contains(loc, "://") {
+		return loc
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		// Do not echo what might hold a secret in a form we cannot parse.
+		i := strings.Index(loc, "://")
+		return loc[:i] + "://(unparsable URL)"
+	}
+	changed := false
+	if q := u.Query(); len(q) > 0 {
+		for k := range q {
+			if secretParam.MatchString(k) {
+				q[k] = []string{"xxxxx"}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	if _, ok := u.User.Password(); ok {
+		changed = true
+	}
+	if !changed {
+		return loc
+	}
+	return u.Redacted()
+}
+
+// CheckName reports whether name is a valid object name: non-empty,
+// slash-separated, relative, and without "." or ".." elements, backslashes,
+// or NUL bytes.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty object name")
+	case strings.ContainsRune(name, 0), strings.Contains(name, `\`),
+		strings.HasPrefix(name, "/"), filepath.IsAbs(name):
+		return fmt.Errorf("%q: name escapes the store", name)
+	}
+	for _, el := range strings.Split(name, "/") {
+		switch el {
+		case "..":
+			return fmt.Errorf("%q: name escapes the store", name)
+		case "", ".":
+			return fmt.Errorf("%q: empty or \".\" element in object name", name)
+		}
+	}
+	return nil
+}
+
+// Location returns what Open was given, with passwords and secret query
+// values redacted.
+func (s *Store) Location() string { return s.loc }
+
+// Dir returns the store's local directory (absolute) when it is one, so that
+// scripts and notebooks can run in place instead of being fetched.
+func (s *Store) Dir() (string, bool) { return s.dir, s.dir != "" }
+
+// Close releases the store.
+func (s *Store) Close() error { return s.bucket.Close() }
+
+func (s *Store) notFound(name string) error {
+	return &notFoundError{name: name, loc: s.loc}
+}
+
+type notFoundError struct{ name, loc string }
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("%s: not found in store %s", e.name, e.loc)
+}
+
+func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// wrap turns a driver error into one that names the object.
+func (s *Store) wrap(name string, err error) error {
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return s.notFound(name)
+	}
+	return fmt.Errorf("%s in store %s: %w", name, s.loc, err)
+}
+
+// Get returns the object's contents.
+func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	data, err := s.bucket.ReadAll(ctx, name)
+	if err != nil {
+		return nil, s.wrap(name, err)
+	}
+	return data, nil
+}
+
+// Put replaces the object atomically.
+func (s *Store) Put(ctx context.Context, name string, data []byte) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	if err := s.bucket.WriteAll(ctx, name, data, nil); err != nil {
+		return s.wrap(name, err)
+	}
+	return nil
+}
+
+// Exists reports whether the object exists.
+func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
+	if err := CheckName(name); err != nil {
+		return false, err
+	}
+	ok, err := s.bucket.Exists(ctx, name)
+	if err != nil {
+		return false, s.wrap(name, err)
+	}
+	return ok, nil
+}
+
+// fileblobTemp matches the temporary files fileblob writes next to an object
+// while a Put is in flight ("name.<unix nanos in hex>.tmp").
+var fileblobTemp = regexp.MustCompile(`\.[0-9a-f]{8,}\.tmp$`)
+
+// List returns the objects whose names start with prefix, sorted by name.
+// In a local directory it skips hidden files and directories (".git",
+// editor swap files) and the temporary files of Puts in flight, which are
+// not objects.
+func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
+	var out []Object
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %q in store %s: %w", prefix, s.loc, err)
+		}
+		if obj.IsDir {
+			continue
+		}
+		if s.dir != "" && (hidden(obj.Key) || fileblobTemp.MatchString(obj.Key)) {
+			continue
+		}
+		out = append(out, Object{Name: obj.Key, Size: obj.Size, Modified: obj.ModTime})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func hidden(key string) bool {
+	for _, el := range strings.Split(key, "/") {
+		if strings.HasPrefix(el, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// Fetch copies the object to the local file dst, atomically: dst is written
+// under a temporary name in its directory and renamed into place. The file is
+// created with mode 0644; a caller that runs it sets the executable bit.
+func (s *Store) Fetch(ctx context.Context, name, dst string) (err error) {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	r, err := s.bucket.NewReader(ctx, name, nil)
+	if err != nil {
+		return s.wrap(name, err)
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := io.Copy(f, r); err != nil {
+		return fmt.Errorf("fetch %s from store %s: %w", name, s.loc, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("fetch %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("fetch %s: %w", name, err)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return fmt.Errorf("fetch %s: %w", name, err)
+	}
+	return nil
+}
