@@ -1,0 +1,227 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ompdev/omp/compiler"
+)
+
+// Config configures one run. Bus is required; everything else has a default.
+type Config struct {
+	// Bus carries tasks to workers and their events back. Run does not
+	// start workers: start them first (embedded: a Worker serving AnyLabel
+	// on the same bus), or they will not get tasks on a bus that drops
+	// messages nobody subscribed to.
+	Bus Bus
+	// Store is the store root the tasks see (a directory or a blob URL).
+	Store string
+	// RunID names the run; default: a new unique id.
+	RunID string
+	// KeepGoing runs every node that does not depend on a failed one,
+	// instead of failing fast.
+	KeepGoing bool
+	// Listener hears every state change, log line, metric and warning.
+	Listener Listener
+
+	// LeaseInterval is how often a worker renews its claim on a running
+	// task; a claim not renewed for 3 intervals has lapsed and the task is
+	// dispatched again. Default 10s.
+	LeaseInterval time.Duration
+	// DispatchTimeout is how long a dispatched task may go unclaimed, while
+	// a worker serving its label has room and claims nothing else, before
+	// its message counts as lost and is published again. Default 30s.
+	DispatchTimeout time.Duration
+	// MaxDeliveries bounds the dispatches of one attempt; past it the task
+	// fails with "delivered N times without a result". Default 5.
+	MaxDeliveries int
+	// NoWorkerWarning is how long tasks of a label may sit unclaimed, with
+	// no worker known to serve it, before the Listener gets a warning.
+	// Default 5s.
+	NoWorkerWarning time.Duration
+	// MaxBackoff caps the exponential backoff between retries. Default 1m.
+	MaxBackoff time.Duration
+	// CancelGrace is how long a cancelled run waits for its running
+	// attempts to report that they stopped. Default 5s.
+	CancelGrace time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.RunID == "" {
+		c.RunID = newRunID()
+	}
+	if c.Listener == nil {
+		c.Listener = ListenerFunc(func(Update) {})
+	}
+	if c.LeaseInterval == 0 {
+		c.LeaseInterval = 10 * time.Second
+	}
+	if c.DispatchTimeout == 0 {
+		c.DispatchTimeout = 30 * time.Second
+	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = 5
+	}
+	if c.NoWorkerWarning == 0 {
+		c.NoWorkerWarning = 5 * time.Second
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = time.Minute
+	}
+	if c.CancelGrace == 0 {
+		c.CancelGrace = 5 * time.Second
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Bus == nil {
+		errs = append(errs, errors.New("runtime: Config.Bus is nil"))
+	}
+	if c.LeaseInterval < 0 || c.DispatchTimeout < 0 || c.NoWorkerWarning < 0 || c.MaxBackoff < 0 || c.CancelGrace < 0 {
+		errs = append(errs, errors.New("runtime: negative duration in Config"))
+	}
+	if c.MaxDeliveries < 0 {
+		errs = append(errs, fmt.Errorf("runtime: Config.MaxDeliveries is %d", c.MaxDeliveries))
+	}
+	return errors.Join(errs...)
+}
+
+func newRunID() string {
+	return time.Now().UTC().Format("20060102T150405") + "-" + newMessageID()[len(msgPrefix)-1:]
+}
+
+// Listener hears what happens in a run. Run calls Notify from one goroutine
+// only, never concurrently, in the order things happened; Notify must not
+// block for long, since the run waits for it. The Update and the TaskReport
+// it points to are valid only during the call: copy what you keep.
+type Listener interface {
+	Notify(u Update)
+}
+
+// ListenerFunc adapts a function to Listener.
+type ListenerFunc func(Update)
+
+func (f ListenerFunc) Notify(u Update) { f(u) }
+
+// UpdateType says what an Update reports.
+type UpdateType int
+
+const (
+	// UpdateState: Task changed to State. For Retry, Message is the
+	// error of the failed attempt and Backoff the wait before the next.
+	UpdateState UpdateType = iota
+	// UpdateLog: Task logged Line.
+	UpdateLog
+	// UpdateMetric: Task reported Metric.
+	UpdateMetric
+	// UpdateProgress: Task reported Progress.
+	UpdateProgress
+	// UpdateWarning: the run warns with Message (e.g. "no worker serves
+	// label gpu"); Task is nil.
+	UpdateWarning
+)
+
+// Update is one thing that happened in a run.
+type Update struct {
+	Type UpdateType
+	Time time.Time
+	// Task is the task's report so far; Node is its graph node.
+	Task *TaskReport
+	Node *compiler.Node
+
+	State    State
+	Line     string
+	Metric   Metric
+	Progress Progress
+	Message  string
+	Backoff  time.Duration
+	// Counts are the run's task counts after this update, for a progress
+	// display.
+	Counts Counts
+}
+
+// Counts are how many nodes of a run are in each state.
+type Counts struct {
+	Total     int `json:"total"`
+	Pending   int `json:"pending"` // includes RETRY
+	Running   int `json:"running"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Cancelled int `json:"cancelled"`
+}
+
+// Report is the outcome of a run, as `omp run --json` prints it.
+type Report struct {
+	RunID  string `json:"run_id"`
+	Status State  `json:"status"` // SUCCESS, FAILURE or CANCELLED
+	// Results has one entry per graph Output, in source order: its node's
+	// result, or null when the node did not succeed.
+	Results  []json.RawMessage `json:"results"`
+	Tasks    []*TaskReport     `json:"tasks"`
+	Started  time.Time         `json:"started"`
+	Finished time.Time         `json:"finished"`
+	Duration float64           `json:"duration"` // seconds
+}
+
+// TaskReport is one node of a run. Reduce nodes, which the runtime computes
+// itself, have Kind "reduce" and the reducer as Action.
+type TaskReport struct {
+	ID       string    `json:"id"`
+	Kind     string    `json:"kind"`
+	Name     string    `json:"name,omitempty"`
+	Action   string    `json:"action,omitempty"`
+	Label    string    `json:"label,omitempty"`
+	Worker   string    `json:"worker,omitempty"`
+	State    State     `json:"state"`
+	Attempts int       `json:"attempts"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	Duration float64   `json:"duration"` // seconds, first start to finish
+	Error    string    `json:"error,omitempty"`
+	// Log is the tail of the task's log (the last LogTail lines).
+	Log     []string `json:"log,omitempty"`
+	Metrics []Metric `json:"metrics,omitempty"`
+	Pos     string   `json:"pos"`
+}
+
+// LogTail is how many log lines of a task a Report keeps.
+const LogTail = 20
+
+// InfraError is an error of the infrastructure, not of a task: the bus
+// failed, or a worker could not run a task at all (a plugin that cannot
+// start). `omp run` exits 3 on it.
+type InfraError struct{ Err error }
+
+func (e *InfraError) Error() string { return e.Err.Error() }
+func (e *InfraError) Unwrap() error { return e.Err }
+
+// IsInfra reports whether err is or wraps an *InfraError.
+func IsInfra(err error) bool {
+	var ie *InfraError
+	return errors.As(err, &ie)
+}
+
+// Run executes graph g and returns its report.
+//
+// Run returns an error only for a bad Config or graph, or an *InfraError;
+// even then the report, if not nil, says how far the run got. A failed task
+// is not an error of Run: see Report.Status. When ctx is cancelled, Run
+// cancels the running attempts (Control CANCEL), waits up to CancelGrace
+// for them, marks everything unfinished CANCELLED and returns a report with
+// status CANCELLED.
+func Run(ctx context.Context, g *compiler.Graph, cfg Config) (*Report, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s, err := newScheduler(g, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx)
+}
