@@ -1,0 +1,534 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ompdev/omp/plugins/sdk"
+)
+
+// recorder is an Emitter that keeps what a task reported.
+type recorder struct {
+	mu       sync.Mutex
+	logs     []string
+	metrics  []string
+	progress []string
+	onLog    func(string)
+}
+
+func (r *recorder) Log(line string) {
+	r.mu.Lock()
+	r.logs = append(r.logs, line)
+	f := r.onLog
+	r.mu.Unlock()
+	if f != nil {
+		f(line)
+	}
+}
+
+func (r *recorder) Metric(name string, value float64, step int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.metrics = append(r.metrics, name+"="+strconv.FormatFloat(value, 'g', -1, 64)+"@"+strconv.Itoa(step))
+}
+
+func (r *recorder) Progress(done, total int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progress = append(r.progress, strconv.Itoa(done)+"/"+strconv.Itoa(total))
+}
+
+// engines are the ways a notebook runs: the built-in runner on both Pythons
+// of this machine, and nbclient where it can be imported.
+func engines(t *testing.T) []struct {
+	name string
+	kind Kind
+} {
+	t.Helper()
+	nbPython := os.Getenv("OMP_PYTHON")
+	if nbPython == "" {
+		nbPython = "/usr/bin/python3"
+	}
+	es := []struct {
+		name string
+		kind Kind
+	}{
+		{"builtin-path-python3", Kind{Python: "python3", Engine: "builtin"}},
+		{"builtin-" + strings.ReplaceAll(strings.Trim(nbPython, "/"), "/", "-"), Kind{Python: nbPython, Engine: "builtin"}},
+	}
+	if out, err := exec.Command(nbPython, "-c", "import nbclient, nbformat, ipykernel").CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but %s cannot import nbclient, nbformat, ipykernel (apt-get install python3-nbclient python3-ipykernel python3-nbformat): %s", nbPython, lastLine(string(out)))
+		}
+		t.Logf("skipping the nbclient engine: %s cannot import nbclient, nbformat, ipykernel (set OMP_PYTHON to a Python that can)", nbPython)
+		return es
+	}
+	return append(es, struct {
+		name string
+		kind Kind
+	}{"nbclient", Kind{Python: nbPython, Engine: "nbclient"}})
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// newStore returns a store directory holding the test notebooks in jobs/.
+func newStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "jobs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("testdata/*.ipynb")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test notebooks: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "jobs", filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func raw(s string) json.RawMessage { return json.RawMessage(s) }
+
+// notebook is the part of a saved notebook that the tests look at.
+type notebook struct {
+	Cells []struct {
+		CellType       string          `json:"cell_type"`
+		Source         json.RawMessage `json:"source"`
+		ExecutionCount *int            `json:"execution_count"`
+		Metadata       struct {
+			Tags []string `json:"tags"`
+		} `json:"metadata"`
+		Outputs []struct {
+			OutputType string          `json:"output_type"`
+			Name       string          `json:"name"`
+			Text       json.RawMessage `json:"text"`
+			Data       map[string]any  `json:"data"`
+			Ename      string          `json:"ename"`
+			Evalue     string          `json:"evalue"`
+		} `json:"outputs"`
+	} `json:"cells"`
+	NBFormat int `json:"nbformat"`
+}
+
+// text joins nbformat's multiline strings, which are a string or a list.
+func text(t *testing.T, m json.RawMessage) string {
+	t.Helper()
+	if len(m) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(m, &s) == nil {
+		return s
+	}
+	var parts []string
+	if err := json.Unmarshal(m, &parts); err != nil {
+		t.Fatalf("not an nbformat string: %s", m)
+	}
+	return strings.Join(parts, "")
+}
+
+func readNotebook(t *testing.T, storeDir, name string) notebook {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(storeDir, filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatalf("the executed notebook: %v", err)
+	}
+	var nb notebook
+	if err := json.Unmarshal(data, &nb); err != nil {
+		t.Fatalf("the executed notebook is not JSON: %v", err)
+	}
+	if nb.NBFormat != 4 {
+		t.Fatalf("nbformat = %d, want 4", nb.NBFormat)
+	}
+	return nb
+}
+
+// streams returns a cell's stream outputs by stream name. Jupyter may order
+// stdout and stderr either way, so tests compare them per stream.
+func streams(t *testing.T, nb notebook, cell int) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for _, o := range nb.Cells[cell].Outputs {
+		if o.OutputType == "stream" {
+			got[o.Name] += text(t, o.Text)
+		}
+	}
+	return got
+}
+
+var savedName = regexp.MustCompile(`^results/(.+)_\d{8}T\d{6}\.\d{6}Z\.ipynb$`)
+
+func runJob(t *testing.T, k Kind, task sdk.Task) (Result, *recorder, error) {
+	t.Helper()
+	rec := &recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if task.Action == "" {
+		task.Action = "run"
+	}
+	task.Kind = "job"
+	res, err := k.Run(ctx, task, rec)
+	if err != nil {
+		return Result{}, rec, err
+	}
+	r, ok := res.(Result)
+	if !ok {
+		t.Fatalf("result is %T, want Result", res)
+	}
+	return r, rec, nil
+}
+
+func TestParameters(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			dir := newStore(t)
+			res, rec, err := runJob(t, eng.kind, sdk.Task{
+				Name:   "params",
+				Store:  dir,
+				Args:   []json.RawMessage{raw(`1`), raw(`"two"`)},
+				Kwargs: map[string]json.RawMessage{"alpha": raw(`0.5`)},
+				Input:  raw(`{"a": [1, null, true]}`),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := savedName.FindStringSubmatch(res.Notebook); m == nil || m[1] != "params" {
+				t.Errorf("notebook = %q, want results/params_<UTC timestamp>.ipynb", res.Notebook)
+			}
+			const want = `{"alpha":0.5,"name":"world","args":[1,"two"],"input":{"a":[1,null,true]}}`
+			if got := compact(t, res.Result); got != want {
+				t.Errorf("result = %s, want %s", got, want)
+			}
+
+			nb := readNotebook(t, dir, res.Notebook)
+			if len(nb.Cells) != 7 {
+				t.Fatalf("executed notebook has %d cells, want 7 (6 and the injected one)", len(nb.Cells))
+			}
+			inj := nb.Cells[2]
+			wantSrc := "# Parameters\nargs = [1, 'two']\ninput = {'a': [1, None, True]}\nalpha = 0.5\n"
+			if got := text(t, inj.Source); got != wantSrc {
+				t.Errorf("injected cell after the parameters cell =\n%s\nwant\n%s", got, wantSrc)
+			}
+			if len(inj.Metadata.Tags) != 1 || inj.Metadata.Tags[0] != "injected-parameters" {
+				t.Errorf("injected cell tags = %q", inj.Metadata.Tags)
+			}
+			// print("hello", name) then alpha * 2
+			c := nb.Cells[3]
+			if c.ExecutionCount == nil || *c.ExecutionCount != 3 {
+				t.Errorf("cell 3 execution_count = %v, want 3", c.ExecutionCount)
+			}
+			if got := streams(t, nb, 3); got["stdout"] != "hello world\n" || got["stderr"] != "" {
+				t.Errorf("cell 3 streams = %q", got)
+			}
+			last := c.Outputs[len(c.Outputs)-1]
+			if last.OutputType != "execute_result" || last.Data["text/plain"] != "1.0" {
+				t.Errorf("cell 3 last output = %s %v, want execute_result 1.0", last.OutputType, last.Data)
+			}
+			if got := streams(t, nb, 5); got["stdout"] != "done\n" || got["stderr"] != "careful\n" {
+				t.Errorf("cell 5 streams = %q, want stdout done, stderr careful", got)
+			}
+
+			if !contains(rec.logs, "alpha is 0.5") {
+				t.Errorf("logs = %q, want the notebook's omp.log line", rec.logs)
+			}
+			if got := strings.Join(rec.metrics, " "); got != "accuracy=0.93@0 loss=0.5@2" {
+				t.Errorf("metrics = %s, want accuracy=0.93@0 loss=0.5@2", got)
+			}
+			if n := len(rec.progress); n == 0 || rec.progress[n-1] != "6/6" {
+				t.Errorf("progress = %q, want it to end at 6/6", rec.progress)
+			}
+		})
+	}
+}
+
+func compact(t *testing.T, m json.RawMessage) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, m); err != nil {
+		t.Fatalf("not JSON: %s", m)
+	}
+	return b.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestUntagged(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			dir := newStore(t)
+			res, _, err := runJob(t, eng.kind, sdk.Task{
+				Name:   "untagged",
+				Store:  dir,
+				Args:   []json.RawMessage{raw(`1`), raw(`2`), raw(`3`)},
+				Kwargs: map[string]json.RawMessage{"scale": raw(`10`)},
+				Input:  raw(`4`),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := compact(t, res.Result); got != "[10,100]" {
+				t.Errorf("result = %s, want [10,100]", got)
+			}
+			nb := readNotebook(t, dir, res.Notebook)
+			if got := text(t, nb.Cells[0].Source); !strings.HasPrefix(got, "# Parameters\n") {
+				t.Errorf("cell 0 = %q, want the injected parameters at the top", got)
+			}
+			out := nb.Cells[1].Outputs
+			if len(out) != 1 || out[0].OutputType != "execute_result" || out[0].Data["text/plain"] != "10" {
+				t.Errorf("cell 1 outputs = %+v, want one execute_result 10", out)
+			}
+		})
+	}
+}
+
+func TestRaisingCell(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			dir := newStore(t)
+			_, _, err := runJob(t, eng.kind, sdk.Task{Name: "fail", Store: dir})
+			if err == nil {
+				t.Fatal("a raising cell succeeded")
+			}
+			re := regexp.MustCompile(`^job fail: cell 2 of jobs/fail\.ipynb raised ZeroDivisionError: division by zero \(partly executed notebook saved as (results/fail_\S+\.ipynb)\)$`)
+			m := re.FindStringSubmatch(err.Error())
+			if m == nil {
+				t.Fatalf("error = %q, want it to name cell 2, the exception and the saved notebook", err)
+			}
+			if sdk.IsPermanent(err) {
+				t.Error("a raising cell is marked permanent; retries= must be able to rerun it")
+			}
+			nb := readNotebook(t, dir, m[1])
+			// Saved cell 3 is the notebook's cell 2 (the parameters came first).
+			c := nb.Cells[3]
+			if got := streams(t, nb, 3); got["stdout"] != "before\n" {
+				t.Errorf("failing cell streams = %q, want before", got)
+			}
+			last := c.Outputs[len(c.Outputs)-1]
+			if last.OutputType != "error" || last.Ename != "ZeroDivisionError" || last.Evalue != "division by zero" {
+				t.Errorf("failing cell's last output = %+v, want the error", last)
+			}
+			if after := nb.Cells[4]; after.ExecutionCount != nil || len(after.Outputs) != 0 {
+				t.Errorf("the cell after the failure ran: %+v", after)
+			}
+		})
+	}
+}
+
+func TestResultNotJSON(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			res, rec, err := runJob(t, eng.kind, sdk.Task{Name: "opaque", Store: newStore(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Result) != "null" {
+				t.Errorf("result = %s, want null", res.Result)
+			}
+			data, _ := json.Marshal(res)
+			if !regexp.MustCompile(`^\{"notebook":"results/opaque_[0-9T.]+Z\.ipynb","result":null\}$`).Match(data) {
+				t.Errorf("result JSON = %s", data)
+			}
+			want := "the notebook's result (object) is not JSON-serialisable: Object of type object is not JSON serializable; the task's result is null"
+			if !contains(rec.logs, want) {
+				t.Errorf("logs = %q, want %q", rec.logs, want)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	pathPython, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	lacksNbclient := exec.Command(pathPython, "-c", "import nbclient").Run() != nil
+	dir := newStore(t)
+	if err := os.WriteFile(filepath.Join(dir, "jobs", "broken.ipynb"), []byte("{\"cells\": ["), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "jobs", "old.ipynb"), []byte(`{"nbformat": 3, "worksheets": [], "cells": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		kind      Kind
+		env       map[string]string
+		task      sdk.Task
+		want      string // a regular expression for the whole message
+		permanent bool
+		skip      bool
+	}{
+		{
+			name: "missing notebook", kind: Kind{Engine: "builtin"},
+			task: sdk.Task{Name: "nope"},
+			want: `^job nope: .*jobs/nope\.ipynb.*not found.*$`, permanent: true,
+		},
+		{
+			name: "name escapes the store", kind: Kind{Engine: "builtin"},
+			task: sdk.Task{Name: "../etc/passwd"},
+			want: `^job \.\./etc/passwd: .*$`, permanent: true,
+		},
+		{
+			name: "unknown action", kind: Kind{Engine: "builtin"},
+			task: sdk.Task{Name: "params", Action: "fit"},
+			want: `^job params: unknown action "fit" \(a job has only run\)$`, permanent: true,
+		},
+		{
+			name: "kwarg that is not a variable", kind: Kind{Engine: "builtin"},
+			task: sdk.Task{Name: "params", Kwargs: map[string]json.RawMessage{"learning-rate": raw(`1`)}},
+			want: `^job params: keyword argument "learning-rate" is not a Python variable name$`, permanent: true,
+		},
+		{
+			name: "kwarg that hides input", kind: Kind{Engine: "builtin"},
+			task: sdk.Task{Name: "params", Kwargs: map[string]json.RawMessage{"input": raw(`1`)}},
+			want: `^job params: keyword argument input would hide the notebook's input; use another name$`, permanent: true,
+		},
+		{
+			name: "OMP_PYTHON missing", env: map[string]string{"OMP_PYTHON": "/nonexistent/python3"},
+			task: sdk.Task{Name: "params"},
+			want: `^job params: OMP_PYTHON=/nonexistent/python3: no such file or directory$`, permanent: true,
+		},
+		{
+			name: "no python3 on PATH", env: map[string]string{"OMP_PYTHON": "", "PATH": t.TempDir()},
+			task: sdk.Task{Name: "params"},
+			want: `^job params: python3 not found on PATH: install Python 3 or set OMP_PYTHON to an interpreter$`, permanent: true,
+		},
+		{
+			name: "bad engine", env: map[string]string{"OMP_JOB_ENGINE": "papermill"},
+			task: sdk.Task{Name: "params"},
+			want: `^job params: OMP_JOB_ENGINE=papermill: want auto, nbclient or builtin$`, permanent: true,
+		},
+		{
+			name: "nbclient not importable", kind: Kind{Python: pathPython, Engine: "nbclient"},
+			task:      sdk.Task{Name: "params"},
+			want:      `^job params: /\S+ cannot import nbclient, nbformat, ipykernel \(Debian: apt-get install python3-nbclient python3-nbformat python3-ipykernel\)$`,
+			permanent: true, skip: !lacksNbclient,
+		},
+		{
+			name: "not a notebook", kind: Kind{Engine: "builtin"},
+			task: sdk.Task{Name: "broken"},
+			want: `^job broken: jobs/broken\.ipynb is not a Jupyter notebook: .+$`, permanent: true,
+		},
+		{
+			name: "nbformat 3", kind: Kind{Engine: "builtin"},
+			task: sdk.Task{Name: "old"},
+			want: `^job old: jobs/old\.ipynb is an nbformat 3 notebook: the built-in runner runs nbformat 4 \(save it with a current Jupyter\)$`, permanent: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.skip {
+				t.Skipf("%s can import nbclient", pathPython)
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			tc.task.Store = dir
+			_, _, err := runJob(t, tc.kind, tc.task)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !regexp.MustCompile(tc.want).MatchString(err.Error()) {
+				t.Errorf("error = %q\nwant match %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "Traceback") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			if got := sdk.IsPermanent(err); got != tc.permanent {
+				t.Errorf("permanent = %v, want %v", got, tc.permanent)
+			}
+		})
+	}
+}
+
+// TestCancel cancels a notebook stuck in a cell and checks that the process
+// running the cell (the runner, or nbclient's kernel) is gone.
+func TestCancel(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			dir := newStore(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pids := make(chan int, 1)
+			rec := &recorder{onLog: func(line string) {
+				if p, ok := strings.CutPrefix(line, "sleeping in pid "); ok {
+					n, _ := strconv.Atoi(p)
+					pids <- n
+				}
+			}}
+			done := make(chan error, 1)
+			go func() {
+				_, err := eng.kind.Run(ctx, sdk.Task{Kind: "job", Name: "sleep", Action: "run", Store: dir}, rec)
+				done <- err
+			}()
+			var pid int
+			select {
+			case pid = <-pids:
+			case err := <-done:
+				t.Fatalf("the notebook ended before it was cancelled: %v", err)
+			case <-time.After(time.Minute):
+				t.Fatal("the notebook never started its sleeping cell")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("error = %v, want context.Canceled", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return within 10s of the cancellation")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for alive(pid) {
+				if time.Now().After(deadline) {
+					t.Fatalf("process %d that ran the cell is still alive after the cancellation", pid)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// alive reports whether pid runs (a zombie waiting for its reaper does not).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
