@@ -1,0 +1,389 @@
+// Package script is the built-in kind `script`: `script NAME(args)` runs the
+// executable scripts/NAME (or the one file scripts/NAME.*) under the store
+// root. The protocol, which scripts and tests rely on:
+//
+//   - stdin is {"args": [...], "kwargs": {...}, "input": <upstream result or null>};
+//   - the environment adds OMP_RUN_ID, OMP_TASK_ID, OMP_ATTEMPT (1-based),
+//     OMP_STORE, OMP_RESULT (a file path) and OMP_METRICS (a file path);
+//   - the working directory is the store root;
+//   - the result is the JSON the script wrote to $OMP_RESULT, else stdout
+//     parsed as JSON, else stdout as a string without its trailing newline
+//     (null when stdout is empty);
+//   - each line of stderr is a log line of the task; an exit status other
+//     than 0 fails the task with an error that names the status and carries
+//     the last stderr lines;
+//   - each line of $OMP_METRICS is {"name": ..., "value": ..., "step": ...}
+//     and becomes a metric of the task, read while the script runs;
+//   - a file that is not executable runs with an interpreter chosen by its
+//     extension: .py with $OMP_PYTHON or python3, .sh with sh.
+//
+// A script runs in a process group of its own, which is killed when the task
+// is cancelled and when the script exits, so neither the script nor anything
+// it started outlives the task.
+package script
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ompdev/omp/plugins/sdk"
+)
+
+// StderrTail is how many of the last stderr lines a failure carries.
+const StderrTail = 10
+
+// Kind is the script kind.
+type Kind struct{}
+
+var _ sdk.Kind = Kind{}
+
+func (Kind) Describe() sdk.KindSpec {
+	return sdk.KindSpec{
+		Name:        "script",
+		Description: "runs scripts/NAME from the store with the JSON protocol",
+		Actions: []sdk.ActionSpec{{
+			Name:    "run",
+			MinArgs: 0,
+			MaxArgs: -1,
+			Doc:     "run the script with the arguments on stdin",
+		}},
+	}
+}
+
+func (Kind) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
+	if t.Action != "run" && t.Action != "" {
+		return nil, sdk.Permanent(fmt.Errorf("script has no action %q", t.Action))
+	}
+	root, argv, err := Resolve(t.Store, t.Name)
+	if err != nil {
+		return nil, sdk.Permanent(err)
+	}
+	return run(ctx, t, e, root, argv)
+}
+
+// Resolve finds the script called name in the store and returns the store's
+// root directory and the command that runs the script. It is the one place
+// that knows how a store lays out its scripts.
+func Resolve(store, name string) (root string, argv []string, err error) {
+	if name == "" || filepath.IsAbs(name) || !filepath.IsLocal(name) {
+		return "", nil, fmt.Errorf("script name %q is outside the store", name)
+	}
+	if store == "" {
+		store = "."
+	}
+	root, err = filepath.Abs(store)
+	if err != nil {
+		return "", nil, err
+	}
+	dir := filepath.Join(root, "scripts")
+	path := filepath.Join(dir, name)
+	fi, err := os.Stat(path)
+	if err != nil || fi.IsDir() {
+		matches, _ := filepath.Glob(filepath.Join(dir, globEscape(name)+".*"))
+		var files []string
+		for _, m := range matches {
+			if fi, err := os.Stat(m); err == nil && !fi.IsDir() {
+				files = append(files, m)
+			}
+		}
+		switch len(files) {
+		case 0:
+			return "", nil, fmt.Errorf("script %s not found: no scripts/%s or scripts/%s.* in %s", name, name, name, root)
+		case 1:
+			path = files[0]
+			fi, _ = os.Stat(path)
+		default:
+			rel := make([]string, len(files))
+			for i, f := range files {
+				rel[i] = "scripts/" + filepath.Base(f)
+			}
+			return "", nil, fmt.Errorf("script %s is ambiguous: %s", name, strings.Join(rel, ", "))
+		}
+	}
+	if fi.Mode()&0o111 != 0 {
+		return root, []string{path}, nil
+	}
+	switch filepath.Ext(path) {
+	case ".py":
+		py := os.Getenv("OMP_PYTHON")
+		if py == "" {
+			py = "python3"
+		}
+		return root, []string{py, path}, nil
+	case ".sh":
+		return root, []string{"sh", path}, nil
+	}
+	return "", nil, fmt.Errorf("script %s: %s is not executable (chmod +x it, or name it .py or .sh)", name, path)
+}
+
+func globEscape(s string) string {
+	r := strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
+	return r.Replace(s)
+}
+
+func run(ctx context.Context, t sdk.Task, e sdk.Emitter, root string, argv []string) (any, error) {
+	stdin, err := json.Marshal(struct {
+		Args   []json.RawMessage          `json:"args"`
+		Kwargs map[string]json.RawMessage `json:"kwargs"`
+		Input  json.RawMessage            `json:"input"`
+	}{nonNil(t.Args), nonNilMap(t.Kwargs), orNull(t.Input)})
+	if err != nil {
+		return nil, sdk.Permanent(fmt.Errorf("script %s: arguments: %w", t.Name, err))
+	}
+
+	tmp, err := os.MkdirTemp("", "omp-script-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	resultPath := filepath.Join(tmp, "result.json")
+	metricsPath := filepath.Join(tmp, "metrics.jsonl")
+	// The metrics file exists from the start so a script may append to it
+	// with >>, and the tailer need not wait for it.
+	if err := os.WriteFile(metricsPath, nil, 0o600); err != nil {
+		return nil, err
+	}
+
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(),
+		"OMP_RUN_ID="+t.RunID,
+		"OMP_TASK_ID="+t.TaskID,
+		"OMP_ATTEMPT="+strconv.Itoa(max(t.Attempt, 1)),
+		"OMP_STORE="+root,
+		"OMP_RESULT="+resultPath,
+		"OMP_METRICS="+metricsPath,
+	)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr := &logWriter{e: e, tail: tailLines{max: StderrTail}}
+	cmd.Stderr = stderr
+	// A process group of its own lets us kill the script and everything it
+	// started; Pdeathsig kills the script if this plugin process dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A grandchild left running may hold stdout or stderr open after the
+	// script exits; don't wait for it longer than this.
+	cmd.WaitDelay = 500 * time.Millisecond
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("script %s: %w", t.Name, err)
+	}
+
+	metrics := &metricsTail{path: metricsPath, e: e}
+	metricsStop := make(chan struct{})
+	metricsDone := make(chan struct{})
+	go func() {
+		defer close(metricsDone)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-metricsStop:
+				return
+			case <-tick.C:
+				metrics.poll(false)
+			}
+		}
+	}()
+
+	waitErr := cmd.Wait()
+	// The task is over when the script exits: whatever it left running in
+	// its group goes too.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	stderr.flush()
+	close(metricsStop)
+	<-metricsDone
+	metrics.poll(true)
+
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if errors.Is(waitErr, exec.ErrWaitDelay) && cmd.ProcessState.Success() {
+		// The script succeeded; a grandchild kept its output open.
+		waitErr = nil
+	}
+	if waitErr != nil {
+		var ee *exec.ExitError
+		if errors.As(waitErr, &ee) {
+			msg := ee.ProcessState.String()
+			if lines := stderr.tail.lines(); len(lines) > 0 {
+				msg += ": " + strings.Join(lines, "\n")
+			}
+			return nil, errors.New(msg)
+		}
+		return nil, fmt.Errorf("script %s: %w", t.Name, waitErr)
+	}
+
+	if data, err := os.ReadFile(resultPath); err == nil && len(bytes.TrimSpace(data)) > 0 {
+		if !json.Valid(data) {
+			return nil, fmt.Errorf("script %s wrote a result to $OMP_RESULT that is not JSON", t.Name)
+		}
+		return json.RawMessage(bytes.TrimSpace(data)), nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("script %s: reading $OMP_RESULT: %w", t.Name, err)
+	}
+	out := stdout.Bytes()
+	if trimmed := bytes.TrimSpace(out); len(trimmed) == 0 {
+		if len(out) == 0 {
+			return nil, nil
+		}
+	} else if json.Valid(trimmed) {
+		return json.RawMessage(trimmed), nil
+	}
+	s := strings.TrimSuffix(string(out), "\n")
+	s = strings.TrimSuffix(s, "\r")
+	return s, nil
+}
+
+func nonNil(a []json.RawMessage) []json.RawMessage {
+	if a == nil {
+		return []json.RawMessage{}
+	}
+	return a
+}
+
+func nonNilMap(m map[string]json.RawMessage) map[string]json.RawMessage {
+	if m == nil {
+		return map[string]json.RawMessage{}
+	}
+	return m
+}
+
+func orNull(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 {
+		return json.RawMessage("null")
+	}
+	return v
+}
+
+// logWriter turns the script's stderr into log lines and keeps the last
+// ones for the error. exec.Cmd writes to it from one goroutine.
+type logWriter struct {
+	e       sdk.Emitter
+	tail    tailLines
+	partial []byte
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	data := append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		w.line(data[:i])
+		data = data[i+1:]
+	}
+	// A line without an end is kept for the next write, within bounds.
+	if len(data) > 64*1024 {
+		w.line(data)
+		data = nil
+	}
+	w.partial = append(w.partial[:0:0], data...)
+	return len(p), nil
+}
+
+func (w *logWriter) flush() {
+	if len(w.partial) > 0 {
+		w.line(w.partial)
+		w.partial = nil
+	}
+}
+
+func (w *logWriter) line(b []byte) {
+	s := strings.TrimSuffix(string(b), "\r")
+	w.tail.add(s)
+	w.e.Log(s)
+}
+
+// tailLines keeps the last max lines written to it.
+type tailLines struct {
+	mu  sync.Mutex
+	max int
+	buf []string
+}
+
+func (t *tailLines) add(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, line)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+}
+
+func (t *tailLines) lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.buf...)
+}
+
+// metricsTail reads the complete lines appended to the metrics file since the
+// last poll and emits them.
+type metricsTail struct {
+	path    string
+	e       sdk.Emitter
+	off     int64
+	partial []byte
+}
+
+func (m *metricsTail) poll(final bool) {
+	f, err := os.Open(m.path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if _, err := f.Seek(m.off, io.SeekStart); err != nil {
+		return
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return
+	}
+	m.off += int64(len(data))
+	data = append(m.partial, data...)
+	m.partial = nil
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			if !final {
+				m.partial = append([]byte(nil), data...)
+				return
+			}
+			i = len(data)
+		}
+		m.emit(data[:i])
+		data = data[min(i+1, len(data)):]
+	}
+}
+
+func (m *metricsTail) emit(line []byte) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return
+	}
+	var v struct {
+		Name  string   `json:"name"`
+		Value *float64 `json:"value"`
+		Step  int      `json:"step"`
+	}
+	if err := json.Unmarshal(line, &v); err != nil || v.Name == "" || v.Value == nil {
+		m.e.Log(fmt.Sprintf("omp: ignored metrics line %q: want {\"name\": ..., \"value\": ..., \"step\": ...}", line))
+		return
+	}
+	m.e.Metric(v.Name, *v.Value, v.Step)
+}
