@@ -1,0 +1,570 @@
+// Package host starts task kinds as go-plugin processes and runs tasks on
+// them. The runtime and the CLI use it; kinds never see it.
+//
+// Guarantees:
+//   - One plugin process per Host and kind, started on first use and reused by
+//     every task after it; concurrent Runs share it (gRPC multiplexes them).
+//   - A plugin that exits or crashes fails the tasks running on it with an
+//     *ExitError ("plugin echo exited: exit status 2: panic: boom") and is
+//     started afresh for the next task.
+//   - A Run's context reaches the kind: cancelling it cancels the task in
+//     the plugin process.
+//   - No plugin outlives its Host: Close kills them all, and each is started
+//     with Pdeathsig so the kernel kills it should omp die without Close.
+//   - A plugin that cannot be started is reported as an error for which
+//     IsInfra is true; the CLI exits 3 for those.
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/ompdev/omp/plugins/builtin"
+	"github.com/ompdev/omp/plugins/internal/wire"
+	"github.com/ompdev/omp/plugins/sdk"
+)
+
+// ExecPrefix starts the name of every third-party kind's executable:
+// omp-kind-NAME serves the kind NAME.
+const ExecPrefix = "omp-kind-"
+
+// Config configures a Host. The zero value is ready to use.
+type Config struct {
+	// PluginPath are the directories searched, in order, for omp-kind-NAME
+	// executables. Nil means DefaultPluginPath().
+	PluginPath []string
+	// Self is the command that serves the built-in kinds: Self[0] is the
+	// executable and the rest its arguments, to which the kind's name is
+	// appended. Nil means the running executable with "plugin-serve"; a
+	// single element gets "plugin-serve" too.
+	Self []string
+	// Store is given to tasks whose Task.Store is empty.
+	Store string
+	// Logger receives go-plugin's own warnings and errors, one line each;
+	// nil discards them. What explains a failure is in the returned error.
+	Logger io.Writer
+	// StartTimeout bounds a plugin's start and handshake; 0 means 30s.
+	StartTimeout time.Duration
+}
+
+// DefaultPluginPath is $OMP_PLUGIN_PATH (colon-separated) followed by
+// ./plugins/bin.
+func DefaultPluginPath() []string {
+	var dirs []string
+	for _, d := range filepath.SplitList(os.Getenv("OMP_PLUGIN_PATH")) {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return append(dirs, filepath.Join("plugins", "bin"))
+}
+
+// KindInfo is a kind and where it comes from.
+type KindInfo struct {
+	Spec sdk.KindSpec `json:"spec"`
+	// Source is "builtin" or the path of the plugin's executable.
+	Source string `json:"source"`
+}
+
+// SourceBuiltin is the Source of the kinds the omp binary serves.
+const SourceBuiltin = "builtin"
+
+// Host runs tasks on plugin processes. Its methods are safe for concurrent
+// use.
+type Host struct {
+	cfg Config
+
+	mu      sync.Mutex
+	kinds   map[string]*kind // by name
+	aliases map[string]*kind // by alias, once described
+	closed  bool
+}
+
+// kind is one kind and its plugin process, if started.
+type kind struct {
+	name   string
+	source string
+	argv   []string
+	h      *Host
+
+	mu   sync.Mutex // held while starting or describing
+	spec *sdk.KindSpec
+	proc *proc
+}
+
+// New returns a host for the built-in kinds and the omp-kind-* executables
+// on cfg.PluginPath. It starts nothing: plugins start when first used.
+func New(cfg Config) (*Host, error) {
+	if cfg.PluginPath == nil {
+		cfg.PluginPath = DefaultPluginPath()
+	}
+	switch len(cfg.Self) {
+	case 0:
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("plugin host: finding omp's own executable: %w", err)
+		}
+		cfg.Self = []string{exe, "plugin-serve"}
+	case 1:
+		cfg.Self = []string{cfg.Self[0], "plugin-serve"}
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = io.Discard
+	}
+	h := &Host{cfg: cfg, kinds: map[string]*kind{}, aliases: map[string]*kind{}}
+	for name, k := range builtin.Kinds() {
+		spec := k.Describe()
+		argv := append(append([]string(nil), cfg.Self...), name)
+		kd := &kind{name: name, source: SourceBuiltin, argv: argv, h: h, spec: &spec}
+		h.kinds[name] = kd
+		for _, a := range spec.Aliases {
+			h.aliases[a] = kd
+		}
+	}
+	for _, dir := range cfg.PluginPath {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("plugin path: %w", err)
+		}
+		for _, ent := range entries {
+			name, ok := strings.CutPrefix(ent.Name(), ExecPrefix)
+			if !ok || name == "" || ent.IsDir() {
+				continue
+			}
+			if _, taken := h.kinds[name]; taken {
+				// Earlier directories, and the built-in kinds, win.
+				continue
+			}
+			path, err := filepath.Abs(filepath.Join(dir, ent.Name()))
+			if err != nil {
+				return nil, err
+			}
+			if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+				continue
+			}
+			h.kinds[name] = &kind{name: name, source: path, argv: []string{path}, h: h}
+		}
+	}
+	return h, nil
+}
+
+// Kinds returns every kind, sorted by name. Built-in kinds are described
+// without starting a process; a third-party kind's plugin is started and
+// asked once, and kept running for the tasks that follow. A plugin that
+// cannot be described is left out and reported in err (IsInfra), so one
+// broken plugin does not hide the others.
+func (h *Host) Kinds(ctx context.Context) ([]KindInfo, error) {
+	h.mu.Lock()
+	all := make([]*kind, 0, len(h.kinds))
+	for _, k := range h.kinds {
+		all = append(all, k)
+	}
+	h.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+
+	var infos []KindInfo
+	var errs []error
+	for _, k := range all {
+		spec, err := k.describe(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		infos = append(infos, KindInfo{Spec: *spec, Source: k.source})
+	}
+	return infos, errors.Join(errs...)
+}
+
+// Run runs one task attempt on its kind's plugin and returns the task's
+// result as JSON. Log lines, metrics and progress go to e while the task
+// runs. An error the kind marked with sdk.Permanent is still so
+// (sdk.IsPermanent); a plugin that cannot start gives an error for which
+// IsInfra is true; when ctx ends first the error matches ctx.Err().
+func (h *Host) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
+	k, err := h.lookup(ctx, t.Kind)
+	if err != nil {
+		return nil, err
+	}
+	if t.Store == "" {
+		t.Store = h.cfg.Store
+	}
+	if e == nil {
+		e = discard{}
+	}
+	p, err := k.process()
+	if err != nil {
+		return nil, err
+	}
+	return p.run(ctx, k, t, e)
+}
+
+// Close stops every plugin process and waits for them to exit. Runs still
+// in flight fail. Close may be called more than once.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	all := make([]*kind, 0, len(h.kinds))
+	for _, k := range h.kinds {
+		all = append(all, k)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, k := range all {
+		k.mu.Lock()
+		p := k.proc
+		k.proc = nil
+		k.mu.Unlock()
+		if p != nil {
+			wg.Go(p.kill)
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+func (h *Host) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+// lookup finds the kind called name or aliased so. Aliases of third-party
+// kinds are known only once they are described, so an unknown name
+// describes them all before giving up.
+func (h *Host) lookup(ctx context.Context, name string) (*kind, error) {
+	find := func() (*kind, bool) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if k, ok := h.kinds[name]; ok {
+			return k, true
+		}
+		k, ok := h.aliases[name]
+		return k, ok
+	}
+	if k, ok := find(); ok {
+		return k, nil
+	}
+	if _, err := h.Kinds(ctx); err != nil {
+		if k, ok := find(); ok {
+			return k, nil
+		}
+		return nil, fmt.Errorf("unknown kind %q (and some plugins could not be described: %w)", name, err)
+	}
+	if k, ok := find(); ok {
+		return k, nil
+	}
+	return nil, sdk.Permanent(fmt.Errorf("unknown kind %q", name))
+}
+
+func (k *kind) describe(ctx context.Context) (*sdk.KindSpec, error) {
+	k.mu.Lock()
+	if k.spec != nil {
+		defer k.mu.Unlock()
+		return k.spec, nil
+	}
+	p, err := k.processLocked()
+	k.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	w, err := p.kind.Describe(ctx, &wire.DescribeRequest{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &InfraError{Kind: k.name, Err: fmt.Errorf("describe: %w", p.failure(k.name, err))}
+	}
+	spec := specFromWire(w)
+	if spec.Name != k.name {
+		return nil, &InfraError{Kind: k.name, Err: fmt.Errorf("%s describes itself as kind %q; the file name and the kind's name must agree", k.source, spec.Name)}
+	}
+	k.mu.Lock()
+	k.spec = &spec
+	k.mu.Unlock()
+	k.h.mu.Lock()
+	for _, a := range spec.Aliases {
+		if _, taken := k.h.kinds[a]; !taken {
+			k.h.aliases[a] = k
+		}
+	}
+	k.h.mu.Unlock()
+	return &spec, nil
+}
+
+// process returns the kind's running plugin, starting one if there is none
+// or the last one exited.
+func (k *kind) process() (*proc, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.processLocked()
+}
+
+func (k *kind) processLocked() (*proc, error) {
+	if k.h.isClosed() {
+		return nil, &InfraError{Kind: k.name, Err: errors.New("plugin host is closed")}
+	}
+	if k.proc != nil && !k.proc.client.Exited() {
+		return k.proc, nil
+	}
+	if k.proc != nil {
+		k.proc.kill()
+		k.proc = nil
+	}
+	p, err := start(k.name, k.argv, k.h.cfg)
+	if err != nil {
+		return nil, err
+	}
+	k.proc = p
+	return p, nil
+}
+
+// drop forgets p if it is still the kind's process, so the next task starts
+// a new one.
+func (k *kind) drop(p *proc) {
+	k.mu.Lock()
+	if k.proc == p {
+		k.proc = nil
+	}
+	k.mu.Unlock()
+	p.kill()
+}
+
+// proc is one running plugin process.
+type proc struct {
+	client *plugin.Client
+	kind   wire.KindClient
+	stderr *stderrTail
+	sink   *logSink
+}
+
+func start(name string, argv []string, cfg Config) (*proc, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if len(cfg.Self) > 0 && argv[0] == cfg.Self[0] {
+		// `ps` shows "omp plugin-serve echo", not a temporary path.
+		cmd.Args[0] = "omp"
+	}
+	// Should omp die without closing the host (kill -9), the kernel kills
+	// the plugin too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr := &stderrTail{max: 50}
+	sink := &logSink{out: cfg.Logger, kind: name}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  wire.Handshake,
+		Plugins:          plugin.PluginSet{wire.PluginName: &grpcPlugin{}},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           sink.logger(),
+		Stderr:           stderr,
+		StartTimeout:     cfg.StartTimeout,
+	})
+	p := &proc{client: client, stderr: stderr, sink: sink}
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, &InfraError{Kind: name, Err: startError(err, stderr)}
+	}
+	raw, err := rpc.Dispense(wire.PluginName)
+	if err != nil {
+		client.Kill()
+		return nil, &InfraError{Kind: name, Err: startError(err, stderr)}
+	}
+	p.kind = raw.(wire.KindClient)
+	return p, nil
+}
+
+func startError(err error, stderr *stderrTail) error {
+	if line := stderr.reason(); line != "" {
+		return fmt.Errorf("%w: %s", err, line)
+	}
+	return err
+}
+
+func (p *proc) kill() { p.client.Kill() }
+
+func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := p.kind.Run(ctx, taskToWire(t))
+	if err != nil {
+		return nil, p.lost(ctx, k, err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("the plugin ended the task without a result")
+			}
+			return nil, p.lost(ctx, k, err)
+		}
+		switch ev := ev.Event.(type) {
+		case *wire.Event_Log:
+			e.Log(ev.Log.Line)
+		case *wire.Event_Metric:
+			e.Metric(ev.Metric.Name, ev.Metric.Value, int(ev.Metric.Step))
+		case *wire.Event_Progress:
+			e.Progress(int(ev.Progress.Done), int(ev.Progress.Total))
+		case *wire.Event_Result:
+			return json.RawMessage(ev.Result.Json), nil
+		case *wire.Event_Error:
+			err := errors.New(ev.Error.Message)
+			if ev.Error.Permanent {
+				err = sdk.Permanent(err)
+			}
+			return nil, err
+		}
+	}
+}
+
+// lost explains why a call to the plugin broke: the task's context ended,
+// or the plugin went away. A plugin that broke a call is dropped, so the
+// next task gets a fresh one.
+func (p *proc) lost(ctx context.Context, k *kind, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if k.h.isClosed() {
+		return &InfraError{Kind: k.name, Err: errors.New("plugin host closed while the task ran")}
+	}
+	err = p.failure(k.name, err)
+	k.drop(p)
+	return err
+}
+
+// failure waits a little for the process to be seen exiting, which happens
+// just after the connection drops, to report how it ended.
+func (p *proc) failure(name string, err error) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for !p.client.Exited() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if p.client.Exited() {
+		return &ExitError{Kind: name, Status: p.sink.exitStatus(), Reason: p.stderr.reason(), Stderr: p.stderr.lines()}
+	}
+	return fmt.Errorf("plugin %s: %w", name, err)
+}
+
+// ExitError is the error of a task whose plugin exited while it ran.
+type ExitError struct {
+	Kind string
+	// Status is how the process ended ("exit status 2"), if known.
+	Status string
+	// Reason is the line of the plugin's stderr that best explains the end
+	// (a panic's message), if any.
+	Reason string
+	// Stderr are the plugin's last stderr lines.
+	Stderr []string
+}
+
+func (e *ExitError) Error() string {
+	msg := "plugin " + e.Kind + " exited"
+	if e.Status != "" {
+		msg += ": " + e.Status
+	}
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// InfraError is the error of a plugin that could not be started or
+// described: the infrastructure failed, not the task.
+type InfraError struct {
+	Kind string
+	Err  error
+}
+
+func (e *InfraError) Error() string {
+	return fmt.Sprintf("plugin %s could not start: %v", e.Kind, e.Err)
+}
+
+func (e *InfraError) Unwrap() error { return e.Err }
+
+// IsInfra reports whether err comes from a plugin that could not be started
+// or described, rather than from a task.
+func IsInfra(err error) bool {
+	var ie *InfraError
+	return errors.As(err, &ie)
+}
+
+// grpcPlugin is the client half of go-plugin's plugin; package sdk has the
+// server half.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+}
+
+func (grpcPlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("host: the host calls kinds; use sdk.Serve to serve one")
+}
+
+func (grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return wire.NewKindClient(c), nil
+}
+
+type discard struct{}
+
+func (discard) Log(string)                  {}
+func (discard) Metric(string, float64, int) {}
+func (discard) Progress(int, int)           {}
+
+func specFromWire(w *wire.KindSpec) sdk.KindSpec {
+	s := sdk.KindSpec{Name: w.Name, Aliases: w.Aliases, Description: w.Description}
+	for _, a := range w.Actions {
+		s.Actions = append(s.Actions, sdk.ActionSpec{
+			Name:    a.Name,
+			MinArgs: int(a.MinArgs),
+			MaxArgs: int(a.MaxArgs),
+			Args:    a.Args,
+			Kwargs:  a.Kwargs,
+			Doc:     a.Doc,
+		})
+	}
+	return s
+}
+
+func taskToWire(t sdk.Task) *wire.Task {
+	w := &wire.Task{
+		RunId:   t.RunID,
+		TaskId:  t.TaskID,
+		Attempt: int32(t.Attempt),
+		Kind:    t.Kind,
+		Name:    t.Name,
+		Action:  t.Action,
+		Input:   t.Input,
+		Label:   t.Label,
+		Store:   t.Store,
+	}
+	for _, a := range t.Args {
+		w.Args = append(w.Args, a)
+	}
+	if len(t.Kwargs) > 0 {
+		w.Kwargs = make(map[string][]byte, len(t.Kwargs))
+		for k, v := range t.Kwargs {
+			w.Kwargs[k] = v
+		}
+	}
+	if !t.Deadline.IsZero() {
+		w.DeadlineUnixNano = t.Deadline.UnixNano()
+	}
+	return w
+}

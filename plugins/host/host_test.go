@@ -1,0 +1,300 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ompdev/omp/plugins/sdk"
+)
+
+// newHost returns a host serving the built-in kinds from the test's omp
+// binary and the test kinds from pluginDir, closed when the test ends.
+func newHost(t testing.TB) *Host {
+	t.Helper()
+	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// recorder is an Emitter that keeps what it is sent.
+type recorder struct {
+	mu      sync.Mutex
+	logs    []string
+	metrics []string
+	onLog   func(string)
+}
+
+func (r *recorder) Log(line string) {
+	r.mu.Lock()
+	r.logs = append(r.logs, line)
+	f := r.onLog
+	r.mu.Unlock()
+	if f != nil {
+		f(line)
+	}
+}
+
+func (r *recorder) Metric(name string, value float64, step int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.metrics = append(r.metrics, name+"="+strconv.FormatFloat(value, 'g', -1, 64)+"@"+strconv.Itoa(step))
+}
+
+func (r *recorder) Progress(done, total int) {}
+
+func raw(s string) json.RawMessage { return json.RawMessage(s) }
+
+func task(kind, action string, args ...string) sdk.Task {
+	t := sdk.Task{RunID: "r1", TaskID: "t1", Attempt: 1, Kind: kind, Name: "x", Action: action}
+	for _, a := range args {
+		t.Args = append(t.Args, raw(a))
+	}
+	return t
+}
+
+func TestEcho(t *testing.T) {
+	h := newHost(t)
+	tests := []struct {
+		name string
+		task sdk.Task
+		want string
+	}{
+		{"argument", task("echo", "run", `{"a":[1,2]}`), `{"a":[1,2]}`},
+		{"input", sdk.Task{Kind: "echo", Action: "run", Input: raw(`"up"`)}, `"up"`},
+		{"nothing", task("echo", "run"), `null`},
+		{"string", task("echo", "run", `"hi"`), `"hi"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := h.Run(context.Background(), tc.task, &recorder{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrorsCrossTheBoundary(t *testing.T) {
+	h := newHost(t)
+	tests := []struct {
+		name      string
+		kwargs    map[string]json.RawMessage
+		want      string
+		permanent bool
+	}{
+		{"plain", map[string]json.RawMessage{"fail": raw(`"disk full"`)}, "disk full", false},
+		{"permanent", map[string]json.RawMessage{"fail": raw(`"bad input"`), "permanent": raw(`true`)}, "bad input", true},
+		{"bad kwarg", map[string]json.RawMessage{"sleep": raw(`"soon"`)}, `echo x: sleep: time: invalid duration "soon"`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := task("echo", "run")
+			tk.Kwargs = tc.kwargs
+			_, err := h.Run(context.Background(), tk, &recorder{})
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if got := sdk.IsPermanent(err); got != tc.permanent {
+				t.Errorf("IsPermanent = %v, want %v", got, tc.permanent)
+			}
+			if IsInfra(err) {
+				t.Errorf("IsInfra(%v) = true for a task's own error", err)
+			}
+		})
+	}
+}
+
+func TestEmitterReachesHost(t *testing.T) {
+	h := newHost(t)
+	tk := task("echo", "run", `1`)
+	tk.Kwargs = map[string]json.RawMessage{"log": raw(`"hello from echo"`)}
+	rec := &recorder{}
+	if _, err := h.Run(context.Background(), tk, rec); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rec.logs, "|") != "hello from echo" {
+		t.Errorf("logs = %q", rec.logs)
+	}
+}
+
+func pid(t *testing.T, h *Host) int {
+	t.Helper()
+	res, err := h.Run(context.Background(), task("crashy", "pid"), &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(string(res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestProcessIsReused(t *testing.T) {
+	h := newHost(t)
+	first := pid(t, h)
+	var wg sync.WaitGroup
+	pids := make([]int, 20)
+	for i := range pids {
+		wg.Go(func() { pids[i] = pid(t, h) })
+	}
+	wg.Wait()
+	for _, p := range pids {
+		if p != first {
+			t.Fatalf("task ran in process %d, want every task in %d", p, first)
+		}
+	}
+	// The alias reaches the same kind.
+	res, err := h.Run(context.Background(), task("crash", "pid"), &recorder{})
+	if err != nil || string(res) != strconv.Itoa(first) {
+		t.Errorf("alias: %s, %v; want %d", res, err, first)
+	}
+}
+
+func TestPluginCrash(t *testing.T) {
+	tests := []struct {
+		action   string
+		want     string
+		restarts bool
+	}{
+		// The SDK recovers a panic in Run: the task fails, the process lives.
+		{"panic", "panic: boom", false},
+		{"crash", "plugin crashy exited: exit status 2: panic: crash in goroutine", true},
+		{"exit", "plugin crashy exited: exit status 1", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.action, func(t *testing.T) {
+			h := newHost(t)
+			before := pid(t, h)
+			_, err := h.Run(context.Background(), task("crashy", tc.action), &recorder{})
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			var ee *ExitError
+			if errors.As(err, &ee) != tc.restarts {
+				t.Errorf("errors.As(%v, *ExitError) = %v, want %v", err, !tc.restarts, tc.restarts)
+			}
+			if IsInfra(err) {
+				t.Errorf("IsInfra(%v) = true for a crash during a task", err)
+			}
+			after := pid(t, h)
+			if restarted := after != before; restarted != tc.restarts {
+				t.Errorf("process %d then %d: restarted = %v, want %v", before, after, restarted, tc.restarts)
+			}
+		})
+	}
+}
+
+func TestCancelReachesKind(t *testing.T) {
+	h := newHost(t)
+	marker := filepath.Join(t.TempDir(), "cancelled")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &recorder{onLog: func(string) { cancel() }}
+	_, err := h.Run(ctx, task("crashy", "block", strconv.Quote(marker)), rec)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, err := os.ReadFile(marker)
+		if err == nil {
+			if string(data) != "context canceled" {
+				t.Errorf("the kind saw %q, want %q", data, "context canceled")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the kind never saw its context cancelled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestThirdPartyKindOnPluginPath(t *testing.T) {
+	t.Setenv("OMP_PLUGIN_PATH", "/nonexistent:"+pluginDir)
+	h, err := New(Config{Self: []string{ompBin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	kinds, err := h.Kinds(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range kinds {
+		got = append(got, k.Spec.Name+" "+k.Source)
+	}
+	want := []string{
+		"crashy " + filepath.Join(pluginDir, "omp-kind-crashy"),
+		"echo builtin",
+		"script builtin",
+		"upper " + filepath.Join(pluginDir, "omp-kind-upper"),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("kinds:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	rec := &recorder{}
+	res, err := h.Run(context.Background(), task("upper", "run", `"shout"`), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res) != `"SHOUT"` || strings.Join(rec.logs, "|") != "upper-casing x" {
+		t.Errorf("upper: %s, logs %q", res, rec.logs)
+	}
+}
+
+func TestInfraErrors(t *testing.T) {
+	dir := t.TempDir()
+	// An executable that is not a plugin fails the handshake.
+	if err := os.WriteFile(filepath.Join(dir, "omp-kind-bogus"), []byte("#!/bin/sh\necho not a plugin >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Self: []string{filepath.Join(dir, "no-such-omp")}, PluginPath: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+
+	_, err = h.Run(context.Background(), task("echo", "run", `1`), nil)
+	if !IsInfra(err) || !strings.HasPrefix(err.Error(), "plugin echo could not start: ") {
+		t.Errorf("missing omp: err = %v, want an infra error", err)
+	}
+	_, err = h.Run(context.Background(), task("bogus", "run"), nil)
+	if !IsInfra(err) || !strings.HasSuffix(err.Error(), "not a plugin") {
+		t.Errorf("bogus plugin: err = %v, want an infra error ending in its stderr", err)
+	}
+	kinds, err := h.Kinds(context.Background())
+	if !IsInfra(err) || len(kinds) != 2 {
+		t.Errorf("Kinds = %d kinds, %v; want echo and script and an infra error", len(kinds), err)
+	}
+	_, err = h.Run(context.Background(), task("nope", "run"), nil)
+	if err == nil || !strings.HasPrefix(err.Error(), `unknown kind "nope" (and some plugins could not be described: plugin bogus could not start: `) {
+		t.Errorf("unknown kind: err = %v", err)
+	}
+}
+
+func TestRunAfterClose(t *testing.T) {
+	h := newHost(t)
+	pid(t, h)
+	h.Close()
+	_, err := h.Run(context.Background(), task("crashy", "pid"), nil)
+	if !IsInfra(err) || err.Error() != "plugin crashy could not start: plugin host is closed" {
+		t.Errorf("err = %v", err)
+	}
+}
