@@ -532,3 +532,76 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
+
+// TestKernelDiesWithOmp kills the process running the job kind (as a crash
+// or kill -9 of omp would) and checks that the notebook's kernel goes too.
+func TestKernelDiesWithOmp(t *testing.T) {
+	es := engines(t)
+	eng := es[len(es)-1]
+	if eng.name != "nbclient" {
+		t.Skip("no nbclient engine here; the built-in runner is covered by Pdeathsig alone")
+	}
+	dir := newStore(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd.Env = append(os.Environ(), "OMP_JOB_HELPER_STORE="+dir, "OMP_JOB_HELPER_PYTHON="+eng.kind.Python)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pids := make(chan int, 1)
+	go func() {
+		var buf [4096]byte
+		var acc string
+		for {
+			n, err := out.Read(buf[:])
+			acc += string(buf[:n])
+			if m := regexp.MustCompile(`sleeping in pid (\d+)\n`).FindStringSubmatch(acc); m != nil {
+				p, _ := strconv.Atoi(m[1])
+				pids <- p
+				return
+			}
+			if err != nil {
+				close(pids)
+				return
+			}
+		}
+	}()
+	var pid int
+	select {
+	case p, ok := <-pids:
+		if !ok {
+			t.Fatal("the helper ended before the notebook's sleeping cell")
+		}
+		pid = p
+	case <-time.After(time.Minute):
+		t.Fatal("the notebook never reached its sleeping cell")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("kernel %d outlived the killed omp by 5s", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestHelperProcess is the omp that TestKernelDiesWithOmp kills.
+func TestHelperProcess(t *testing.T) {
+	dir := os.Getenv("OMP_JOB_HELPER_STORE")
+	if dir == "" {
+		t.Skip("helper for TestKernelDiesWithOmp")
+	}
+	rec := &recorder{onLog: func(line string) { os.Stdout.WriteString(line + "\n") }}
+	k := Kind{Python: os.Getenv("OMP_JOB_HELPER_PYTHON"), Engine: "nbclient"}
+	_, err := k.Run(context.Background(), sdk.Task{Kind: "job", Name: "sleep", Action: "run", Store: dir}, rec)
+	t.Fatalf("the helper's job ended instead of being killed: %v", err)
+}
