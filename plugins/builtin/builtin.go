@@ -6,6 +6,7 @@ package builtin
 
 import (
 	"github.com/ompdev/omp/plugins/echo"
+	"github.com/ompdev/omp/plugins/job"
 	"github.com/ompdev/omp/plugins/script"
 	"github.com/ompdev/omp/plugins/sdk"
 )
@@ -14,6 +15,7 @@ import (
 var all = []sdk.Kind{
 	echo.Kind{},
 	script.Kind{},
+	job.Kind{},
 }
 
 // Kinds returns the built-in kinds by name.
