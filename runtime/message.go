@@ -154,12 +154,12 @@ type Lease struct {
 // Heartbeat is what a worker announces on WorkersTopic every
 // HeartbeatInterval, and once more with Stopping set when it exits.
 type Heartbeat struct {
-	V           int       `json:"v"`
-	Worker      string    `json:"worker"`
-	Host        string    `json:"host"`
-	PID         int       `json:"pid"`
-	Labels      []string  `json:"labels"`
-	Concurrency int       `json:"concurrency"`
+	V           int      `json:"v"`
+	Worker      string   `json:"worker"`
+	Host        string   `json:"host"`
+	PID         int      `json:"pid"`
+	Labels      []string `json:"labels"`
+	Concurrency int      `json:"concurrency"`
 	// Running lists the attempts running now as "RUN-ID/TASK-ID".
 	Running  []string  `json:"running"`
 	Time     time.Time `json:"time"`
@@ -276,3 +276,5 @@ func DecodeControl(msg *message.Message) (*Control, error) {
 	var c Control
 	return &c, decode("control", msg, &c, &c.V)
 }
+
+func (d Duration) std() time.Duration { return time.Duration(d) }

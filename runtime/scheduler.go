@@ -1,18 +1,827 @@
 package runtime
 
 import (
+	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/ompdev/omp/compiler"
 )
 
-type scheduler struct{}
+// scheduler is one run. All its state belongs to the goroutine of run: events
+// arrive on channels and are handled one at a time, so there are no locks and
+// Listener calls are never concurrent.
+type scheduler struct {
+	g      *compiler.Graph
+	cfg    *Config
+	pub    message.Publisher
+	tasks  []*task
+	byID   map[string]*task
+	counts Counts
+	// remaining counts the tasks not yet done; the run ends at zero.
+	remaining int
+	// inflight holds the dispatched tasks, claimed or not, that are not
+	// done: the only ones the periodic check looks at.
+	inflight map[*task]struct{}
+	ready    []*task
+	outbox   []outgoing
+	retries  retryHeap
+	labels   map[string]*labelState
+	workers  map[string]*workerSeen
+
+	failed    bool  // a task failed for good
+	stopping  bool  // start nothing more: failed fast or cancelled
+	cancelled bool  // ctx was cancelled
+	infraErr  error // the first infrastructure error
+}
+
+type task struct {
+	n          *compiler.Node
+	rep        *TaskReport
+	label      string
+	waiting    int // dependencies that have not succeeded yet
+	dependents []*task
+	state      State
+	attempt    int
+	dispatch   int
+	// claimed: a worker sent STARTED for the current dispatch.
+	claimed      bool
+	dispatchedAt time.Time
+	lastSeen     time.Time
+	msg          *TaskMessage
+	result       json.RawMessage
+}
+
+type outgoing struct {
+	topic string
+	msgs  []*message.Message
+}
+
+type labelState struct {
+	lastClaim time.Time
+	warned    bool
+}
+
+type workerSeen struct {
+	hb   *Heartbeat
+	seen time.Time
+}
 
 func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
-	return &scheduler{}, nil
+	if g == nil {
+		return nil, errors.New("runtime: nil graph")
+	}
+	s := &scheduler{
+		g:        g,
+		cfg:      cfg,
+		pub:      cfg.Bus.Publisher(),
+		tasks:    make([]*task, len(g.Nodes)),
+		byID:     make(map[string]*task, len(g.Nodes)),
+		inflight: map[*task]struct{}{},
+		labels:   map[string]*labelState{},
+		workers:  map[string]*workerSeen{},
+	}
+	var errs []error
+	for i, n := range g.Nodes {
+		t := &task{n: n, state: Pending, rep: &TaskReport{
+			ID: n.ID, Kind: n.Kind, Name: n.Name, Action: n.Action, Label: n.Label,
+			State: Pending, Pos: n.Pos.String(),
+		}}
+		switch n.Op {
+		case compiler.OpTask:
+			t.label = n.Label
+			if t.label == "" {
+				t.label = DefaultLabel
+			}
+			if s.labels[t.label] == nil {
+				s.labels[t.label] = &labelState{}
+			}
+		case compiler.OpReduce:
+			t.rep.Kind, t.rep.Action = "reduce", n.Reducer
+			if _, ok := reducers[n.Reducer]; !ok {
+				errs = append(errs, fmt.Errorf("%s: unknown reducer %q", n.Pos, n.Reducer))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s: node %s: unknown op %q", n.Pos, n.ID, n.Op))
+		}
+		if s.byID[n.ID] != nil {
+			errs = append(errs, fmt.Errorf("%s: duplicate node id %s", n.Pos, n.ID))
+		}
+		s.tasks[i], s.byID[n.ID] = t, t
+	}
+	for _, t := range s.tasks {
+		deps := slices.Clone(t.n.Deps)
+		for _, in := range t.n.Inputs {
+			if !slices.Contains(deps, in) {
+				deps = append(deps, in)
+			}
+		}
+		for _, id := range deps {
+			d := s.byID[id]
+			if d == nil {
+				errs = append(errs, fmt.Errorf("%s: node %s depends on unknown node %s", t.n.Pos, t.n.ID, id))
+				continue
+			}
+			d.dependents = append(d.dependents, t)
+			t.waiting++
+		}
+	}
+	for _, o := range g.Outputs {
+		if s.byID[o.Node] == nil {
+			errs = append(errs, fmt.Errorf("%s: output of unknown node %s", o.Pos, o.Node))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("runtime: invalid graph: %w", err)
+	}
+	s.counts = Counts{Total: len(s.tasks), Pending: len(s.tasks)}
+	s.remaining = len(s.tasks)
+	return s, nil
 }
 
 func (s *scheduler) run(ctx context.Context) (*Report, error) {
-	return nil, errors.New("runtime: Run: not implemented yet")
+	start := time.Now()
+	for _, l := range s.labels {
+		l.lastClaim = start
+	}
+	labels := make([]string, 0, len(s.labels))
+	for l := range s.labels {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	if err := s.cfg.Bus.Prepare(ctx, s.cfg.RunID, labels); err != nil {
+		return nil, &InfraError{fmt.Errorf("prepare run %s: %w", s.cfg.RunID, err)}
+	}
+	// The subscriptions outlive ctx: after a cancellation the run still
+	// hears its running attempts stop.
+	subCtx, endSubs := context.WithCancel(context.WithoutCancel(ctx))
+	defer endSubs()
+	events, err := s.cfg.Bus.Events().Subscribe(subCtx, EventTopic(s.cfg.RunID))
+	if err != nil {
+		return nil, &InfraError{fmt.Errorf("subscribe to events of run %s: %w", s.cfg.RunID, err)}
+	}
+	beats, err := s.cfg.Bus.Fanout().Subscribe(subCtx, WorkersTopic)
+	if err != nil {
+		return nil, &InfraError{fmt.Errorf("subscribe to %s: %w", WorkersTopic, err)}
+	}
+
+	for _, t := range s.tasks {
+		if t.waiting == 0 {
+			s.ready = append(s.ready, t)
+		}
+	}
+	s.step()
+
+	tick := time.NewTicker(s.checkInterval())
+	defer tick.Stop()
+	retryTimer := time.NewTimer(time.Hour)
+	retryTimer.Stop()
+	defer retryTimer.Stop()
+	retryArmed := time.Time{}
+	done := ctx.Done()
+	var grace <-chan time.Time
+
+	for s.remaining > 0 {
+		// Arm the retry timer for the earliest retry, once per change.
+		if len(s.retries) > 0 && !retryArmed.Equal(s.retries[0].due) {
+			retryArmed = s.retries[0].due
+			retryTimer.Reset(time.Until(retryArmed))
+		}
+		select {
+		case msg, ok := <-events:
+			if !ok {
+				s.abort(errors.New("event subscription ended"))
+				break
+			}
+			ev, err := DecodeEvent(msg)
+			msg.Ack()
+			if err == nil {
+				s.handle(ev, time.Now())
+			}
+		case msg, ok := <-beats:
+			if !ok {
+				beats = nil
+				break
+			}
+			hb, err := DecodeHeartbeat(msg)
+			msg.Ack()
+			if err == nil {
+				if hb.Stopping {
+					delete(s.workers, hb.Worker)
+				} else {
+					s.workers[hb.Worker] = &workerSeen{hb: hb, seen: time.Now()}
+				}
+			}
+		case now := <-retryTimer.C:
+			retryArmed = time.Time{}
+			s.fireRetries(now)
+		case now := <-tick.C:
+			s.check(now)
+		case <-done:
+			done = nil
+			s.cancel()
+			grace = time.After(s.cfg.CancelGrace)
+		case <-grace:
+			for _, t := range s.tasks {
+				if !t.state.Done() {
+					s.finish(t, Cancelled, nil, "cancelled: did not stop within "+s.cfg.CancelGrace.String())
+				}
+			}
+		}
+		s.step()
+	}
+	return s.report(start), s.err()
+}
+
+func (s *scheduler) checkInterval() time.Duration {
+	d := min(s.cfg.LeaseInterval, s.cfg.DispatchTimeout, s.cfg.NoWorkerWarning) / 4
+	return max(d, 5*time.Millisecond)
+}
+
+func (s *scheduler) err() error {
+	if s.infraErr != nil {
+		return &InfraError{s.infraErr}
+	}
+	return nil
+}
+
+// step starts every ready node, then publishes what that produced.
+func (s *scheduler) step() {
+	for i := 0; i < len(s.ready); i++ {
+		t := s.ready[i]
+		if s.stopping || t.state != Pending {
+			continue
+		}
+		if t.n.Op == compiler.OpReduce {
+			s.reduce(t)
+		} else {
+			s.dispatch(t)
+		}
+	}
+	s.ready = s.ready[:0]
+	s.flush()
+}
+
+func (s *scheduler) reduce(t *task) {
+	inputs := make([]json.RawMessage, len(t.n.Inputs))
+	for i, id := range t.n.Inputs {
+		inputs[i] = s.byID[id].result
+	}
+	t.rep.Started = time.Now()
+	res, err := reduce(t.n.Reducer, t.n.Spread, inputs)
+	t.attempt, t.rep.Attempts = 1, 1
+	if err != nil {
+		s.finish(t, Failure, nil, err.Error())
+		return
+	}
+	s.finish(t, Success, res, "")
+}
+
+func (s *scheduler) dispatch(t *task) {
+	n := t.n
+	m := &TaskMessage{
+		RunID: s.cfg.RunID, TaskID: n.ID,
+		Kind: n.Kind, Name: n.Name, Action: n.Action,
+		Label: t.label,
+		Options: Options{
+			Retries: n.Opts.Retries,
+			Timeout: Duration(n.Opts.Timeout),
+			Backoff: Duration(n.Opts.Backoff),
+		},
+		Store:         s.cfg.Store,
+		ReplyTo:       EventTopic(s.cfg.RunID),
+		LeaseInterval: Duration(s.cfg.LeaseInterval),
+	}
+	var err error
+	if len(n.Args) > 0 {
+		m.Args = make([]json.RawMessage, len(n.Args))
+		for i, a := range n.Args {
+			if m.Args[i], err = s.appendValue(nil, a); err != nil {
+				s.finish(t, Failure, nil, fmt.Sprintf("argument %d: %v", i+1, err))
+				return
+			}
+		}
+	}
+	if len(n.Kwargs) > 0 {
+		m.Kwargs = make(map[string]json.RawMessage, len(n.Kwargs))
+		for k, a := range n.Kwargs {
+			if m.Kwargs[k], err = s.appendValue(nil, a); err != nil {
+				s.finish(t, Failure, nil, fmt.Sprintf("argument %s: %v", k, err))
+				return
+			}
+		}
+	}
+	if len(n.Inputs) == 1 {
+		m.Input = s.byID[n.Inputs[0]].result
+	}
+	t.msg = m
+	t.attempt = 1
+	t.dispatch = 0
+	s.publish(t, time.Now())
+}
+
+// publish sends the task's message for its next dispatch.
+func (s *scheduler) publish(t *task, now time.Time) {
+	t.dispatch++
+	t.msg.Attempt, t.msg.Dispatch = t.attempt, t.dispatch
+	msg, err := EncodeTask(t.msg)
+	if err != nil {
+		s.finish(t, Failure, nil, fmt.Sprintf("encode task message: %v", err))
+		return
+	}
+	t.claimed = false
+	t.dispatchedAt, t.lastSeen = now, now
+	s.inflight[t] = struct{}{}
+	topic := TaskTopic(t.label)
+	if k := len(s.outbox) - 1; k >= 0 && s.outbox[k].topic == topic {
+		s.outbox[k].msgs = append(s.outbox[k].msgs, msg)
+	} else {
+		s.outbox = append(s.outbox, outgoing{topic, []*message.Message{msg}})
+	}
+}
+
+func (s *scheduler) flush() {
+	for _, o := range s.outbox {
+		if err := s.pub.Publish(o.topic, o.msgs...); err != nil {
+			s.outbox = s.outbox[:0]
+			s.abort(fmt.Errorf("publish to %s: %w", o.topic, err))
+			return
+		}
+	}
+	s.outbox = s.outbox[:0]
+}
+
+// handle applies one event. Events of a done task, of another attempt than
+// the current one, or repeated, change nothing.
+func (s *scheduler) handle(ev *Event, now time.Time) {
+	if ev.RunID != s.cfg.RunID {
+		return
+	}
+	if ev.Type == EventLease {
+		for _, l := range ev.Leases {
+			if t := s.byID[l.TaskID]; t != nil && !t.state.Done() && t.attempt == l.Attempt {
+				t.lastSeen = now
+			}
+		}
+		return
+	}
+	t := s.byID[ev.TaskID]
+	if t == nil || t.n.Op != compiler.OpTask || t.state.Done() || t.state == Retry || ev.Attempt != t.attempt {
+		return
+	}
+	t.lastSeen = now
+	switch ev.Type {
+	case EventStarted:
+		if t.claimed {
+			return
+		}
+		t.claimed = true
+		t.rep.Worker = ev.Worker
+		if l := s.labels[t.label]; l != nil {
+			l.lastClaim, l.warned = now, false
+		}
+		if t.state != Started {
+			if t.rep.Started.IsZero() {
+				t.rep.Started = now
+			}
+			t.rep.Attempts = t.attempt
+			s.setState(t, Started)
+			s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: Started})
+		}
+	case EventLog:
+		t.rep.Log = append(t.rep.Log, ev.Line)
+		if len(t.rep.Log) >= 2*LogTail {
+			t.rep.Log = append(t.rep.Log[:0:0], t.rep.Log[len(t.rep.Log)-LogTail:]...)
+		}
+		s.notify(Update{Type: UpdateLog, Task: t.rep, Node: t.n, State: t.state, Line: ev.Line})
+	case EventMetric:
+		if ev.Metric != nil {
+			t.rep.Metrics = append(t.rep.Metrics, *ev.Metric)
+			s.notify(Update{Type: UpdateMetric, Task: t.rep, Node: t.n, State: t.state, Metric: *ev.Metric})
+		}
+	case EventProgress:
+		if ev.Progress != nil {
+			s.notify(Update{Type: UpdateProgress, Task: t.rep, Node: t.n, State: t.state, Progress: *ev.Progress})
+		}
+	case EventResult:
+		if t.rep.Worker == "" {
+			t.rep.Worker = ev.Worker
+		}
+		res := ev.Result
+		if len(res) == 0 {
+			res = json.RawMessage("null")
+		}
+		s.finish(t, Success, res, "")
+	case EventFailure:
+		if t.rep.Worker == "" {
+			t.rep.Worker = ev.Worker
+		}
+		s.fail(t, ev, now)
+	case EventRelease:
+		if t.claimed && ev.Dispatch == t.dispatch {
+			s.redispatch(t, now)
+		}
+	}
+}
+
+func (s *scheduler) fail(t *task, ev *Event, now time.Time) {
+	if ev.Cancelled {
+		s.finish(t, Cancelled, nil, "cancelled")
+		return
+	}
+	if ev.Infra && s.infraErr == nil {
+		s.infraErr = fmt.Errorf("%s %s (%s): %s", t.n.Kind, t.n.Name, t.n.Pos, ev.Error)
+	}
+	if ev.Permanent || ev.Infra || s.stopping || t.attempt > t.n.Opts.Retries {
+		s.finish(t, Failure, nil, ev.Error)
+		return
+	}
+	wait := backoff(t.n.Opts.Backoff, t.attempt, s.cfg.MaxBackoff)
+	t.rep.Error = ev.Error
+	t.claimed = false
+	delete(s.inflight, t)
+	s.setState(t, Retry)
+	heap.Push(&s.retries, retryEntry{due: now.Add(wait), t: t, attempt: t.attempt})
+	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: Retry, Message: ev.Error, Backoff: wait})
+}
+
+// backoff is the wait before attempt+1: base doubled per failed attempt,
+// capped.
+func backoff(base time.Duration, attempt int, limit time.Duration) time.Duration {
+	if base <= 0 {
+		return 0
+	}
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+func (s *scheduler) fireRetries(now time.Time) {
+	for len(s.retries) > 0 && !s.retries[0].due.After(now) {
+		e := heap.Pop(&s.retries).(retryEntry)
+		t := e.t
+		if t.state != Retry || t.attempt != e.attempt || s.stopping {
+			continue
+		}
+		t.attempt++
+		t.dispatch = 0
+		t.rep.Attempts = t.attempt
+		s.setState(t, Pending)
+		s.publish(t, now)
+	}
+}
+
+// redispatch publishes the current attempt again after its message or its
+// worker was lost, up to MaxDeliveries.
+func (s *scheduler) redispatch(t *task, now time.Time) {
+	if t.dispatch >= s.cfg.MaxDeliveries {
+		s.finish(t, Failure, nil, fmt.Sprintf("delivered %d times without a result", t.dispatch))
+		return
+	}
+	s.publish(t, now)
+}
+
+// check looks for lost messages, lapsed leases and labels nobody serves.
+func (s *scheduler) check(now time.Time) {
+	lapse := 3 * s.cfg.LeaseInterval
+	type waiting struct {
+		oldest time.Time
+		n      int
+	}
+	var unclaimed map[string]*waiting
+	running := map[string]bool{}
+	for t := range s.inflight {
+		if t.claimed {
+			if now.Sub(t.lastSeen) > lapse {
+				s.redispatch(t, now)
+			} else {
+				running[t.label] = true
+			}
+			continue
+		}
+		l := s.labels[t.label]
+		if now.Sub(t.dispatchedAt) > s.cfg.DispatchTimeout && now.Sub(l.lastClaim) > s.cfg.DispatchTimeout && s.hasRoom(t.label, now) {
+			s.redispatch(t, now)
+			continue
+		}
+		if unclaimed == nil {
+			unclaimed = map[string]*waiting{}
+		}
+		w := unclaimed[t.label]
+		if w == nil {
+			w = &waiting{oldest: t.dispatchedAt}
+			unclaimed[t.label] = w
+		}
+		w.n++
+		if t.dispatchedAt.Before(w.oldest) {
+			w.oldest = t.dispatchedAt
+		}
+	}
+	for label, w := range unclaimed {
+		l := s.labels[label]
+		if l.warned || running[label] || now.Sub(w.oldest) < s.cfg.NoWorkerWarning ||
+			now.Sub(l.lastClaim) < s.cfg.NoWorkerWarning || s.served(label, now) {
+			continue
+		}
+		l.warned = true
+		s.notify(Update{Type: UpdateWarning, Message: fmt.Sprintf("no worker serves label %s (%d tasks waiting)", label, w.n)})
+	}
+	s.flush()
+}
+
+// alive reports whether a worker's heartbeat is recent.
+func (s *scheduler) alive(w *workerSeen, now time.Time) bool {
+	iv := max(time.Duration(w.hb.Interval), time.Millisecond)
+	return now.Sub(w.seen) <= 3*iv
+}
+
+func (s *scheduler) served(label string, now time.Time) bool {
+	for _, w := range s.workers {
+		if s.alive(w, now) && w.hb.Serves(label) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasRoom reports whether a live worker of label announced a free slot: only
+// then does an unclaimed task count as lost rather than queued.
+func (s *scheduler) hasRoom(label string, now time.Time) bool {
+	for _, w := range s.workers {
+		if s.alive(w, now) && w.hb.Serves(label) && len(w.hb.Running) < w.hb.Concurrency {
+			return true
+		}
+	}
+	return false
+}
+
+// finish ends a task and cascades: dependents of a success may become
+// ready; dependents of anything else can never run.
+func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg string) {
+	if t.state.Done() {
+		return
+	}
+	now := time.Now()
+	delete(s.inflight, t)
+	t.claimed = false
+	t.result = result
+	t.rep.Finished = now
+	if !t.rep.Started.IsZero() {
+		t.rep.Duration = now.Sub(t.rep.Started).Seconds()
+	}
+	if t.rep.Attempts == 0 {
+		t.rep.Attempts = t.attempt
+	}
+	t.rep.Error = errMsg
+	s.remaining--
+	s.setState(t, st)
+	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg})
+	switch st {
+	case Success:
+		for _, d := range t.dependents {
+			d.waiting--
+			if d.waiting == 0 && !s.stopping {
+				s.ready = append(s.ready, d)
+			}
+		}
+	case Failure:
+		s.failed = true
+		if !s.cfg.KeepGoing {
+			s.failFast()
+		}
+		s.cancelDependents(t)
+	default:
+		s.cancelDependents(t)
+	}
+}
+
+func (s *scheduler) cancelDependents(t *task) {
+	for _, d := range t.dependents {
+		if !d.state.Done() {
+			s.finish(d, Cancelled, nil, fmt.Sprintf("not run: %s %s", t.n.ID, lower(t.state)))
+		}
+	}
+}
+
+func lower(s State) string {
+	switch s {
+	case Failure:
+		return "failed"
+	case Cancelled:
+		return "was cancelled"
+	}
+	return string(s)
+}
+
+// failFast stops the run after a failure: nothing new starts, queued tasks
+// are dropped (DRAIN), claimed ones finish.
+func (s *scheduler) failFast() {
+	if s.stopping {
+		return
+	}
+	s.stopping = true
+	s.control(ControlDrain)
+	s.cancelUnclaimed("")
+}
+
+// cancel handles ctx's cancellation: running attempts are cancelled too.
+func (s *scheduler) cancel() {
+	s.cancelled = true
+	s.stopping = true
+	s.control(ControlCancel)
+	s.cancelUnclaimed("")
+}
+
+// abort ends the run on an infrastructure error.
+func (s *scheduler) abort(err error) {
+	if s.infraErr == nil {
+		s.infraErr = err
+	}
+	s.stopping = true
+	s.control(ControlCancel)
+	for _, t := range s.tasks {
+		if !t.state.Done() {
+			s.finish(t, Cancelled, nil, err.Error())
+		}
+	}
+}
+
+func (s *scheduler) cancelUnclaimed(msg string) {
+	for _, t := range s.tasks {
+		if !t.state.Done() && !t.claimed {
+			s.finish(t, Cancelled, nil, msg)
+		}
+	}
+}
+
+func (s *scheduler) control(typ ControlType) {
+	msg, err := EncodeControl(&Control{Type: typ, RunID: s.cfg.RunID, Time: time.Now()})
+	if err == nil {
+		err = s.pub.Publish(ControlTopic, msg)
+	}
+	if err != nil && s.infraErr == nil {
+		s.infraErr = fmt.Errorf("publish %s: %w", typ, err)
+	}
+}
+
+func (s *scheduler) setState(t *task, st State) {
+	s.count(t.state, -1)
+	s.count(st, +1)
+	t.state = st
+	t.rep.State = st
+}
+
+func (s *scheduler) count(st State, d int) {
+	switch st {
+	case Pending, Retry:
+		s.counts.Pending += d
+	case Started:
+		s.counts.Running += d
+	case Success:
+		s.counts.Succeeded += d
+	case Failure:
+		s.counts.Failed += d
+	case Cancelled:
+		s.counts.Cancelled += d
+	}
+}
+
+func (s *scheduler) notify(u Update) {
+	u.Time = time.Now()
+	u.Counts = s.counts
+	s.cfg.Listener.Notify(u)
+}
+
+func (s *scheduler) report(start time.Time) *Report {
+	now := time.Now()
+	r := &Report{
+		RunID:    s.cfg.RunID,
+		Status:   Success,
+		Results:  make([]json.RawMessage, len(s.g.Outputs)),
+		Tasks:    make([]*TaskReport, len(s.tasks)),
+		Started:  start,
+		Finished: now,
+		Duration: now.Sub(start).Seconds(),
+	}
+	switch {
+	case s.cancelled:
+		r.Status = Cancelled
+	case s.failed || s.infraErr != nil:
+		r.Status = Failure
+	}
+	for i, o := range s.g.Outputs {
+		r.Results[i] = json.RawMessage("null")
+		if t := s.byID[o.Node]; t.state == Success && len(t.result) > 0 {
+			r.Results[i] = t.result
+		}
+	}
+	for i, t := range s.tasks {
+		if len(t.rep.Log) > LogTail {
+			t.rep.Log = t.rep.Log[len(t.rep.Log)-LogTail:]
+		}
+		r.Tasks[i] = t.rep
+	}
+	return r
+}
+
+// appendValue appends the JSON of an argument value, with each Ref replaced
+// by the result of the node it names.
+func (s *scheduler) appendValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case compiler.Ref:
+		return s.appendResult(b, v.Node)
+	case *compiler.Ref:
+		return s.appendResult(b, v.Node)
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case json.RawMessage:
+		return append(b, v...), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = s.appendValue(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		// The JSON form of a graph writes a Ref as {"$ref": "ID"}.
+		if id, ok := v["$ref"].(string); ok && len(v) == 1 {
+			return s.appendResult(b, id)
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			kb, _ := json.Marshal(k)
+			b = append(append(b, kb...), ':')
+			var err error
+			if b, err = s.appendValue(b, v[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	default:
+		j, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return append(b, j...), nil
+	}
+}
+
+func (s *scheduler) appendResult(b []byte, id string) ([]byte, error) {
+	t := s.byID[id]
+	if t == nil || t.state != Success {
+		return nil, fmt.Errorf("reference to %s, which has no result", id)
+	}
+	if len(t.result) == 0 {
+		return append(b, "null"...), nil
+	}
+	return append(b, t.result...), nil
+}
+
+type retryEntry struct {
+	due     time.Time
+	t       *task
+	attempt int
+}
+
+// retryHeap orders pending retries by due time, so one timer serves all.
+type retryHeap []retryEntry
+
+func (h retryHeap) Len() int           { return len(h) }
+func (h retryHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *retryHeap) Push(x any)        { *h = append(*h, x.(retryEntry)) }
+func (h *retryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }

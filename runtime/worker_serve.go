@@ -2,14 +2,55 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/ompdev/omp/plugins/sdk"
 )
 
 // Worker consumes the task messages of its labels and runs them through its
 // Executor, reporting on each task's event topic.
 type Worker struct {
-	cfg WorkerConfig
+	cfg     WorkerConfig
+	handler Handler
+	pub     message.Publisher
+	host    string
+
+	mu      sync.Mutex
+	running map[jobKey]*job
+	// runs remembers runs that were cancelled or drained, so that their
+	// queued tasks are dropped when they come up.
+	runs map[string]runMark
+	// kick wakes the lease loop when a task with a shorter lease interval
+	// than any before starts.
+	kick     chan struct{}
+	minLease time.Duration
 }
+
+type jobKey struct{ run, task string }
+
+type job struct {
+	m         *TaskMessage
+	cancel    context.CancelCauseFunc
+	lastLease time.Time
+}
+
+type runMark struct {
+	typ  ControlType
+	when time.Time
+}
+
+// Causes of a job's cancellation, told apart after the handler returns.
+var (
+	errRunCancelled = errors.New("run cancelled")
+	errReleased     = errors.New("worker stopping: task released")
+)
 
 // NewWorker returns a worker; it does nothing until Serve.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
@@ -17,7 +58,25 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg}, nil
+	host, _ := os.Hostname()
+	w := &Worker{
+		cfg:     cfg,
+		pub:     cfg.Bus.Publisher(),
+		host:    host,
+		running: map[jobKey]*job{},
+		runs:    map[string]runMark{},
+		kick:    make(chan struct{}, 1),
+	}
+	h := w.execute
+	// Recover is innermost so that a panic is a plain task failure that the
+	// timeout middleware and the user's middleware see like any other.
+	h = Recover(h)
+	h = Timeout(h)
+	for i := len(cfg.Middleware) - 1; i >= 0; i-- {
+		h = cfg.Middleware[i](h)
+	}
+	w.handler = h
+	return w, nil
 }
 
 // Name is the worker's name, as events and reports show it.
@@ -28,5 +87,350 @@ func (w *Worker) Name() string { return w.cfg.Name }
 // releases them to their runners), announces that it stops, and returns nil.
 // It returns an error only when it cannot subscribe to the bus.
 func (w *Worker) Serve(ctx context.Context) error {
-	return errors.New("runtime: Worker.Serve: not implemented yet")
+	// life outlives ctx: running tasks, leases and control messages go on
+	// during the grace period.
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
+	var loops sync.WaitGroup
+	defer loops.Wait()
+
+	ctl, err := w.cfg.Bus.Fanout().Subscribe(life, ControlTopic)
+	if err != nil {
+		return fmt.Errorf("worker %s: subscribe %s: %w", w.cfg.Name, ControlTopic, err)
+	}
+	loops.Add(1)
+	go func() { defer loops.Done(); w.controlLoop(ctl) }()
+
+	var subs []<-chan *message.Message
+	for _, l := range w.cfg.Labels {
+		ch, err := w.cfg.Bus.Tasks().Subscribe(ctx, TaskTopic(l))
+		if err != nil {
+			endLife()
+			return fmt.Errorf("worker %s: subscribe %s: %w", w.cfg.Name, TaskTopic(l), err)
+		}
+		subs = append(subs, ch)
+	}
+
+	loops.Add(2)
+	go func() { defer loops.Done(); w.heartbeatLoop(life) }()
+	go func() { defer loops.Done(); w.leaseLoop(life) }()
+
+	slots := make(chan struct{}, w.cfg.Concurrency)
+	var jobs, takers sync.WaitGroup
+	for _, ch := range subs {
+		takers.Add(1)
+		go func() {
+			defer takers.Done()
+			for msg := range ch {
+				// Take a slot only with a message in hand: a taker that
+				// held a slot while waiting would starve other labels.
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					msg.Nack()
+					continue
+				}
+				jobs.Add(1)
+				go func() {
+					defer jobs.Done()
+					defer func() { <-slots }()
+					w.handle(life, msg)
+				}()
+			}
+		}()
+	}
+	takers.Wait() // the subscriptions end with ctx
+
+	done := make(chan struct{})
+	go func() { jobs.Wait(); close(done) }()
+	grace := time.NewTimer(w.cfg.GracePeriod)
+	select {
+	case <-done:
+		grace.Stop()
+	case <-grace.C:
+		w.mu.Lock()
+		for _, j := range w.running {
+			j.cancel(errReleased)
+		}
+		w.mu.Unlock()
+		<-done
+	}
+	w.publishHeartbeat(true)
+	endLife()
+	return nil
+}
+
+// handle runs one task message: claim, ack, run, report.
+func (w *Worker) handle(life context.Context, msg *message.Message) {
+	m, err := DecodeTask(msg)
+	if err != nil {
+		// A message nobody can read would come back forever: drop it.
+		w.cfg.Logf("worker %s: dropping task message: %v", w.cfg.Name, err)
+		msg.Ack()
+		return
+	}
+	w.mu.Lock()
+	mark, marked := w.runs[m.RunID]
+	w.mu.Unlock()
+	if marked {
+		// The run failed fast or was cancelled: its runner has already
+		// marked the task CANCELLED and waits for nothing.
+		w.cfg.Logf("worker %s: dropping %s of %s run %s", w.cfg.Name, m.TaskID, mark.typ, m.RunID)
+		msg.Ack()
+		return
+	}
+	if m.ReplyTo == "" {
+		m.ReplyTo = EventTopic(m.RunID)
+	}
+
+	ctx, cancel := context.WithCancelCause(life)
+	defer cancel(nil)
+	key := jobKey{m.RunID, m.TaskID}
+	now := time.Now()
+	w.mu.Lock()
+	w.running[key] = &job{m: m, cancel: cancel, lastLease: now}
+	lease := time.Duration(m.LeaseInterval)
+	kick := lease > 0 && (w.minLease == 0 || lease < w.minLease)
+	if kick {
+		w.minLease = lease
+	}
+	w.mu.Unlock()
+	if kick {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, key)
+		w.mu.Unlock()
+	}()
+
+	if err := w.emit(m, &Event{Type: EventStarted}); err != nil {
+		// Without a claim the runner cannot track the task: let the bus
+		// deliver it again.
+		w.cfg.Logf("worker %s: claim %s: %v", w.cfg.Name, m.TaskID, err)
+		msg.Nack()
+		return
+	}
+	msg.Ack()
+	w.cfg.Logf("worker %s: start %s %s %s (run %s, task %s, attempt %d)", w.cfg.Name, m.Kind, m.Name, m.Action, m.RunID, m.TaskID, m.Attempt)
+
+	res, err := w.handler(ctx, m, emitter{w, m})
+	cause := context.Cause(ctx)
+	var ev Event
+	switch {
+	case errors.Is(cause, errReleased):
+		ev = Event{Type: EventRelease}
+	case errors.Is(cause, errRunCancelled):
+		ev = Event{Type: EventFailure, Error: "cancelled", Cancelled: true}
+	case err == nil:
+		if len(res) == 0 {
+			res = json.RawMessage("null")
+		}
+		ev = Event{Type: EventResult, Result: res}
+	default:
+		infra := w.cfg.IsInfra(err)
+		ev = Event{Type: EventFailure, Error: err.Error(), Permanent: infra || sdk.IsPermanent(err), Infra: infra}
+	}
+	if err := w.emit(m, &ev); err != nil {
+		// The lease stops with this attempt, so the runner will dispatch
+		// the task again: nothing is lost, the work is repeated.
+		w.cfg.Logf("worker %s: report %s: %v", w.cfg.Name, m.TaskID, err)
+		return
+	}
+	if ev.Type == EventFailure {
+		w.cfg.Logf("worker %s: %s %s failed: %s", w.cfg.Name, m.Kind, m.Name, ev.Error)
+	} else {
+		w.cfg.Logf("worker %s: %s %s: %s", w.cfg.Name, m.Kind, m.Name, ev.Type)
+	}
+}
+
+// execute is the innermost handler: it hands the task to the Executor.
+func (w *Worker) execute(ctx context.Context, m *TaskMessage, e sdk.Emitter) (json.RawMessage, error) {
+	store := m.Store
+	if w.cfg.Store != "" {
+		store = w.cfg.Store
+	}
+	t := sdk.Task{
+		RunID:   m.RunID,
+		TaskID:  m.TaskID,
+		Attempt: m.Attempt,
+		Kind:    m.Kind,
+		Name:    m.Name,
+		Action:  m.Action,
+		Args:    m.Args,
+		Kwargs:  m.Kwargs,
+		Input:   m.Input,
+		Label:   m.Label,
+		Store:   store,
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		t.Deadline = dl
+	}
+	return w.cfg.Executor.Run(ctx, t, e)
+}
+
+// emit publishes an event of m's attempt on its reply topic.
+func (w *Worker) emit(m *TaskMessage, e *Event) error {
+	e.RunID, e.TaskID, e.Attempt, e.Dispatch = m.RunID, m.TaskID, m.Attempt, m.Dispatch
+	e.Worker = w.cfg.Name
+	e.Time = time.Now()
+	msg, err := EncodeEvent(e)
+	if err != nil {
+		return err
+	}
+	return w.pub.Publish(m.ReplyTo, msg)
+}
+
+// emitter sends a running task's logs, metrics and progress as events.
+type emitter struct {
+	w *Worker
+	m *TaskMessage
+}
+
+func (e emitter) Log(line string) {
+	e.send(&Event{Type: EventLog, Line: line})
+}
+
+func (e emitter) Metric(name string, value float64, step int) {
+	e.send(&Event{Type: EventMetric, Metric: &Metric{Name: name, Value: value, Step: step}})
+}
+
+func (e emitter) Progress(done, total int) {
+	e.send(&Event{Type: EventProgress, Progress: &Progress{Done: done, Total: total}})
+}
+
+func (e emitter) send(ev *Event) {
+	if err := e.w.emit(e.m, ev); err != nil {
+		e.w.cfg.Logf("worker %s: %s %s: lost %s event: %v", e.w.cfg.Name, e.m.Kind, e.m.Name, ev.Type, err)
+	}
+}
+
+// controlLoop applies runners' Control messages.
+func (w *Worker) controlLoop(ch <-chan *message.Message) {
+	for msg := range ch {
+		c, err := DecodeControl(msg)
+		msg.Ack()
+		if err != nil {
+			w.cfg.Logf("worker %s: %v", w.cfg.Name, err)
+			continue
+		}
+		now := time.Now()
+		w.mu.Lock()
+		// Forget runs long over, so the map stays small on a worker that
+		// lives for months.
+		for id, mk := range w.runs {
+			if now.Sub(mk.when) > time.Hour {
+				delete(w.runs, id)
+			}
+		}
+		w.runs[c.RunID] = runMark{typ: c.Type, when: now}
+		if c.Type == ControlCancel {
+			for k, j := range w.running {
+				if k.run == c.RunID {
+					j.cancel(errRunCancelled)
+				}
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// leaseLoop renews the claims of running tasks, batched into one LEASE event
+// per run, so that a thousand running tasks cost one timer, not a thousand.
+func (w *Worker) leaseLoop(life context.Context) {
+	timer := time.NewTimer(time.Second)
+	defer timer.Stop()
+	for {
+		select {
+		case <-life.Done():
+			return
+		case <-w.kick:
+		case <-timer.C:
+		}
+		now := time.Now()
+		next := time.Second
+		batches := map[string]*Event{}
+		w.mu.Lock()
+		for _, j := range w.running {
+			iv := time.Duration(j.m.LeaseInterval)
+			if iv <= 0 {
+				continue
+			}
+			due := j.lastLease.Add(iv)
+			if !due.After(now) {
+				ev := batches[j.m.ReplyTo]
+				if ev == nil {
+					ev = &Event{Type: EventLease, RunID: j.m.RunID, Worker: w.cfg.Name}
+					batches[j.m.ReplyTo] = ev
+				}
+				ev.Leases = append(ev.Leases, Lease{TaskID: j.m.TaskID, Attempt: j.m.Attempt})
+				j.lastLease = now
+				due = now.Add(iv)
+			}
+			if d := due.Sub(now); d < next {
+				next = d
+			}
+		}
+		w.mu.Unlock()
+		for topic, ev := range batches {
+			ev.Time = now
+			msg, err := EncodeEvent(ev)
+			if err == nil {
+				err = w.pub.Publish(topic, msg)
+			}
+			if err != nil {
+				w.cfg.Logf("worker %s: lease: %v", w.cfg.Name, err)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(next)
+	}
+}
+
+func (w *Worker) heartbeatLoop(life context.Context) {
+	w.publishHeartbeat(false)
+	t := time.NewTicker(w.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-life.Done():
+			return
+		case <-t.C:
+			w.publishHeartbeat(false)
+		}
+	}
+}
+
+func (w *Worker) publishHeartbeat(stopping bool) {
+	w.mu.Lock()
+	running := make([]string, 0, len(w.running))
+	for k := range w.running {
+		running = append(running, k.run+"/"+k.task)
+	}
+	w.mu.Unlock()
+	msg, err := EncodeHeartbeat(&Heartbeat{
+		Worker:      w.cfg.Name,
+		Host:        w.host,
+		PID:         os.Getpid(),
+		Labels:      w.cfg.Labels,
+		Concurrency: w.cfg.Concurrency,
+		Running:     running,
+		Time:        time.Now(),
+		Interval:    Duration(w.cfg.HeartbeatInterval),
+		Stopping:    stopping,
+	})
+	if err == nil {
+		err = w.pub.Publish(WorkersTopic, msg)
+	}
+	if err != nil {
+		w.cfg.Logf("worker %s: heartbeat: %v", w.cfg.Name, err)
+	}
 }
