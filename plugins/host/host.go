@@ -376,7 +376,11 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           sink.logger(),
 		Stderr:           stderr,
-		StartTimeout:     cfg.StartTimeout,
+		// What the kind writes to os.Stderr comes over gRPC, not fd 2;
+		// it may explain an exit just as well (best effort: a process
+		// that exits at once may lose its last lines).
+		SyncStderr:   stderr,
+		StartTimeout: cfg.StartTimeout,
 	})
 	p := &proc{client: client, stderr: stderr, sink: sink}
 	rpc, err := client.Client()
@@ -393,12 +397,29 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 	return p, nil
 }
 
+// startError makes go-plugin's start errors, some of which are a page of
+// advice, one line, ending with what the plugin said on stderr.
 func startError(err error, stderr *stderrTail) error {
-	if line := stderr.reason(); line != "" {
-		return fmt.Errorf("%w: %s", err, line)
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	msg = strings.TrimRight(strings.TrimSpace(msg), ":")
+	if strings.HasPrefix(msg, "Unrecognized remote plugin message") {
+		msg = "handshake failed: not an omp plugin"
 	}
-	return err
+	if line := stderr.reason(); line != "" {
+		msg += ": stderr: " + line
+	}
+	return startErr{msg: msg, err: err}
 }
+
+// startErr is a start error with a readable message that still wraps what
+// go-plugin returned.
+type startErr struct {
+	msg string
+	err error
+}
+
+func (e startErr) Error() string { return e.msg }
+func (e startErr) Unwrap() error { return e.err }
 
 func (p *proc) kill() { p.client.Kill() }
 

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/sdk"
 )
 
@@ -242,10 +244,12 @@ func TestThirdPartyKindOnPluginPath(t *testing.T) {
 	}
 	want := []string{
 		"crashy " + filepath.Join(pluginDir, "omp-kind-crashy"),
-		"echo builtin",
-		"script builtin",
 		"upper " + filepath.Join(pluginDir, "omp-kind-upper"),
 	}
+	for name := range builtin.Kinds() {
+		want = append(want, name+" builtin")
+	}
+	slices.Sort(want)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("kinds:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -276,12 +280,12 @@ func TestInfraErrors(t *testing.T) {
 		t.Errorf("missing omp: err = %v, want an infra error", err)
 	}
 	_, err = h.Run(context.Background(), task("bogus", "run"), nil)
-	if !IsInfra(err) || !strings.HasSuffix(err.Error(), "not a plugin") {
+	if !IsInfra(err) || err.Error() != "plugin bogus could not start: handshake failed: not an omp plugin: stderr: not a plugin" {
 		t.Errorf("bogus plugin: err = %v, want an infra error ending in its stderr", err)
 	}
 	kinds, err := h.Kinds(context.Background())
-	if !IsInfra(err) || len(kinds) != 2 {
-		t.Errorf("Kinds = %d kinds, %v; want echo and script and an infra error", len(kinds), err)
+	if !IsInfra(err) || len(kinds) != len(builtin.Kinds()) {
+		t.Errorf("Kinds = %d kinds, %v; want the built-in kinds and an infra error", len(kinds), err)
 	}
 	_, err = h.Run(context.Background(), task("nope", "run"), nil)
 	if err == nil || !strings.HasPrefix(err.Error(), `unknown kind "nope" (and some plugins could not be described: plugin bogus could not start: `) {

@@ -71,8 +71,9 @@ func (s *stderrTail) reason() string {
 }
 
 // logSink receives go-plugin's client log as JSON lines. It keeps how the
-// process exited, drops what only repeats the plugin's stderr, and passes
-// the rest on as plain lines.
+// process exited, drops what only repeats the plugin's stderr and the
+// warnings (a plugin that was killed rather than stopped is what omp
+// intends), and passes errors on as plain lines.
 type logSink struct {
 	out  io.Writer
 	kind string
@@ -110,7 +111,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 			s.mu.Unlock()
 		case module != "plugin":
 			// The plugin's own stderr, already in stderrTail.
-		case level == "warn" || level == "error":
+		case level == "error":
 			fmt.Fprintf(s.out, "omp: plugin %s: %s\n", s.kind, msg)
 		}
 	}
