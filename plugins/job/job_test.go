@@ -605,3 +605,38 @@ func TestHelperProcess(t *testing.T) {
 	_, err := k.Run(context.Background(), sdk.Task{Kind: "job", Name: "sleep", Action: "run", Store: dir}, rec)
 	t.Fatalf("the helper's job ended instead of being killed: %v", err)
 }
+
+// TestExampleJobs runs the notebooks of examples/jobs as the examples call
+// them, on a copy of the examples' store.
+func TestExampleJobs(t *testing.T) {
+	src := filepath.Join("..", "..", "examples", "jobs")
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "jobs"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []json.RawMessage
+		kwargs map[string]json.RawMessage
+		want   string
+	}{
+		{"myjob1", []json.RawMessage{raw(`1`)}, nil, `{"job":"myjob1","x":1,"scaled":10}`},
+		{"myjob1", []json.RawMessage{raw(`3`)}, map[string]json.RawMessage{"scale": raw(`100`)}, `{"job":"myjob1","x":3,"scaled":300}`},
+		{"report", nil, map[string]json.RawMessage{"region": raw(`"apac"`), "months": raw(`6`)},
+			`{"region":"apac","months":6,"total":544.15,"best_month":6}`},
+		{"report", nil, nil, `{"region":"emea","months":12,"total":1910.05,"best_month":12}`},
+	}
+	for _, eng := range engines(t) {
+		for _, tc := range tests {
+			t.Run(eng.name+"/"+tc.name, func(t *testing.T) {
+				res, _, err := runJob(t, eng.kind, sdk.Task{Name: tc.name, Store: dir, Args: tc.args, Kwargs: tc.kwargs})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := compact(t, res.Result); got != tc.want {
+					t.Errorf("result = %s, want %s", got, tc.want)
+				}
+			})
+		}
+	}
+}
