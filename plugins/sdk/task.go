@@ -31,14 +31,13 @@ func (t Task) Kwarg(name string, v any) (bool, error) {
 	return true, nil
 }
 
-// DecodeInput decodes the upstream result into v. A task without input
-// decodes JSON null, which leaves v alone.
+// DecodeInput decodes the upstream result into v, as json.Unmarshal does. A
+// task without input leaves v alone.
 func (t Task) DecodeInput(v any) error {
-	in := t.Input
-	if len(in) == 0 {
-		in = json.RawMessage("null")
+	if len(t.Input) == 0 {
+		return nil
 	}
-	if err := json.Unmarshal(in, v); err != nil {
+	if err := json.Unmarshal(t.Input, v); err != nil {
 		return Permanent(fmt.Errorf("%s %s: input: %w", t.Kind, t.Name, err))
 	}
 	return nil

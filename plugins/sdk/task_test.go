@@ -1,0 +1,94 @@
+package sdk
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestTaskHelpers(t *testing.T) {
+	tk := Task{
+		Kind: "k", Name: "n",
+		Args:   []json.RawMessage{json.RawMessage(`"a"`), json.RawMessage(`{"x":1}`)},
+		Kwargs: map[string]json.RawMessage{"n": json.RawMessage(`3`), "s": json.RawMessage(`"x"`)},
+		Input:  json.RawMessage(`[1,2]`),
+	}
+	var s string
+	if err := tk.Arg(0, &s); err != nil || s != "a" {
+		t.Errorf("Arg(0) = %q, %v", s, err)
+	}
+	var m map[string]int
+	if err := tk.Arg(1, &m); err != nil || m["x"] != 1 {
+		t.Errorf("Arg(1) = %v, %v", m, err)
+	}
+	var n int
+	if ok, err := tk.Kwarg("n", &n); !ok || err != nil || n != 3 {
+		t.Errorf("Kwarg(n) = %d, %v, %v", n, ok, err)
+	}
+	n = 7
+	if ok, err := tk.Kwarg("missing", &n); ok || err != nil || n != 7 {
+		t.Errorf("Kwarg(missing) = %d, %v, %v", n, ok, err)
+	}
+	var in []int
+	if err := tk.DecodeInput(&in); err != nil || len(in) != 2 {
+		t.Errorf("DecodeInput = %v, %v", in, err)
+	}
+	in = []int{9}
+	if err := (Task{}).DecodeInput(&in); err != nil || len(in) != 1 {
+		t.Errorf("DecodeInput without input = %v, %v; want v left alone", in, err)
+	}
+
+	errs := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"missing argument", tk.Arg(2, &s), "k n: argument 3 missing (have 2)"},
+		{"wrong argument type", tk.Arg(0, &n), "k n: argument 1: json: cannot unmarshal string into Go value of type int"},
+		{"wrong kwarg type", func() error { _, err := tk.Kwarg("s", &n); return err }(), "k n: argument s: json: cannot unmarshal string into Go value of type int"},
+		{"wrong input type", tk.DecodeInput(&s), "k n: input: json: cannot unmarshal array into Go value of type string"},
+	}
+	for _, tc := range errs {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil || tc.err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", tc.err, tc.want)
+			}
+			if !IsPermanent(tc.err) {
+				t.Errorf("a malformed argument is not Permanent: %v", tc.err)
+			}
+		})
+	}
+}
+
+func TestPermanent(t *testing.T) {
+	base := errors.New("bad")
+	p := Permanent(base)
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"plain", base, false},
+		{"marked", p, true},
+		{"wrapped", fmt.Errorf("task x: %w", p), true},
+		{"joined", errors.Join(errors.New("other"), p), true},
+		{"nil", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsPermanent(tc.err); got != tc.want {
+				t.Errorf("IsPermanent(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+	if p.Error() != "bad" || !errors.Is(p, base) {
+		t.Errorf("Permanent(err) must keep err's message and chain: %q", p)
+	}
+	if Permanent(nil) != nil {
+		t.Error("Permanent(nil) != nil")
+	}
+	if Permanent(p) != p {
+		t.Error("Permanent of a permanent error wraps it again")
+	}
+}
