@@ -1,0 +1,101 @@
+// Package amqptest gives tests a RabbitMQ of their own: the broker from
+// OMP_TEST_AMQP (default amqp://guest:guest@127.0.0.1:5672/), and a fresh
+// vhost or queue prefix per test that is deleted when the test ends.
+//
+// A test skips when the broker cannot be reached, unless CI is set: in CI
+// an unreachable broker fails the test, since .ci/run starts RabbitMQ.
+package amqptest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ompdev/omp/runtime/amqpbus"
+)
+
+// DefaultURL is the broker the tests use when OMP_TEST_AMQP is unset.
+const DefaultURL = "amqp://guest:guest@127.0.0.1:5672/"
+
+// URL returns the test broker's URL, skipping or failing t when it does not
+// answer.
+func URL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("OMP_TEST_AMQP")
+	if u == "" {
+		u = DefaultURL
+	}
+	hp := amqpbus.HostPort(u)
+	c, err := net.DialTimeout("tcp", hp, 2*time.Second)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("RabbitMQ at %s does not answer (%v); .ci/rabbitmq.sh should have started it", hp, err)
+		}
+		t.Skipf("RabbitMQ at %s does not answer (%v): start it (bash .ci/rabbitmq.sh) or set OMP_TEST_AMQP", hp, err)
+	}
+	c.Close()
+	return u
+}
+
+var seq atomic.Int64
+
+// Prefix returns a queue and exchange prefix unique to this test process
+// and call, for an amqpbus.Config.
+func Prefix(t testing.TB) string {
+	name := strings.NewReplacer("/", ".", " ", "_").Replace(t.Name())
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return fmt.Sprintf("t%d.%d.%s.", os.Getpid(), seq.Add(1), name)
+}
+
+// VHost creates a vhost of its own for t with rabbitmqctl, gives the URL's
+// user all rights on it, and returns the URL of the vhost. The vhost is
+// deleted, with everything in it, when t ends. It needs rabbitmqctl on the
+// broker's machine, as on this project's machines.
+func VHost(t testing.TB) string {
+	t.Helper()
+	base := URL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("OMP_TEST_AMQP: %v", amqpbus.RedactURL(base))
+	}
+	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
+		t.Skip("rabbitmqctl not found: a test with a vhost of its own needs it")
+	}
+	vhost := fmt.Sprintf("omp-test-%d-%d", os.Getpid(), seq.Add(1))
+	user := u.User.Username()
+	if user == "" {
+		user = "guest"
+	}
+	ctl(t, "add_vhost", vhost)
+	t.Cleanup(func() { ctl(t, "delete_vhost", vhost) })
+	ctl(t, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+	u.Path = "/" + vhost
+	u.RawPath = ""
+	return u.String()
+}
+
+func ctl(t testing.TB, args ...string) {
+	t.Helper()
+	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// Ctl runs rabbitmqctl with args and returns its output.
+func Ctl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}

@@ -1,0 +1,135 @@
+package amqpbus
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+)
+
+// Config configures a Bus. URL is required; everything else has a default.
+type Config struct {
+	// URL is the broker, amqp:// or amqps:// (TLS), with the vhost as its
+	// path.
+	URL string
+	// Prefix is put before the name of every queue and exchange the bus
+	// declares, so that several buses share a vhost without seeing each
+	// other (tests). Workers and runners must agree on it.
+	Prefix string
+	// Name is shown as the connection name in RabbitMQ's tools.
+	Name string
+
+	// MaxDeliveries bounds how often RabbitMQ delivers one task message
+	// (the quorum queue's x-delivery-limit); a message returned more often
+	// goes to the dead-letter queue PREFIX+omp.dead and its task fails.
+	// Default 5. Every bus on a broker must use the same value: RabbitMQ
+	// refuses to redeclare a queue with other arguments.
+	MaxDeliveries int
+	// Prefetch is how many task messages one Tasks subscription holds
+	// unacknowledged; set it to the worker's concurrency. Default 1.
+	Prefetch int
+	// EventPrefetch is how many events the runner's subscription lets
+	// RabbitMQ push ahead of its acks. Default 1000.
+	EventPrefetch int
+	// PublishChannels is the size of the publisher's channel pool, which
+	// bounds concurrent publishes. Default 8.
+	PublishChannels int
+
+	// DialTimeout bounds connecting (TCP, TLS and AMQP handshake) at start
+	// and on every reconnect. Default 5s.
+	DialTimeout time.Duration
+	// ReconnectMax caps the backoff between reconnection attempts. Default
+	// 5s.
+	ReconnectMax time.Duration
+	// PublishTimeout is how long a publish keeps retrying while the broker
+	// is away before it fails. Default 2m.
+	PublishTimeout time.Duration
+	// HoldLimit is how long a Tasks subscription holds a delivered message
+	// that no receiver takes (every worker slot busy) before it puts a copy
+	// back at the end of the queue and acks the original. This keeps
+	// waiting messages clear of RabbitMQ's consumer_timeout, and unlike a
+	// requeue it does not count against MaxDeliveries. Default 2s.
+	HoldLimit time.Duration
+	// EventQueueTTL deletes a run's event queue that nobody used for this
+	// long, for runners that died before they could delete it. Default 1h.
+	EventQueueTTL time.Duration
+
+	// Logger receives the bus's and Watermill's logs, with the broker's
+	// password scrubbed. Default none.
+	Logger watermill.LoggerAdapter
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = 5
+	}
+	if c.Prefetch == 0 {
+		c.Prefetch = 1
+	}
+	if c.EventPrefetch == 0 {
+		c.EventPrefetch = 1000
+	}
+	if c.PublishChannels == 0 {
+		c.PublishChannels = 8
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = 5 * time.Second
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 2 * time.Minute
+	}
+	if c.HoldLimit == 0 {
+		c.HoldLimit = 2 * time.Second
+	}
+	if c.EventQueueTTL == 0 {
+		c.EventQueueTTL = time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = watermill.NopLogger{}
+	}
+}
+
+// Validate reports every problem of the configuration at once. Its messages
+// never contain the URL's password.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("amqpbus: no broker URL"))
+	} else if err := CheckURL(c.URL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxDeliveries < 0 {
+		errs = append(errs, fmt.Errorf("amqpbus: MaxDeliveries is %d", c.MaxDeliveries))
+	}
+	if c.Prefetch < 0 || c.EventPrefetch < 0 || c.PublishChannels < 0 {
+		errs = append(errs, errors.New("amqpbus: negative Prefetch, EventPrefetch or PublishChannels"))
+	}
+	if c.DialTimeout < 0 || c.ReconnectMax < 0 || c.PublishTimeout < 0 || c.HoldLimit < 0 || c.EventQueueTTL < 0 {
+		errs = append(errs, errors.New("amqpbus: negative duration in Config"))
+	}
+	return errors.Join(errs...)
+}
+
+// CheckURL reports whether rawURL is a broker URL omp can use: amqp:// or
+// amqps:// with a host. The error names the URL with its password redacted.
+func CheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url's errors quote the whole URL, password and all.
+		return errors.New("invalid broker URL: cannot parse it")
+	}
+	switch u.Scheme {
+	case "amqp", "amqps":
+	default:
+		return fmt.Errorf("invalid broker URL %q: want amqp:// or amqps://", u.Redacted())
+	}
+	if u.Host == "" {
+		return fmt.Errorf("invalid broker URL %q: no host", u.Redacted())
+	}
+	return nil
+}

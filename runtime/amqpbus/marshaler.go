@@ -1,0 +1,139 @@
+package amqpbus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+const uuidHeader = "_watermill_message_uuid"
+
+// Headers the bus sets or reads besides Watermill's metadata.
+const (
+	// runHeader carries a task message's run id, so that a dead-lettered
+	// message reaches the event queue of its run through the headers
+	// exchange PREFIX+omp.dead.
+	runHeader = "omp-run-id"
+	// deadMeta marks, in a message's metadata, a task message that
+	// RabbitMQ dead-lettered; the value is the reason and the count.
+	deadMeta = "omp-dead"
+)
+
+// marshaler is Watermill's DefaultMarshaler made tolerant: RabbitMQ adds
+// headers that are not strings (x-delivery-count, x-death) and the default
+// marshaler rejects them, after which watermill-amqp nacks the message
+// forever. Scalars become their decimal text and tables their JSON.
+type marshaler struct{}
+
+func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
+	headers := make(amqp.Table, len(msg.Metadata)+1)
+	for k, v := range msg.Metadata {
+		headers[k] = v
+	}
+	headers[uuidHeader] = msg.UUID
+	return amqp.Publishing{
+		Body:    msg.Payload,
+		Headers: headers,
+		// Persistent everywhere: on a durable queue it survives a broker
+		// restart, on the transient fan-out queues it costs nothing.
+		DeliveryMode: amqp.Persistent,
+		ContentType:  "application/json",
+		MessageId:    msg.UUID,
+	}, nil
+}
+
+func (marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
+	// amqp091-go closes the deliveries channel when the channel dies and
+	// watermill-amqp may then read a zero Delivery from it: refuse it
+	// rather than hand an empty message on.
+	if d.Acknowledger == nil {
+		return nil, errors.New("amqpbus: delivery of a closed channel")
+	}
+	id, _ := d.Headers[uuidHeader].(string)
+	if id == "" {
+		id = d.MessageId
+	}
+	msg := message.NewMessage(id, d.Body)
+	for k, v := range d.Headers {
+		if k == uuidHeader {
+			continue
+		}
+		if s, ok := headerString(v); ok {
+			msg.Metadata[k] = s
+		}
+	}
+	if reason, ok := d.Headers["x-first-death-reason"].(string); ok {
+		msg.Metadata[deadMeta] = reason + " " + strconv.Itoa(deathCount(d.Headers))
+	}
+	return msg, nil
+}
+
+func headerString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	case bool:
+		return strconv.FormatBool(v), true
+	case int8, int16, int32, int64, int, uint8, uint16, uint32, uint64:
+		return fmt.Sprint(v), true
+	case float32, float64:
+		return fmt.Sprint(v), true
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano), true
+	case nil:
+		return "", true
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", false
+		}
+		return string(b), true
+	}
+}
+
+// deathCount is how often the message was delivered before it died: the
+// x-delivery-count RabbitMQ reported, or the count in x-death.
+func deathCount(h amqp.Table) int {
+	if n, ok := asInt(h["x-delivery-count"]); ok {
+		return n
+	}
+	if deaths, ok := h["x-death"].([]any); ok && len(deaths) > 0 {
+		if t, ok := deaths[0].(amqp.Table); ok {
+			if n, ok := asInt(t["count"]); ok {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+func asInt(v any) (int, bool) {
+	switch v := v.(type) {
+	case int:
+		return v, true
+	case int8:
+		return int(v), true
+	case int16:
+		return int(v), true
+	case int32:
+		return int(v), true
+	case int64:
+		return int(v), true
+	case uint8:
+		return int(v), true
+	case uint16:
+		return int(v), true
+	case uint32:
+		return int(v), true
+	case uint64:
+		return int(v), true
+	}
+	return 0, false
+}

@@ -1,0 +1,222 @@
+package amqpbus
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ompdev/omp/runtime"
+)
+
+// taskSubscriber consumes task queues with amqp091-go directly, on
+// watermill-amqp's reconnecting connection. watermill-amqp's own subscriber
+// does not fit a work queue whose worker acks on claim:
+//   - it handles one delivery at a time per subscription, so the claims of
+//     one worker would be serialized;
+//   - while every worker slot is busy it holds the next delivery
+//     unacknowledged for as long as the slots stay busy, which RabbitMQ's
+//     consumer_timeout punishes by closing the channel and requeueing the
+//     message (counting a delivery towards the dead-letter limit), after
+//     which the stale delivery is still handed on.
+//
+// Here each delivery is handled on its own (up to Prefetch at once), a
+// delivery that nobody takes within HoldLimit is put back at the end of the
+// queue as a fresh copy, and a delivery whose channel died is dropped, since
+// the broker already requeued it.
+type taskSubscriber struct{ b *Bus }
+
+func (s *taskSubscriber) Close() error { return nil }
+
+func (s *taskSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	label, ok := runtime.LabelOf(topic)
+	if !ok {
+		return nil, fmt.Errorf("amqpbus: %s is not a task topic", topic)
+	}
+	if label == runtime.AnyLabel {
+		return nil, fmt.Errorf("amqpbus: label * (any) is served by the embedded bus only")
+	}
+	if s.b.isClosed() {
+		return nil, ErrClosed
+	}
+	if err := s.b.withChannel(ctx, func(ch *amqp.Channel) error { return s.b.declareTaskQueue(ch, topic) }); err != nil {
+		return nil, s.b.red.err(fmt.Errorf("amqpbus: subscribe to %s: %w", topic, err))
+	}
+	out := make(chan *message.Message)
+	s.b.wg.Add(1)
+	go s.consume(ctx, topic, out)
+	return out, nil
+}
+
+func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *message.Message) {
+	b := s.b
+	var handlers sync.WaitGroup
+	defer b.wg.Done()
+	defer close(out)
+	defer handlers.Wait()
+	fields := watermill.LogFields{"topic": topic}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, b.cfg.ReconnectMax) {
+		if ctx.Err() != nil || b.isClosed() {
+			return
+		}
+		ch, deliveries, dead, err := s.open(topic)
+		if err != nil {
+			b.log.Debug("Cannot consume, retrying", fields.Add(watermill.LogFields{"err": b.red.string(err.Error())}))
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.closed:
+				return
+			case <-time.After(wait):
+				continue
+			}
+		}
+		wait = 100 * time.Millisecond
+		stopped := false
+	loop:
+		for {
+			select {
+			case d, ok := <-deliveries:
+				if !ok {
+					break loop
+				}
+				handlers.Add(1)
+				go func() {
+					defer handlers.Done()
+					s.handle(ctx, topic, ch, d, dead, out)
+				}()
+			case <-ctx.Done():
+				stopped = true
+				break loop
+			case <-b.closed:
+				stopped = true
+				break loop
+			}
+		}
+		if stopped {
+			// Stop deliveries, let the handlers put back what nobody took,
+			// then close the channel.
+			ch.Cancel("", false)
+			handlers.Wait()
+			ch.Close()
+			return
+		}
+		b.log.Info("Task channel closed, consuming again", fields)
+	}
+}
+
+func (s *taskSubscriber) open(topic string) (*amqp.Channel, <-chan amqp.Delivery, <-chan struct{}, error) {
+	b := s.b
+	if !b.subConn.IsConnected() {
+		return nil, nil, nil, errNotConnected
+	}
+	conn := b.subConn.Connection()
+	if conn == nil || conn.IsClosed() {
+		return nil, nil, nil, errNotConnected
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	notify := ch.NotifyClose(make(chan *amqp.Error, 1))
+	if err := ch.Qos(b.cfg.Prefetch, 0, false); err != nil {
+		ch.Close()
+		return nil, nil, nil, err
+	}
+	// The queue may have been lost with a broker that kept no state.
+	if err := b.declareTaskQueue(ch, topic); err != nil {
+		ch.Close()
+		return nil, nil, nil, err
+	}
+	deliveries, err := ch.Consume(b.name(topic), "", false, false, false, false, nil)
+	if err != nil {
+		ch.Close()
+		return nil, nil, nil, err
+	}
+	dead := make(chan struct{})
+	go func() {
+		for range notify {
+		}
+		close(dead)
+	}()
+	return ch, deliveries, dead, nil
+}
+
+func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Channel, d amqp.Delivery, dead <-chan struct{}, out chan<- *message.Message) {
+	b := s.b
+	msg, err := marshaler{}.Unmarshal(d)
+	if err != nil {
+		return
+	}
+	// The message's context ends when the delivery goes stale (its channel
+	// died, or it was put back): a receiver that checks it before claiming
+	// does not run a task the broker already gave to someone else.
+	mctx, stale := context.WithCancel(ctx)
+	defer stale()
+	msg.SetContext(mctx)
+	hold := time.NewTimer(b.cfg.HoldLimit)
+	defer hold.Stop()
+	select {
+	case out <- msg:
+	case <-hold.C:
+		s.putBack(topic, d)
+		return
+	case <-ctx.Done():
+		s.putBack(topic, d)
+		return
+	case <-b.closed:
+		return
+	case <-dead:
+		// The broker requeued it with the channel.
+		return
+	}
+	// A worker acks once its claim is published, within milliseconds of
+	// taking a free slot; a message it holds longer waits for a slot and is
+	// exposed to consumer_timeout like any other.
+	hold.Reset(b.cfg.HoldLimit)
+	select {
+	case <-msg.Acked():
+		if err := d.Ack(false); err != nil {
+			b.log.Error("Cannot ack a task message; the broker will deliver it again", b.red.err(err), watermill.LogFields{"topic": topic})
+		}
+	case <-msg.Nacked():
+		if ctx.Err() != nil {
+			// The receiver is shutting down, not failing the message.
+			s.putBack(topic, d)
+		} else {
+			d.Nack(false, true)
+		}
+	case <-hold.C:
+		stale()
+		s.putBack(topic, d)
+	case <-dead:
+	case <-b.closed:
+	}
+}
+
+// putBack publishes a copy of d at the end of its queue and acks d. Unlike a
+// requeue this does not count as a failed delivery, and the copy starts a
+// new consumer_timeout when it is delivered again.
+func (s *taskSubscriber) putBack(topic string, d amqp.Delivery) {
+	b := s.b
+	msg, err := marshaler{}.Unmarshal(d)
+	if err == nil {
+		for k := range msg.Metadata {
+			if strings.HasPrefix(k, "x-") || k == deadMeta {
+				delete(msg.Metadata, k)
+			}
+		}
+		msg.SetContext(context.Background())
+		err = b.pub.Publish(topic, msg)
+	}
+	if err != nil {
+		d.Nack(false, true)
+		return
+	}
+	d.Ack(false)
+}
