@@ -130,6 +130,14 @@ func (w *Worker) Serve(ctx context.Context) error {
 					msg.Nack()
 					continue
 				}
+				if msg.Context().Err() != nil {
+					// The bus took the message back while it waited for
+					// a slot (AMQP: held past its hold limit or its
+					// channel died): someone else may run it now.
+					<-slots
+					msg.Nack()
+					continue
+				}
 				jobs.Add(1)
 				go func() {
 					defer jobs.Done()
