@@ -176,6 +176,7 @@ func (k Kind) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 		}
 		return nil, fmt.Errorf("job %s: %s raised %s (partly executed notebook saved as %s)", t.Name, where, s.Error, saved)
 	}
+	e.Log("executed notebook saved as " + saved)
 	if s.Note != "" {
 		e.Log(s.Note + "; the task's result is null")
 	}

@@ -640,3 +640,28 @@ func TestExampleJobs(t *testing.T) {
 		}
 	}
 }
+
+// TestFileURLStore runs a notebook from a store given as a file:// URL, as a
+// worker on another machine gets it, and finds the result in that store.
+func TestFileURLStore(t *testing.T) {
+	dir := newStore(t)
+	res, _, err := runJob(t, Kind{Engine: "builtin"}, sdk.Task{Name: "untagged", Store: "file://" + filepath.ToSlash(dir),
+		Args: []json.RawMessage{raw(`2`)}, Kwargs: map[string]json.RawMessage{"scale": raw(`3`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := compact(t, res.Result); got != "[2,6]" {
+		t.Errorf("result = %s, want [2,6]", got)
+	}
+	readNotebook(t, dir, res.Notebook)
+}
+
+// TestBuiltinRejectsMagics checks that an IPython magic, which only a
+// Jupyter kernel understands, fails its cell with a message that says so.
+func TestBuiltinRejectsMagics(t *testing.T) {
+	_, _, err := runJob(t, Kind{Engine: "builtin"}, sdk.Task{Name: "magic", Store: newStore(t)})
+	want := regexp.MustCompile(`^job magic: cell 1 of jobs/magic\.ipynb raised SyntaxError: line 1: %matplotlib inline: IPython magics and shell escapes need a Jupyter kernel \(install nbclient and ipykernel for this Python\) \(partly executed notebook saved as results/magic_\S+\.ipynb\)$`)
+	if err == nil || !want.MatchString(err.Error()) {
+		t.Fatalf("error = %v\nwant match %s", err, want)
+	}
+}
