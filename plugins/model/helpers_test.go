@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/store"
 )
 
 // emitter records what a task reports.
@@ -133,4 +134,14 @@ func floatsOf(t *testing.T, v any) []float64 {
 func near(a, b, tol float64) bool {
 	d := a - b
 	return d <= tol && -d <= tol
+}
+
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
