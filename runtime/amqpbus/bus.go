@@ -146,11 +146,9 @@ func (b *Bus) connConfig(role string) wamqp.ConnectionConfig {
 
 // dialError makes the one-line error of a broker that cannot be reached.
 func (b *Bus) dialError(err error) error {
-	// watermill-amqp wraps amqp091-go's error in "cannot connect to AMQP: ".
-	if inner := errors.Unwrap(err); inner != nil {
-		err = inner
-	}
 	msg := strings.ReplaceAll(b.red.string(err.Error()), "\n", " ")
+	// watermill-amqp wraps amqp091-go's error in this, which says nothing.
+	msg = strings.TrimPrefix(msg, "cannot connect to AMQP: ")
 	return &DialError{Host: HostPort(b.cfg.URL), msg: msg, err: err}
 }
 
@@ -513,4 +511,3 @@ func (s fanoutSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 }
 
 func (s fanoutSubscriber) Close() error { return nil }
-

@@ -3,7 +3,6 @@ package amqpbus
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
@@ -88,12 +87,10 @@ func (s *eventSubscriber) forwardDead(ctx context.Context, m *message.Message, r
 		m.Ack()
 		return
 	}
-	why, count, _ := strings.Cut(reason, " ")
-	text := fmt.Sprintf("task message dead-lettered to %s (%s", s.b.name(deadName), why)
-	if count != "" && count != "0" {
-		text += ", delivered " + count + " times"
+	text := fmt.Sprintf("task message dead-lettered to %s (%s)", s.b.name(deadName), reason)
+	if reason == "delivery_limit" {
+		text += fmt.Sprintf(": delivered %d times, no worker could take it", s.b.cfg.MaxDeliveries)
 	}
-	text += "): no worker could take it"
 	ev := &runtime.Event{
 		Type:      runtime.EventFailure,
 		RunID:     t.RunID,

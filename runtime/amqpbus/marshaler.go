@@ -20,7 +20,7 @@ const (
 	// exchange PREFIX+omp.dead.
 	runHeader = "omp-run-id"
 	// deadMeta marks, in a message's metadata, a task message that
-	// RabbitMQ dead-lettered; the value is the reason and the count.
+	// RabbitMQ dead-lettered; the value is RabbitMQ's reason.
 	deadMeta = "omp-dead"
 )
 
@@ -68,7 +68,7 @@ func (marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 		}
 	}
 	if reason, ok := d.Headers["x-first-death-reason"].(string); ok {
-		msg.Metadata[deadMeta] = reason + " " + strconv.Itoa(deathCount(d.Headers))
+		msg.Metadata[deadMeta] = reason
 	}
 	return msg, nil
 }
@@ -96,44 +96,4 @@ func headerString(v any) (string, bool) {
 		}
 		return string(b), true
 	}
-}
-
-// deathCount is how often the message was delivered before it died: the
-// x-delivery-count RabbitMQ reported, or the count in x-death.
-func deathCount(h amqp.Table) int {
-	if n, ok := asInt(h["x-delivery-count"]); ok {
-		return n
-	}
-	if deaths, ok := h["x-death"].([]any); ok && len(deaths) > 0 {
-		if t, ok := deaths[0].(amqp.Table); ok {
-			if n, ok := asInt(t["count"]); ok {
-				return n
-			}
-		}
-	}
-	return 0
-}
-
-func asInt(v any) (int, bool) {
-	switch v := v.(type) {
-	case int:
-		return v, true
-	case int8:
-		return int(v), true
-	case int16:
-		return int(v), true
-	case int32:
-		return int(v), true
-	case int64:
-		return int(v), true
-	case uint8:
-		return int(v), true
-	case uint16:
-		return int(v), true
-	case uint32:
-		return int(v), true
-	case uint64:
-		return int(v), true
-	}
-	return 0, false
 }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/amqpbus"
+)
+
+// brokerEnv names the environment variable that gives --broker its default.
+const brokerEnv = "OMP_BROKER"
+
+// addBrokerFlag adds --broker to cmd, defaulting to $OMP_BROKER. The
+// default is shown redacted in --help, since it may hold a password.
+func addBrokerFlag(cmd *cobra.Command, p *string) {
+	def := os.Getenv(brokerEnv)
+	cmd.Flags().StringVar(p, "broker", def, "RabbitMQ URL, amqp://USER:PASS@HOST:PORT/VHOST or amqps:// (default $"+brokerEnv+")")
+	if def != "" {
+		cmd.Flags().Lookup("broker").DefValue = redactURL(def)
+	}
+}
+
+// checkBroker validates a broker URL: a wrong one is a usage error.
+func checkBroker(url string) error {
+	if err := amqpbus.CheckURL(url); err != nil {
+		return withCode(ExitUsage, err)
+	}
+	return nil
+}
+
+// redactURL hides the password of a broker URL for logs and messages.
+func redactURL(url string) string { return amqpbus.RedactURL(url) }
+
+// busOptions tune the bus for its user.
+type busOptions struct {
+	// prefetch is how many task messages a worker holds unacknowledged:
+	// its concurrency.
+	prefetch int
+	name     string
+}
+
+// openBus returns the bus of a run: the embedded bus when brokerURL is
+// empty, else RabbitMQ. A bad URL is a usage error (exit 2), a broker that
+// cannot be reached an infrastructure error (exit 3) naming its host and
+// port, never its password. Close the bus when done.
+func openBus(ctx context.Context, brokerURL string) (runtime.Bus, error) {
+	if brokerURL == "" {
+		return runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}), nil
+	}
+	return openAMQP(ctx, brokerURL, busOptions{})
+}
+
+func openAMQP(ctx context.Context, brokerURL string, o busOptions) (*amqpbus.Bus, error) {
+	if err := checkBroker(brokerURL); err != nil {
+		return nil, err
+	}
+	b, err := amqpbus.New(ctx, amqpbus.Config{
+		URL:      brokerURL,
+		Name:     o.name,
+		Prefetch: o.prefetch,
+		Prefix:   os.Getenv("OMP_BROKER_PREFIX"),
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, withCode(ExitCancelled, nil)
+		}
+		// One line: amqp091-go's errors may span several.
+		msg := strings.ReplaceAll(err.Error(), "\n", " ")
+		return nil, withCode(ExitInfra, fmt.Errorf("%s", msg))
+	}
+	return b, nil
+}

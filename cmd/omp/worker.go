@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ompdev/omp/plugins/host"
+	"github.com/ompdev/omp/runtime"
+)
+
+func init() { commands = append(commands, newWorkerCmd) }
+
+// workerOptions are the flags of `omp worker`.
+type workerOptions struct {
+	broker      string
+	name        string
+	labels      []string
+	concurrency int
+	store       string
+	grace       time.Duration
+	heartbeat   time.Duration
+}
+
+func newWorkerCmd(s *streams) *cobra.Command {
+	var opts workerOptions
+	cmd := &cobra.Command{
+		Use:   "worker --broker URL [--name NAME] [--labels cpu,gpu] [--concurrency N] [--store DIR]",
+		Short: "Serve tasks from RabbitMQ with this machine's plugins",
+		Long: `Serve the tasks of its labels that runs started with omp run --broker
+publish on RabbitMQ, running them with the kinds this machine has (built-in
+and omp-kind-* plugins). Several workers with one label share its tasks.
+
+SIGTERM or SIGINT stops taking tasks and lets the running ones finish; past
+the grace period they are cancelled and handed back to their runs, which
+dispatch them again. The exit status is then 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runWorker(cmd.Context(), s, opts)
+		},
+	}
+	f := cmd.Flags()
+	addBrokerFlag(cmd, &opts.broker)
+	f.StringVar(&opts.name, "name", "", "the worker's name in reports and omp workers (default HOST-PID)")
+	f.StringSliceVar(&opts.labels, "labels", []string{runtime.DefaultLabel}, "the task labels to serve, comma-separated")
+	f.IntVar(&opts.concurrency, "concurrency", goruntime.NumCPU(), "how many tasks run at once")
+	f.StringVar(&opts.store, "store", "", "the store root tasks use on this machine (default: the runner's)")
+	f.DurationVar(&opts.grace, "grace", 30*time.Second, "how long running tasks may finish after SIGTERM before they are handed back")
+	f.DurationVar(&opts.heartbeat, "heartbeat", 5*time.Second, "how often the worker announces itself")
+	f.MarkHidden("heartbeat")
+	return cmd
+}
+
+func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
+	if opts.broker == "" {
+		return withCode(ExitUsage, errors.New("omp worker needs a broker: --broker URL or $"+brokerEnv))
+	}
+	if err := checkBroker(opts.broker); err != nil {
+		return err
+	}
+	if opts.concurrency < 1 {
+		return withCode(ExitUsage, fmt.Errorf("--concurrency must be at least 1, not %d", opts.concurrency))
+	}
+	for _, l := range opts.labels {
+		if l == "" || l == runtime.AnyLabel || strings.ContainsAny(l, " \t/") {
+			return withCode(ExitUsage, fmt.Errorf("invalid label %q", l))
+		}
+	}
+	if opts.name == "" {
+		h, _ := os.Hostname()
+		opts.name = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	if opts.store != "" && !strings.Contains(opts.store, "://") {
+		abs, err := filepath.Abs(opts.store)
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--store: %w", err))
+		}
+		opts.store = abs
+	}
+	log := &lineWriter{w: s.err}
+
+	bus, err := openAMQP(ctx, opts.broker, busOptions{prefetch: opts.concurrency, name: "omp worker " + opts.name})
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	h, err := host.New(host.Config{Store: opts.store, Logger: log})
+	if err != nil {
+		return withCode(ExitInfra, err)
+	}
+	defer h.Close()
+
+	w, err := runtime.NewWorker(runtime.WorkerConfig{
+		Name:              opts.name,
+		Labels:            opts.labels,
+		Concurrency:       opts.concurrency,
+		Bus:               bus,
+		Executor:          h,
+		Store:             opts.store,
+		HeartbeatInterval: opts.heartbeat,
+		GracePeriod:       opts.grace,
+		IsInfra:           host.IsInfra,
+		Logf:              log.printf,
+	})
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	log.printf("omp worker %s: serving %s with concurrency %d on %s", opts.name, strings.Join(opts.labels, ","), opts.concurrency, redactURL(opts.broker))
+	if err := w.Serve(ctx); err != nil {
+		return withCode(ExitInfra, err)
+	}
+	log.printf("omp worker %s: stopped", opts.name)
+	return nil
+}
+
+// lineWriter writes whole lines to w from many goroutines without
+// interleaving them.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) printf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	io.WriteString(l.w, strings.TrimRight(line, "\n")+"\n")
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
