@@ -68,7 +68,6 @@ type Block struct {
 	For     *For      `parser:"@@? '>'"`
 	Label   *Label    `parser:"@@?"`
 	Opts    []*Option `parser:"( 'with' @@ ( ',' @@ )* )?"`
-	EndPos  lexer.Position
 }
 
 // For is a comprehension clause: `for VAR in FROM[..TO]`.
@@ -142,37 +141,38 @@ type Option struct {
 	Value *Value `parser:"@@"`
 }
 
-// Value is a literal or a name: exactly one field is set.
+// Value is a literal or a name: exactly one field is set. Values are parsed
+// by hand (see value.go), so their fields carry no grammar tags.
 type Value struct {
 	Pos      lexer.Position
-	Str      *Quoted  `parser:"  @String"`
-	Float    *Float64 `parser:"| @Float"`
-	Int      *Int64   `parser:"| @Int"`
-	Duration *string  `parser:"| @Duration"`
-	Bool     *Bool    `parser:"| @( 'true' | 'false' )"`
-	Null     bool     `parser:"| @'null'"`
-	List     *List    `parser:"| @@"`
-	Map      *Map     `parser:"| @@"`
-	Name     *string  `parser:"| @Ident"`
+	Str      *Quoted
+	Float    *Float64
+	Int      *Int64
+	Duration *string
+	Bool     *Bool
+	Null     bool
+	List     *List
+	Map      *Map
+	Name     *string
 }
 
 // List is `[ VALUE, ... ]`.
 type List struct {
 	Pos   lexer.Position
-	Items []*Value `parser:"'[' ( @@ ( ',' @@ )* ','? )? ']'"`
+	Items []*Value
 }
 
 // Map is `{ "KEY": VALUE, ... }`.
 type Map struct {
 	Pos     lexer.Position
-	Entries []*Entry `parser:"'{' ( @@ ( ',' @@ )* ','? )? '}'"`
+	Entries []*Entry
 }
 
 // Entry is one `"KEY": VALUE` of a map.
 type Entry struct {
 	Pos   lexer.Position
-	Key   Quoted `parser:"@String ':'"`
-	Value *Value `parser:"@@"`
+	Key   Quoted
+	Value *Value
 }
 
 // Quoted is a string literal, captured without its quotes and with its

@@ -14,8 +14,16 @@ type Error struct {
 	Msg string
 }
 
-// Error formats the error as "file:line:col: msg".
+// Error formats the error as "file:line:col: msg", or "file: msg" for an
+// error without a line.
 func (e *Error) Error() string {
+	if e.Pos.Line == 0 {
+		// An error about the whole file, such as an unknown -p name.
+		if e.Pos.Filename == "" {
+			return e.Msg
+		}
+		return e.Pos.Filename + ": " + e.Msg
+	}
 	if e.Pos.Filename == "" {
 		return fmt.Sprintf("%d:%d: %s", e.Pos.Line, e.Pos.Column, e.Msg)
 	}

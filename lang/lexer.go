@@ -71,34 +71,43 @@ func (Definition) LexBytes(filename string, src []byte) (lexer.Lexer, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	return &sliceLexer{toks: toks}, nil
+	return &sliceLexer{toks: toks[:len(toks)-1], eof: toks[len(toks)-1]}, nil
 }
 
+// sliceLexer replays tokens, then eof forever.
 type sliceLexer struct {
 	toks []lexer.Token
+	eof  lexer.Token
 	i    int
 }
 
 func (l *sliceLexer) Next() (lexer.Token, error) {
-	t := l.toks[l.i]
-	if l.i < len(l.toks)-1 {
+	if l.i < len(l.toks) {
 		l.i++
+		return l.toks[l.i-1], nil
 	}
-	return t, nil
+	return l.eof, nil
 }
 
 // Lex splits src into tokens, ending with one EOF token. It reports every
 // lexical error and keeps going, so the token list is always usable.
 func Lex(filename string, src []byte) ([]lexer.Token, ErrorList) {
-	l := &scanner{src: src, filename: filename, line: 1, col: 1}
-	// A token per four bytes is a generous guess that avoids regrowth.
-	l.toks = make([]lexer.Token, 0, len(src)/4+2)
-	l.run()
+	l := scan(filename, src)
 	return l.toks, l.errs
+}
+
+func scan(filename string, src []byte) *scanner {
+	l := &scanner{src: src, text: string(src), filename: filename, line: 1, col: 1}
+	// Dense code has a token every three or four bytes; a guess on the high
+	// side saves copying a large slice as it grows.
+	l.toks = make([]lexer.Token, 0, len(src)/3+16)
+	l.run()
+	return l
 }
 
 type scanner struct {
 	src      []byte
+	text     string // src as a string, so that token values share its memory
 	filename string
 	off      int
 	line     int
@@ -112,6 +121,11 @@ type scanner struct {
 	// at nlPos.
 	pendingNL bool
 	nlPos     lexer.Position
+	// splits are the indexes of the NL tokens that end top-level
+	// statements.
+	splits []int
+	// lastEnd is where the last token ended.
+	lastEnd lexer.Position
 }
 
 func (l *scanner) pos() lexer.Position {
@@ -135,10 +149,14 @@ func (l *scanner) emit(typ lexer.TokenType, value string, pos lexer.Position) {
 	if l.pendingNL {
 		l.pendingNL = false
 		if l.wantNL(typ, value) {
+			if len(l.nest) == 0 {
+				l.splits = append(l.splits, len(l.toks))
+			}
 			l.toks = append(l.toks, lexer.Token{Type: TokNL, Value: "\n", Pos: l.nlPos})
 		}
 	}
 	l.toks = append(l.toks, lexer.Token{Type: typ, Value: value, Pos: pos})
+	l.lastEnd = l.pos()
 }
 
 func (l *scanner) wantNL(next lexer.TokenType, value string) bool {
@@ -216,7 +234,15 @@ func (l *scanner) run() {
 			l.punct()
 		}
 	}
-	l.emit(TokEOF, "", l.pos())
+	// End of file is reported where the last token ends, not on the empty
+	// line after it: "expected >, found end of file" should point at the
+	// unfinished line.
+	pos := l.pos()
+	if len(l.toks) > 0 {
+		pos = l.lastEnd
+	}
+	l.pendingNL = false
+	l.emit(TokEOF, "", pos)
 }
 
 func (l *scanner) ident() {
@@ -239,7 +265,7 @@ func (l *scanner) ident() {
 		break
 	}
 	l.advance(n)
-	word := string(l.src[start : start+n])
+	word := l.text[start : start+n]
 	if keywords[word] {
 		l.emit(TokKeyword, word, pos)
 		return
@@ -297,7 +323,7 @@ func (l *scanner) number() {
 		}
 	}
 	l.advance(n)
-	text := string(l.src[start : start+n])
+	text := l.text[start : start+n]
 	switch typ {
 	case TokInt:
 		if _, err := strconv.ParseInt(text, 10, 64); err != nil {
@@ -334,7 +360,7 @@ func (l *scanner) str() {
 			break
 		}
 	}
-	text := string(l.src[start : start+n])
+	text := l.text[start : start+n]
 	l.advance(n)
 	if _, err := strconv.Unquote(text); err != nil {
 		l.errorf(pos, "invalid string literal %s: bad escape or encoding", text)
@@ -346,9 +372,10 @@ func (l *scanner) str() {
 func (l *scanner) punct() {
 	pos := l.pos()
 	c := l.src[l.off]
+	one := l.text[l.off : l.off+1] // a substring: string(c) would allocate
 	two := ""
 	if l.off+1 < len(l.src) {
-		two = string(l.src[l.off : l.off+2])
+		two = l.text[l.off : l.off+2]
 	}
 	switch {
 	case two == "->" || two == "..":
@@ -359,7 +386,7 @@ func (l *scanner) punct() {
 	switch c {
 	case '(', '[', '<':
 		l.advance(1)
-		l.emit(TokPunct, string(c), pos)
+		l.emit(TokPunct, one, pos)
 		l.push(pos, true)
 	case '{':
 		// The braces of `pipeline NAME { }` hold statements, one a line;
@@ -369,19 +396,19 @@ func (l *scanner) punct() {
 			stmts = true
 		}
 		l.advance(1)
-		l.emit(TokPunct, "{", pos)
+		l.emit(TokPunct, one, pos)
 		l.push(pos, !stmts)
 	case ')', ']', '>', '}':
 		// Pop after emitting: a newline in front of the closer is inside
 		// the bracket and so ignored.
 		l.advance(1)
-		l.emit(TokPunct, string(c), pos)
+		l.emit(TokPunct, one, pos)
 		if len(l.nest) > 0 {
 			l.nest = l.nest[:len(l.nest)-1]
 		}
 	case '.', ',', '=', '@', ':':
 		l.advance(1)
-		l.emit(TokPunct, string(c), pos)
+		l.emit(TokPunct, one, pos)
 	default:
 		r, size := utf8.DecodeRune(l.src[l.off:])
 		if r == utf8.RuneError && size == 1 {

@@ -10,11 +10,16 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
-var parser = participle.MustBuild[File](
+// The parser works one top-level statement at a time: the lexer knows where
+// each ends (a newline outside any bracket), so a syntax error in one
+// statement does not hide the errors in the next, and participle's
+// bookkeeping, which grows with the input it has seen, stays small.
+var stmtParser = participle.MustBuild[Stmt](
 	participle.Lexer(Definition{}),
-	// One token of lookahead is enough: every rule is decided by its first
-	// token, except a trailing comma, which backtracks one token.
-	participle.UseLookahead(1),
+	// Two tokens of lookahead: every rule is decided by its first token,
+	// except that after `with retries=1` a comma followed by NAME = is
+	// another option and any other comma ends the options.
+	participle.UseLookahead(2),
 )
 
 // maxNesting bounds how deeply brackets nest, so that a hostile input cannot
@@ -22,28 +27,57 @@ var parser = participle.MustBuild[File](
 const maxNesting = 200
 
 // Parse parses the source of a .omp file. filename is used in positions and
-// errors. On failure the error is an ErrorList: every lexical error, or the
-// first syntax error.
-func Parse(filename string, src []byte) (*File, error) {
-	toks, errs := Lex(filename, src)
+// errors. On failure the error is an ErrorList: every lexical error, or else
+// the first syntax error of every statement.
+func Parse(filename string, src []byte) (f *File, err error) {
+	defer func() {
+		// The grammar is built so that participle cannot panic on it; if
+		// that ever fails, the user still gets an error, not a stack trace.
+		if r := recover(); r != nil {
+			f = nil
+			err = ErrorList{{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: fmt.Sprintf("internal error: parser panicked: %v", r)}}
+		}
+	}()
+	l := scan(filename, src)
+	if len(l.errs) > 0 {
+		l.errs.Sort()
+		return nil, l.errs
+	}
+	f = &File{Name: filename, Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+	f.Stmts = make([]*Stmt, 0, len(l.splits)+1)
+	var errs ErrorList
+	start := 0
+	for _, end := range append(l.splits, len(l.toks)-1) {
+		if start == end {
+			break // an empty file
+		}
+		// The statement's end stands in for the end of input; its value
+		// tells describe() to call it a newline.
+		stop := l.toks[end]
+		stop.Type = TokEOF
+		s, err := fastParseStmt(l.toks[start:end], stop)
+		if err != nil {
+			s, err = parseStmt(l.toks[start:end], stop)
+		}
+		if err != nil {
+			errs = append(errs, syntaxError(filename, err))
+		} else {
+			f.Stmts = append(f.Stmts, s)
+		}
+		start = end + 1
+	}
 	if len(errs) > 0 {
-		errs.Sort()
 		return nil, errs
 	}
-	return parseTokens(filename, toks)
+	return f, nil
 }
 
-func parseTokens(filename string, toks []lexer.Token) (*File, error) {
-	pl, err := lexer.Upgrade(&sliceLexer{toks: toks})
+func parseStmt(toks []lexer.Token, stop lexer.Token) (*Stmt, error) {
+	pl, err := lexer.Upgrade(&sliceLexer{toks: toks, eof: stop})
 	if err != nil {
 		return nil, err
 	}
-	f, err := parser.ParseFromLexer(pl)
-	if err != nil {
-		return nil, ErrorList{syntaxError(filename, err)}
-	}
-	f.Name = filename
-	return f, nil
+	return stmtParser.ParseFromLexer(pl)
 }
 
 // ParseValue parses a single literal (a -p value on the command line).
@@ -52,7 +86,7 @@ func ParseValue(src string) (*Value, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	pl, err := lexer.Upgrade(&sliceLexer{toks: toks})
+	pl, err := lexer.Upgrade(&sliceLexer{toks: toks[:len(toks)-1], eof: toks[len(toks)-1]})
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +130,9 @@ func syntaxError(filename string, err error) *Error {
 func describe(t lexer.Token) string {
 	switch t.Type {
 	case TokEOF:
+		if t.Value == "\n" {
+			return "newline"
+		}
 		return "end of file"
 	case TokNL:
 		return "newline"

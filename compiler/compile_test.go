@@ -1,0 +1,404 @@
+package compiler
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/ompdev/omp/lang"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files and inline error expectations")
+
+// testRegistry is the built-in kinds plus a kind with a required argument,
+// standing in for one a plugin declares.
+func testRegistry() Registry {
+	r := Builtins()
+	r.Add(KindSpec{Name: "train", Aliases: []string{"fit"}, Actions: []ActionSpec{{Name: "run", MinArgs: 1, MaxArgs: 2}}})
+	return r
+}
+
+func compileSrc(t testing.TB, name, src string, params map[string]string, pipeline string) (*Graph, error) {
+	t.Helper()
+	f, err := lang.Parse(name, []byte(src))
+	if err != nil {
+		return nil, err
+	}
+	return Compile(f, Config{Registry: testRegistry(), Params: params, Pipeline: pipeline})
+}
+
+var idRx = regexp.MustCompile(`^[a-z0-9._-]+$`)
+
+// checkInvariants asserts what the package doc promises of a graph.
+func checkInvariants(t testing.TB, g *Graph) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, n := range g.Nodes {
+		if !idRx.MatchString(n.ID) {
+			t.Errorf("node id %q has characters outside [a-z0-9._-]", n.ID)
+		}
+		if seen[n.ID] {
+			t.Errorf("duplicate node id %q", n.ID)
+		}
+		if n.Op == OpTask && len(n.Inputs) > 1 {
+			t.Errorf("task %s has %d inputs", n.ID, len(n.Inputs))
+		}
+		if n.Spread && len(n.Inputs) != 1 {
+			t.Errorf("spread reduce %s has %d inputs", n.ID, len(n.Inputs))
+		}
+		if !sort.StringsAreSorted(n.Deps) {
+			t.Errorf("deps of %s not sorted: %v", n.ID, n.Deps)
+		}
+		deps := map[string]bool{}
+		for _, d := range n.Deps {
+			if !seen[d] {
+				t.Errorf("%s depends on %s, which does not come before it", n.ID, d)
+			}
+			if deps[d] {
+				t.Errorf("%s lists dep %s twice", n.ID, d)
+			}
+			deps[d] = true
+		}
+		for _, in := range n.Inputs {
+			if !deps[in] {
+				t.Errorf("input %s of %s missing from deps", in, n.ID)
+			}
+		}
+		for _, r := range refsIn(n) {
+			if !deps[r] {
+				t.Errorf("ref %s of %s missing from deps", r, n.ID)
+			}
+		}
+		if n.Op == OpTask && n.Label == "" {
+			t.Errorf("task %s has no label", n.ID)
+		}
+		seen[n.ID] = true
+	}
+	for _, o := range g.Outputs {
+		if !seen[o.Node] {
+			t.Errorf("output %s is not a node", o.Node)
+		}
+	}
+}
+
+func refsIn(n *Node) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case Ref:
+			out = append(out, x.Node)
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(n.Args)
+	for _, v := range n.Kwargs {
+		walk(v)
+	}
+	return out
+}
+
+// TestGraphs compiles testdata/graphs/*.txtar. Each archive holds
+// input.omp, optionally params (NAME=VALUE lines) and pipeline (a name), and
+// the golden graph.json and graph.mmd.
+func TestGraphs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/graphs/*.txtar")
+	if len(files) == 0 {
+		t.Fatal("no testdata/graphs/*.txtar")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			get := func(name string) (string, bool) {
+				for _, f := range ar.Files {
+					if f.Name == name {
+						return string(f.Data), true
+					}
+				}
+				return "", false
+			}
+			src, ok := get("input.omp")
+			if !ok {
+				t.Fatal("no input.omp")
+			}
+			params := map[string]string{}
+			if p, ok := get("params"); ok {
+				for _, line := range strings.Split(strings.TrimSpace(p), "\n") {
+					k, v, _ := strings.Cut(line, "=")
+					params[k] = v
+				}
+			}
+			pipeline, _ := get("pipeline")
+			g, err := compileSrc(t, "input.omp", src, params, strings.TrimSpace(pipeline))
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			checkInvariants(t, g)
+			var js, mmd bytes.Buffer
+			if err := g.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.WriteMermaid(&mmd); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{"graph.json": js.String(), "graph.mmd": mmd.String()}
+			if *update {
+				var out []txtar.File
+				for _, f := range ar.Files {
+					if _, golden := got[f.Name]; !golden {
+						out = append(out, f)
+					}
+				}
+				for _, name := range []string{"graph.json", "graph.mmd"} {
+					out = append(out, txtar.File{Name: name, Data: []byte(got[name])})
+				}
+				ar.Files = out
+				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			for name, data := range got {
+				want, ok := get(name)
+				if !ok {
+					t.Errorf("no %s in %s (run with -update)", name, file)
+					continue
+				}
+				if data != want {
+					t.Errorf("%s differs (run with -update to accept):\n got:\n%s\nwant:\n%s", name, data, want)
+				}
+			}
+		})
+	}
+}
+
+// TestErrors compiles testdata/errors/*.omp. A file holds chunks separated
+// by "---" lines, each compiled on its own (keeping its line numbers); a
+// chunk's first lines may set "#! params NAME=VALUE ..." and "#! pipeline
+// NAME". Expected errors sit on the line they are reported for, after ###,
+// as COLUMN: "MESSAGE" pairs; errors without a line are expected by a line
+// `### file: "MESSAGE"`. With -update the expectations are rewritten.
+func TestErrors(t *testing.T) {
+	files, _ := filepath.Glob("testdata/errors/*.omp")
+	if len(files) == 0 {
+		t.Fatal("no testdata/errors/*.omp")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".omp"), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+			var out []string
+			start := 0
+			for i := 0; i <= len(lines); i++ {
+				if i < len(lines) && lines[i] != "---" {
+					continue
+				}
+				out = append(out, checkChunk(t, file, lines, start, i)...)
+				if i < len(lines) {
+					out = append(out, "---")
+				}
+				start = i + 1
+			}
+			if *update {
+				if err := os.WriteFile(file, []byte(strings.Join(out, "\n")+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+var expectRx = regexp.MustCompile(`(^|\s)###`)
+
+// checkChunk compiles lines[start:end] and compares the errors with the
+// expectations; it returns the chunk with expectations as they are now.
+func checkChunk(t *testing.T, file string, lines []string, start, end int) []string {
+	t.Helper()
+	var src strings.Builder
+	src.WriteString(strings.Repeat("\n", start))
+	want := map[int][]string{}
+	params := map[string]string{}
+	pipeline := ""
+	var body []string
+	for i := start; i < end; i++ {
+		line := lines[i]
+		code := line
+		if loc := expectRx.FindStringIndex(line); loc != nil {
+			code = strings.TrimRight(line[:loc[0]], " \t")
+			exp := strings.TrimSpace(line[loc[1]:])
+			n := i + 1
+			if strings.HasPrefix(exp, "file:") {
+				n = 0
+			}
+			want[n] = append(want[n], parseExpect(t, file, i+1, exp)...)
+			if n == 0 {
+				continue
+			}
+		}
+		if f, ok := strings.CutPrefix(code, "#! params "); ok {
+			for _, kv := range strings.Fields(f) {
+				k, v, _ := strings.Cut(kv, "=")
+				params[k] = v
+			}
+		}
+		if f, ok := strings.CutPrefix(code, "#! pipeline "); ok {
+			pipeline = strings.TrimSpace(f)
+		}
+		body = append(body, code)
+		src.WriteString(code + "\n")
+	}
+	got := map[int][]string{}
+	_, err := compileSrc(t, file, src.String(), params, pipeline)
+	if err != nil {
+		list, ok := err.(lang.ErrorList)
+		if !ok {
+			t.Fatalf("%s:%d: error is %T, not lang.ErrorList: %v", file, start+1, err, err)
+		}
+		for _, e := range list {
+			if e.Pos.Filename != file {
+				t.Errorf("error %q has file %q", e.Msg, e.Pos.Filename)
+			}
+			got[e.Pos.Line] = append(got[e.Pos.Line], formatExpect(e))
+		}
+	}
+	if !*update {
+		for line := range union(want, got) {
+			w, g := strings.Join(want[line], " "), strings.Join(got[line], " ")
+			if w != g {
+				t.Errorf("%s:%d:\n got ### %s\nwant ### %s", file, line, g, w)
+			}
+		}
+	}
+	// The chunk with the expectations as they are now, for -update.
+	var out []string
+	for k, code := range body {
+		n := start + k + 1
+		if len(got[n]) > 0 {
+			code += "  ### " + strings.Join(got[n], " ")
+		}
+		out = append(out, code)
+	}
+	if len(got[0]) > 0 {
+		out = append(out, "### "+strings.Join(got[0], " "))
+	}
+	return out
+}
+
+func formatExpect(e *lang.Error) string {
+	if e.Pos.Line == 0 {
+		return "file: " + strconv.Quote(e.Msg)
+	}
+	return strconv.Itoa(e.Pos.Column) + ": " + strconv.Quote(e.Msg)
+}
+
+func parseExpect(t *testing.T, file string, line int, s string) []string {
+	var out []string
+	for s = strings.TrimSpace(s); s != ""; s = strings.TrimSpace(s) {
+		head, rest, ok := strings.Cut(s, ": ")
+		if !ok {
+			t.Fatalf("%s:%d: bad expectation %q: want COL: \"MSG\"", file, line, s)
+		}
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			t.Fatalf("%s:%d: bad expectation %q: %v", file, line, rest, err)
+		}
+		out = append(out, head+": "+q)
+		s = rest[len(q):]
+	}
+	return out
+}
+
+func union(a, b map[int][]string) map[int]bool {
+	m := map[int]bool{}
+	for k := range a {
+		m[k] = true
+	}
+	for k := range b {
+		m[k] = true
+	}
+	return m
+}
+
+// TestExamples compiles every examples/*.omp with the built-in kinds.
+func TestExamples(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.omp")
+	if len(files) == 0 {
+		t.Skip("no examples yet")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := lang.Parse(file, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Check(f, Config{}); err != nil {
+				t.Fatal(err)
+			}
+			g, err := Compile(f, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInvariants(t, g)
+		})
+	}
+}
+
+// TestSpecExamples compiles every ```omp block of spec.md. A block with ###
+// expectations must fail with exactly those errors; any other must compile.
+func TestSpecExamples(t *testing.T) {
+	data, err := os.ReadFile("../spec.md")
+	if err != nil {
+		t.Skip("no spec.md yet")
+	}
+	lines := strings.Split(string(data), "\n")
+	n := 0
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```omp" {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) != "```" {
+			j++
+		}
+		n++
+		block := lines[:j]
+		first := i + 1
+		t.Run(fmt.Sprintf("line%d", first+1), func(t *testing.T) {
+			// Keep the spec's line numbers: blank out what precedes the
+			// block.
+			padded := make([]string, len(block))
+			copy(padded[first:], block[first:])
+			checkChunk(t, "spec.md", padded, first, len(block))
+		})
+		i = j
+	}
+	if n == 0 {
+		t.Fatal("spec.md has no ```omp examples")
+	}
+}
