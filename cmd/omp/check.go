@@ -1,0 +1,50 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/lang"
+)
+
+func init() { commands = append(commands, newCheckCmd) }
+
+type checkOptions struct {
+	file     string
+	params   []string
+	pipeline string
+}
+
+func newCheckCmd(s *streams) *cobra.Command {
+	var opts checkOptions
+	cmd := &cobra.Command{
+		Use:   "check FILE",
+		Short: "Check a pipeline file for errors without running it",
+		Long: `Check parses and compiles FILE and reports every error it finds, one per
+line as FILE:LINE:COL: message, followed by the source line and a caret.
+It prints nothing when the file is fine.
+
+Every pipeline block is checked. With --pipeline, the named block must
+also exist. Exit status: 0 fine, 2 errors.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.file = args[0]
+			return runCheck(s, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&opts.params, "param", "p", nil, "set parameter `NAME=VALUE` (an omp literal, else a string)")
+	f.StringVar(&opts.pipeline, "pipeline", "", "also check that the pipeline block `NAME` exists")
+	return cmd
+}
+
+func runCheck(s *streams, opts checkOptions) error {
+	return load(s, opts.file, opts.params, func(f *lang.File, cfg compiler.Config) error {
+		if opts.pipeline != "" {
+			cfg.Pipeline = opts.pipeline
+			_, err := compiler.Compile(f, cfg)
+			return err
+		}
+		return compiler.Check(f, cfg)
+	})
+}
