@@ -15,10 +15,10 @@ import (
 	"github.com/ompdev/omp/plugins/sdk"
 )
 
-//go:embed sklearn.py
+//go:embed sklearn_bridge.py
 var sklearnHelper string
 
-// sklearnRequest and sklearnReply are the helper's protocol (sklearn.py).
+// sklearnRequest and sklearnReply are the helper's protocol (sklearn_bridge.py).
 type sklearnRequest struct {
 	Action string          `json:"action"`
 	Class  string          `json:"class,omitempty"`

@@ -2,11 +2,18 @@
 # stdin and writes one JSON reply on stdout; every failure is a reply with a
 # one-line "error" (and "missing" when a module cannot be imported), so the
 # Go side never has to show a traceback.
+import sys
+
+# Run with -c, Python puts the working directory first on sys.path: a
+# numpy.py or sklearn.py in the directory a worker runs in must not shadow
+# the real modules.
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+
 import base64
 import importlib
 import json
 import pickle
-import sys
 import warnings
 
 
