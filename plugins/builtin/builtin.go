@@ -7,6 +7,7 @@ package builtin
 import (
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/plugins/job"
+	"github.com/ompdev/omp/plugins/model"
 	"github.com/ompdev/omp/plugins/script"
 	"github.com/ompdev/omp/plugins/sdk"
 )
@@ -16,6 +17,7 @@ var all = []sdk.Kind{
 	echo.Kind{},
 	script.Kind{},
 	job.Kind{},
+	model.Kind{},
 }
 
 // Kinds returns the built-in kinds by name.
