@@ -18,6 +18,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(helperMain())
+	}
 	os.Exit(testMain(m))
 }
 
@@ -48,7 +51,7 @@ func testMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
 			return 1
 		}
-		if kids := children(); len(kids) > 0 {
+		if kids := children(os.Getpid()); len(kids) > 0 {
 			fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
 			return 1
 		}

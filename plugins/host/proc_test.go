@@ -1,18 +1,24 @@
 package host
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ompdev/omp/plugins/sdk"
 )
 
-// children returns the commands of this process's live child processes.
-func children() []string {
-	self := strconv.Itoa(os.Getpid())
+// children returns the live child processes of pid, as "PID COMMAND".
+func children(pid int) []string {
+	parent := strconv.Itoa(pid)
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var kids []string
 	for _, path := range stats {
@@ -28,12 +34,23 @@ func children() []string {
 			continue
 		}
 		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 || fields[1] != self || fields[0] == "Z" {
+		if len(fields) < 2 || fields[1] != parent || fields[0] == "Z" {
 			continue
 		}
-		kids = append(kids, s[strings.IndexByte(s, '(')+1:i])
+		kids = append(kids, filepath.Base(filepath.Dir(path))+" "+s[strings.IndexByte(s, '(')+1:i])
 	}
 	return kids
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z"
 }
 
 func TestCloseStopsEveryPlugin(t *testing.T) {
@@ -58,13 +75,89 @@ func TestCloseStopsEveryPlugin(t *testing.T) {
 			t.Fatalf("%s: %v", tk.Kind, err)
 		}
 	}
-	if n := len(children()); n != 4 {
-		t.Errorf("%d plugin processes running (%v), want 4", n, children())
+	if kids := children(os.Getpid()); len(kids) != 4 {
+		t.Errorf("%d plugin processes running (%v), want 4", len(kids), kids)
 	}
+	start := time.Now()
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if kids := children(); len(kids) != 0 {
+	t.Logf("Close took %v", time.Since(start))
+	if kids := children(os.Getpid()); len(kids) != 0 {
 		t.Errorf("after Close, still running: %v", kids)
+	}
+}
+
+// helperEnv switches the test binary into helperMain, a stand-in for an omp
+// process that the test kills with SIGKILL.
+const helperEnv = "OMP_HOST_TEST_HELPER"
+
+// helperMain runs the script scripts/wait in the store $OMP_HOST_TEST_HELPER
+// through a host and waits for it; the script never ends.
+func helperMain() int {
+	h, err := New(Config{Self: []string{os.Getenv("OMP_HOST_TEST_OMP")}, PluginPath: []string{}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer h.Close()
+	_, err = h.Run(context.Background(), sdk.Task{Kind: "script", Name: "wait", Action: "run", Store: os.Getenv(helperEnv)}, nil)
+	fmt.Fprintln(os.Stderr, "script ended:", err)
+	return 1
+}
+
+// TestKilledHostTakesPluginsWithIt kills an omp-like process with SIGKILL,
+// which no Close can handle: Pdeathsig must take its plugin down, and the
+// plugin's script with it.
+func TestKilledHostTakesPluginsWithIt(t *testing.T) {
+	store := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(store, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho $$ > script.pid.tmp && mv script.pid.tmp script.pid\nexec sleep 300\n"
+	if err := os.WriteFile(filepath.Join(store, "scripts", "wait"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	helper := exec.Command(os.Args[0])
+	helper.Env = append(os.Environ(), helperEnv+"="+store, "OMP_HOST_TEST_OMP="+ompBin)
+	var stderr strings.Builder
+	helper.Stderr = &stderr
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer helper.Process.Kill()
+
+	var scriptPID int
+	deadline := time.Now().Add(10 * time.Second)
+	for scriptPID == 0 {
+		if data, err := os.ReadFile(filepath.Join(store, "script.pid")); err == nil {
+			scriptPID, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the script never started; helper stderr: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	plugins := children(helper.Process.Pid)
+	if len(plugins) != 1 {
+		t.Fatalf("helper's children: %v, want one plugin", plugins)
+	}
+	pluginPID, _ := strconv.Atoi(strings.Fields(plugins[0])[0])
+
+	if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var ee *exec.ExitError
+	if err := helper.Wait(); !errors.As(err, &ee) {
+		t.Fatalf("helper: %v", err)
+	}
+	for _, pid := range []int{pluginPID, scriptPID} {
+		deadline := time.Now().Add(5 * time.Second)
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d outlived the killed host", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

@@ -1,0 +1,64 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/ompdev/omp/plugins/internal/wire"
+	"github.com/ompdev/omp/plugins/sdk"
+)
+
+// BenchmarkNoopRPC is what a task costs once its plugin runs: one streaming
+// RPC to echo, which returns its argument.
+func BenchmarkNoopRPC(b *testing.B) {
+	h := newHost(b)
+	tk := sdk.Task{Kind: "echo", Name: "e", Action: "run", Args: []json.RawMessage{json.RawMessage(`1`)}}
+	if _, err := h.Run(context.Background(), tk, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := h.Run(context.Background(), tk, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := h.Run(context.Background(), tk, nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkPluginStart is what a task would cost if every task started its
+// plugin: start, handshake, Describe, stop.
+func BenchmarkPluginStart(b *testing.B) {
+	cfg := Config{Self: []string{ompBin, "plugin-serve"}, StartTimeout: 30e9}
+	for _, bc := range []struct {
+		name, kind string
+		argv       []string
+	}{
+		{"builtin", "echo", []string{ompBin, "plugin-serve", "echo"}},
+		{"thirdparty", "upper", []string{filepath.Join(pluginDir, "omp-kind-upper")}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				p, err := start(bc.kind, bc.argv, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.kind.Describe(context.Background(), &wire.DescribeRequest{}); err != nil {
+					b.Fatal(err)
+				}
+				p.kill()
+			}
+		})
+	}
+}
