@@ -120,6 +120,16 @@ type Event struct {
 	Metric   *Metric         `json:"metric,omitempty"`   // METRIC
 	Progress *Progress       `json:"progress,omitempty"` // PROGRESS
 	Result   json.RawMessage `json:"result,omitempty"`   // RESULT
+	// Started is when the worker began the attempt, on RESULT, FAILURE and
+	// RELEASE: events may overtake each other, and a result that arrives
+	// before its STARTED still gives the task a start time.
+	Started time.Time `json:"started,omitzero"`
+	// Sent, on RESULT, FAILURE and RELEASE, counts the events the worker
+	// sent for this dispatch before it (STARTED, LOG, METRIC, PROGRESS).
+	// Events may overtake each other; the runner holds an outcome back
+	// until that many arrived (or briefly, if one was lost), so no log line
+	// comes after its task ended.
+	Sent int `json:"sent,omitempty"`
 	// Error, Permanent, Infra and Cancelled describe a FAILURE: Permanent
 	// means retrying cannot help, Infra that the worker's infrastructure
 	// (not the task) failed, Cancelled that the run's cancellation ended

@@ -57,6 +57,12 @@ type task struct {
 	lastSeen     time.Time
 	msg          *TaskMessage
 	result       json.RawMessage
+	// got counts the events of the current attempt that an outcome's Sent
+	// counts; held is an outcome that overtook some of them, heldAt when
+	// it came.
+	got    int
+	held   *Event
+	heldAt time.Time
 }
 
 type outgoing struct {
@@ -91,7 +97,7 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 	var errs []error
 	for i, n := range g.Nodes {
 		t := &task{n: n, state: Pending, rep: &TaskReport{
-			ID: n.ID, Kind: n.Kind, Name: n.Name, Action: n.Action, Label: n.Label,
+			ID: n.ID, Kind: n.Kind, Name: n.Name, Action: n.Action,
 			State: Pending, Pos: n.Pos.String(),
 		}}
 		switch n.Op {
@@ -100,6 +106,7 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 			if t.label == "" {
 				t.label = DefaultLabel
 			}
+			t.rep.Label = t.label
 			if s.labels[t.label] == nil {
 				s.labels[t.label] = &labelState{}
 			}
@@ -378,6 +385,38 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 	}
 	t.lastSeen = now
 	switch ev.Type {
+	case EventStarted, EventLog, EventMetric, EventProgress:
+		t.got++
+	case EventResult, EventFailure, EventRelease:
+		if t.got < ev.Sent {
+			// Keep the first outcome until its events are in; a second
+			// one is a duplicate or a competing dispatch's: drop it.
+			if t.held == nil {
+				t.held, t.heldAt = ev, now
+			}
+			return
+		}
+	}
+	s.apply(t, ev, now)
+	if h := t.held; h != nil && h != ev && t.got >= h.Sent && !t.state.Done() {
+		t.held = nil
+		s.apply(t, h, now)
+	}
+}
+
+// apply applies an event of the task's current attempt.
+func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
+	if t.held == ev {
+		t.held = nil
+	}
+	if t.rep.Started.IsZero() && !ev.Started.IsZero() && (ev.Type == EventResult || ev.Type == EventFailure) {
+		// The outcome overtook the claim.
+		t.rep.Started = ev.Started
+		if ev.Started.After(now) { // another machine's clock
+			t.rep.Started = now
+		}
+	}
+	switch ev.Type {
 	case EventStarted:
 		if t.claimed {
 			return
@@ -474,6 +513,7 @@ func (s *scheduler) fireRetries(now time.Time) {
 		}
 		t.attempt++
 		t.dispatch = 0
+		t.got, t.held = 0, nil
 		t.rep.Attempts = t.attempt
 		s.setState(t, Pending)
 		s.publish(t, now)
@@ -490,6 +530,9 @@ func (s *scheduler) redispatch(t *task, now time.Time) {
 	s.publish(t, now)
 }
 
+// heldLimit bounds how long an outcome waits for the events it overtook.
+const heldLimit = 500 * time.Millisecond
+
 // check looks for lost messages, lapsed leases and labels nobody serves.
 func (s *scheduler) check(now time.Time) {
 	lapse := 3 * s.cfg.LeaseInterval
@@ -500,6 +543,11 @@ func (s *scheduler) check(now time.Time) {
 	var unclaimed map[string]*waiting
 	running := map[string]bool{}
 	for t := range s.inflight {
+		if t.held != nil && now.Sub(t.heldAt) > heldLimit {
+			// An event it waits for was lost: go on without it.
+			s.apply(t, t.held, now)
+			continue
+		}
 		if t.claimed {
 			if now.Sub(t.lastSeen) > lapse {
 				s.redispatch(t, now)

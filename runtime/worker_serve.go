@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -215,6 +216,7 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		w.mu.Unlock()
 	}()
 
+	var sent atomic.Int64
 	if err := w.emit(m, &Event{Type: EventStarted}); err != nil {
 		// Without a claim the runner cannot track the task: let the bus
 		// deliver it again.
@@ -223,9 +225,11 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		return
 	}
 	msg.Ack()
+	sent.Add(1)
 	w.cfg.Logf("worker %s: start %s %s %s (run %s, task %s, attempt %d)", w.cfg.Name, m.Kind, m.Name, m.Action, m.RunID, m.TaskID, m.Attempt)
 
-	res, err := w.handler(ctx, m, emitter{w, m})
+	began := time.Now()
+	res, err := w.handler(ctx, m, emitter{w, m, &sent})
 	cause := context.Cause(ctx)
 	var ev Event
 	switch {
@@ -242,6 +246,8 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		infra := w.cfg.IsInfra(err)
 		ev = Event{Type: EventFailure, Error: err.Error(), Permanent: infra || sdk.IsPermanent(err), Infra: infra}
 	}
+	ev.Started = began
+	ev.Sent = int(sent.Load())
 	if err := w.emit(m, &ev); err != nil {
 		// The lease stops with this attempt, so the runner will dispatch
 		// the task again: nothing is lost, the work is repeated.
@@ -294,8 +300,9 @@ func (w *Worker) emit(m *TaskMessage, e *Event) error {
 
 // emitter sends a running task's logs, metrics and progress as events.
 type emitter struct {
-	w *Worker
-	m *TaskMessage
+	w    *Worker
+	m    *TaskMessage
+	sent *atomic.Int64
 }
 
 func (e emitter) Log(line string) {
@@ -311,7 +318,9 @@ func (e emitter) Progress(done, total int) {
 }
 
 func (e emitter) send(ev *Event) {
-	if err := e.w.emit(e.m, ev); err != nil {
+	if err := e.w.emit(e.m, ev); err == nil {
+		e.sent.Add(1)
+	} else {
 		e.w.cfg.Logf("worker %s: %s %s: lost %s event: %v", e.w.cfg.Name, e.m.Kind, e.m.Name, ev.Type, err)
 	}
 }
