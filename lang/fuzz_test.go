@@ -1,0 +1,139 @@
+package lang
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// fuzzSeeds are every .omp file the repository has: fuzz seeds, examples,
+// the compiler's error tests and the inputs of its graph tests.
+func fuzzSeeds(t testing.TB) [][]byte {
+	var seeds [][]byte
+	for _, pattern := range []string{"testdata/fuzz/*.omp", "../examples/*.omp", "../compiler/testdata/errors/*.omp"} {
+		files, _ := filepath.Glob(pattern)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seeds = append(seeds, data)
+		}
+	}
+	archives, _ := filepath.Glob("../compiler/testdata/graphs/*.txtar")
+	for _, a := range archives {
+		ar, err := txtar.ParseFile(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ar.Files {
+			if strings.HasSuffix(f.Name, ".omp") {
+				seeds = append(seeds, f.Data)
+			}
+		}
+	}
+	return seeds
+}
+
+// FuzzParse checks that Parse never panics, that the fast parser and
+// participle agree on every statement, and that Format's output parses to
+// the same tree.
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, err := Parse("fuzz.omp", src)
+		if err != nil {
+			list, ok := err.(ErrorList)
+			if !ok || len(list) == 0 {
+				t.Fatalf("error is %T %v, want a non-empty ErrorList", err, err)
+			}
+			for _, e := range list {
+				if strings.Contains(e.Msg, "internal error") {
+					t.Fatalf("%v", e)
+				}
+				if e.Pos.Line < 1 || e.Pos.Column < 1 || e.Pos.Filename != "fuzz.omp" {
+					t.Fatalf("error without a proper position: %#v", e.Pos)
+				}
+			}
+		}
+		compareParsers(t, src)
+		if err != nil {
+			return
+		}
+		out := Format(file)
+		again, err := Parse("fuzz.omp", []byte(out))
+		if err != nil {
+			t.Fatalf("Format output does not parse: %v\n%s", err, out)
+		}
+		if out2 := Format(again); out2 != out {
+			t.Fatalf("Format is not stable:\n%s\n---\n%s", out, out2)
+		}
+	})
+}
+
+// compareParsers parses every statement of src with both parsers.
+func compareParsers(t *testing.T, src []byte) {
+	l := scan("fuzz.omp", src)
+	if len(l.errs) > 0 {
+		return
+	}
+	start := 0
+	for _, end := range append(l.splits, len(l.toks)-1) {
+		if start == end {
+			break
+		}
+		stop := l.toks[end]
+		stop.Type = TokEOF
+		fast, ferr := fastParseStmt(l.toks[start:end], stop)
+		slow, serr := parseStmt(l.toks[start:end], stop)
+		switch {
+		case ferr == nil && serr != nil:
+			t.Fatalf("statement at %s: fast parser accepts, participle says %v", l.toks[start].Pos, serr)
+		case ferr != nil && serr == nil:
+			t.Fatalf("statement at %s: participle accepts, fast parser rejects", l.toks[start].Pos)
+		case ferr == nil && !reflect.DeepEqual(fast, slow):
+			t.Fatalf("statement at %s: trees differ:\nfast: %s\nslow: %s", l.toks[start].Pos, dump(fast), dump(slow))
+		}
+		start = end + 1
+	}
+}
+
+func dump(s *Stmt) string {
+	var b strings.Builder
+	formatStmt(&b, s)
+	return b.String()
+}
+
+// TestParsersAgree runs the comparison on the seeds without fuzzing, and on
+// forms that exercise the grammar's one two-token decision.
+func TestParsersAgree(t *testing.T) {
+	extra := []string{
+		"parallel < script a() with retries=2, script b() >",
+		"parallel < script a() with retries=2, b >",
+		"parallel < script a() with retries=2, timeout=1s, b, >",
+		"parallel < a, for i in [1] >",
+		"x y",
+		"x @",
+		"x with",
+		"parallel < a > @",
+		"echo a(1,)",
+		"echo a(,)",
+		"echo a(k=)",
+		"pipeline p {\n}",
+		"pipeline p {}",
+		"pipeline p { a\n b }",
+		"let x = \nparam",
+	}
+	for _, s := range fuzzSeeds(t) {
+		compareParsers(t, s)
+	}
+	for _, s := range extra {
+		compareParsers(t, []byte(s))
+	}
+}
