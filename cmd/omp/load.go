@@ -16,7 +16,7 @@ import (
 
 // kindRegistry returns the kinds a .omp file may use. The plugin host
 // replaces it with a registry filled from the plugins it finds.
-var kindRegistry = func() (compiler.Registry, error) { return compiler.Builtins(), nil }
+var kindRegistry = hostRegistry
 
 // loadGraph reads, parses and compiles file with the -p values and the
 // --pipeline name given. Compile errors are printed to s.err, each as

@@ -88,6 +88,18 @@ func actionList(actions []sdk.ActionSpec) string {
 	return strings.Join(parts, " ")
 }
 
+// hostRegistry is the compiler's registry of the kinds that will run the
+// pipeline: the built-in kinds (described without starting a process) and
+// the omp-kind-* plugins on the plugin path (started and described once).
+func hostRegistry() (compiler.Registry, error) {
+	h, err := host.New(host.Config{})
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return registryFromHost(context.Background(), h)
+}
+
 // registryFromHost gives the compiler the kinds the plugins describe, so
 // that a pipeline is checked against the kinds that will actually run it.
 func registryFromHost(ctx context.Context, h *host.Host) (*compiler.MapRegistry, error) {
