@@ -12,8 +12,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,7 +42,51 @@ func URL(t testing.TB) string {
 		t.Skipf("RabbitMQ at %s does not answer (%v): start it (bash .ci/rabbitmq.sh) or set OMP_TEST_AMQP", hp, err)
 	}
 	c.Close()
+	shareBroker(t, false)
 	return u
+}
+
+// Disrupt returns the test broker's URL like URL, for a test that disturbs
+// everyone's broker (stops it, lowers its consumer timeout): it waits until
+// no other AMQP test of any test process of this machine runs, and keeps
+// them waiting until it ends. Do not call URL in the same test.
+func Disrupt(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("OMP_TEST_AMQP")
+	if u == "" {
+		u = DefaultURL
+	}
+	shareBroker(t, true)
+	hp := amqpbus.HostPort(u)
+	c, err := net.DialTimeout("tcp", hp, 2*time.Second)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("RabbitMQ at %s does not answer (%v); .ci/rabbitmq.sh should have started it", hp, err)
+		}
+		t.Skipf("RabbitMQ at %s does not answer (%v): start it (bash .ci/rabbitmq.sh) or set OMP_TEST_AMQP", hp, err)
+	}
+	c.Close()
+	return u
+}
+
+// shareBroker takes a lock on a file that every AMQP test holds shared and a
+// disruptive test holds exclusive: go test runs packages in parallel
+// processes, so a lock inside one process would not do.
+func shareBroker(t testing.TB, exclusive bool) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "omp-amqp-tests.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatalf("broker lock: %v", err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("broker lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
 
 var seq atomic.Int64

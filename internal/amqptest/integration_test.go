@@ -1,0 +1,388 @@
+package amqptest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ompdev/omp/internal/amqptest"
+	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/amqpbus"
+	"github.com/ompdev/omp/runtime/runtimetest"
+)
+
+// ompBin is the omp binary the tests start workers from, built once.
+var ompBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "omp-amqptest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ompBin = filepath.Join(dir, "omp")
+	out, err := exec.Command("go", "build", "-o", ompBin, "github.com/ompdev/omp/cmd/omp").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build ./cmd/omp: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's stderr while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is an `omp worker` process.
+type proc struct {
+	name   string
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// startWorker starts `omp worker` with args and waits until it serves.
+func startWorker(t *testing.T, url, name string, args ...string) *proc {
+	t.Helper()
+	args = append([]string{"worker", "--broker", url, "--name", name, "--heartbeat", "300ms"}, args...)
+	cmd := exec.Command(ompBin, args...)
+	cmd.Env = append(os.Environ(), "OMP_PLUGIN_PATH=")
+	p := &proc{name: name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("worker %s stderr:\n%s", name, p.stderr)
+		}
+	})
+	p.waitFor(t, "serving", 15*time.Second)
+	return p
+}
+
+// waitFor waits until the worker's stderr contains text.
+func (p *proc) waitFor(t *testing.T, text string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.stderr.String(), text) {
+		select {
+		case <-p.done:
+			t.Fatalf("worker %s exited (%v) before %q:\n%s", p.name, p.err, text, p.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %s: no %q within %s:\n%s", p.name, text, d, p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) count(text string) int { return strings.Count(p.stderr.String(), text) }
+
+// runner opens a bus on url for a run in this process, as `omp run
+// --broker` does.
+func runner(t *testing.T, url string) *amqpbus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	b, err := amqpbus.New(ctx, amqpbus.Config{URL: url, Name: "test runner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// successes counts, per task, how often the run reported it SUCCESS.
+type successes struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (s *successes) Notify(u runtime.Update) {
+	if u.Type != runtime.UpdateState || u.State != runtime.Success || u.Task == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]int{}
+	}
+	s.n[u.Task.ID]++
+}
+
+func run(t *testing.T, g *runtimetest.Graph, cfg runtime.Config) *runtime.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	rep, err := runtime.Run(ctx, g.G, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.Status != runtime.Success {
+		var b strings.Builder
+		for _, tr := range rep.Tasks {
+			if tr.State != runtime.Success {
+				fmt.Fprintf(&b, "\n  %s %s %s %q", tr.ID, tr.Name, tr.State, tr.Error)
+			}
+		}
+		t.Fatalf("status %s, want SUCCESS:%s", rep.Status, b.String())
+	}
+	return rep
+}
+
+// numbers builds n echo tasks returning 0..n-1 (each sleeping sleep), all
+// gathered by one collect.
+func numbers(n int, sleep string, opts ...runtimetest.TaskOpt) (*runtimetest.Graph, []string) {
+	g := runtimetest.NewGraph()
+	ids := make([]string, n)
+	for i := range n {
+		o := append([]runtimetest.TaskOpt{runtimetest.Kw("sleep", sleep)}, opts...)
+		ids[i] = g.Echo(fmt.Sprint("e", i), []any{int64(i)}, o...)
+	}
+	g.Out(g.Reduce("collect", false, ids...))
+	return g, ids
+}
+
+// wantNumbers checks the collected result is exactly 0..n-1: nothing lost,
+// nothing twice.
+func wantNumbers(t *testing.T, rep *runtime.Report, n int) {
+	t.Helper()
+	var got []int
+	if err := json.Unmarshal(rep.Results[0], &got); err != nil {
+		t.Fatalf("result %s: %v", rep.Results[0], err)
+	}
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("collected %v, want 0..%d", got, n-1)
+	}
+}
+
+func taskByName(rep *runtime.Report, name string) *runtime.TaskReport {
+	for _, tr := range rep.Tasks {
+		if tr.Name == name {
+			return tr
+		}
+	}
+	return nil
+}
+
+// Two workers with different labels: each task runs on the worker of its
+// label, and omp workers lists both.
+func TestWorkersServeTheirLabels(t *testing.T) {
+	url := amqptest.VHost(t)
+	startWorker(t, url, "wcpu", "--labels", "cpu", "--concurrency", "2")
+	startWorker(t, url, "wgpu", "--labels", "gpu,big", "--concurrency", "1")
+
+	g := runtimetest.NewGraph()
+	var ids []string
+	for i, l := range []string{"cpu", "gpu", "big", "cpu", "gpu"} {
+		ids = append(ids, g.Echo(fmt.Sprint("t", i), []any{l}, runtimetest.Label(l)))
+	}
+	g.Out(g.Reduce("collect", false, ids...))
+	rep := run(t, g, runtime.Config{Bus: runner(t, url)})
+	if got := string(rep.Results[0]); got != `["cpu","gpu","big","cpu","gpu"]` {
+		t.Errorf("result %s", got)
+	}
+	for i, l := range []string{"cpu", "gpu", "big", "cpu", "gpu"} {
+		want := map[string]string{"cpu": "wcpu", "gpu": "wgpu", "big": "wgpu"}[l]
+		if tr := taskByName(rep, fmt.Sprint("t", i)); tr == nil || tr.Worker != want {
+			t.Errorf("task t%d (@%s) ran on %v, want %s", i, l, tr, want)
+		}
+	}
+
+	out, err := exec.Command(ompBin, "workers", "--broker", url, "--json", "--wait", "1s").Output()
+	if err != nil {
+		t.Fatalf("omp workers: %v", err)
+	}
+	var live []struct {
+		Name        string   `json:"name"`
+		Labels      []string `json:"labels"`
+		Host        string   `json:"host"`
+		Concurrency int      `json:"concurrency"`
+		Running     []string `json:"running"`
+	}
+	if err := json.Unmarshal(out, &live); err != nil {
+		t.Fatalf("omp workers --json: %v\n%s", err, out)
+	}
+	host, _ := os.Hostname()
+	got := fmt.Sprint(live)
+	want := fmt.Sprintf("[{wcpu [cpu] %s 2 []} {wgpu [gpu big] %s 1 []}]", host, host)
+	if got != want {
+		t.Errorf("omp workers --json:\n got %s\nwant %s", got, want)
+	}
+}
+
+// A worker killed with SIGKILL in the middle of a run of 240 tasks: the
+// tasks it had claimed are dispatched again when their leases lapse, those
+// it held unacknowledged are redelivered by RabbitMQ, and the run succeeds
+// with every result exactly once.
+func TestKilledWorkerLosesNothing(t *testing.T) {
+	url := amqptest.VHost(t)
+	a := startWorker(t, url, "victim", "--concurrency", "4")
+	startWorker(t, url, "survivor", "--concurrency", "4")
+
+	const n = 240
+	g, ids := numbers(n, "30ms")
+	var seen successes
+	done := make(chan *runtime.Report, 1)
+	go func() {
+		done <- run(t, g, runtime.Config{
+			Bus: runner(t, url), Listener: &seen,
+			LeaseInterval: 300 * time.Millisecond, DispatchTimeout: 3 * time.Second,
+		})
+	}()
+	a.waitFor(t, ": start ", 30*time.Second)
+	for a.count(": start ") < 20 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.cmd.Process.Kill()
+	<-a.done
+	started := a.count(": start ")
+	finished := a.count(": RESULT")
+	if started <= finished {
+		t.Logf("victim had no task running when killed (started %d, finished %d)", started, finished)
+	}
+	rep := <-done
+	wantNumbers(t, rep, n)
+	for _, id := range ids {
+		if seen.n[id] != 1 {
+			t.Errorf("task %s reported SUCCESS %d times, want once", id, seen.n[id])
+		}
+	}
+	byWorker := map[string]int{}
+	for _, tr := range rep.Tasks {
+		if tr.Kind == "echo" {
+			byWorker[tr.Worker]++
+		}
+	}
+	if byWorker["victim"] == 0 || byWorker["survivor"] == 0 || byWorker["victim"]+byWorker["survivor"] != n {
+		t.Errorf("tasks per worker: %v", byWorker)
+	}
+	t.Logf("victim started %d tasks and finished %d before SIGKILL; tasks per worker in the report: %v", started, finished, byWorker)
+}
+
+// SIGTERM: the worker takes no new task, finishes its running ones, exits
+// 0; past --grace it hands them back and another worker runs them.
+func TestWorkerSIGTERM(t *testing.T) {
+	t.Run("finishes", func(t *testing.T) {
+		url := amqptest.VHost(t)
+		a := startWorker(t, url, "leaver", "--concurrency", "2", "--grace", "20s")
+		g, _ := numbers(6, "1s")
+		done := make(chan *runtime.Report, 1)
+		go func() { done <- run(t, g, runtime.Config{Bus: runner(t, url)}) }()
+		for a.count(": start ") < 2 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		a.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-a.done:
+		case <-time.After(15 * time.Second):
+			t.Fatal("worker did not exit within 15s of SIGTERM")
+		}
+		if a.err != nil {
+			t.Fatalf("worker exited with %v, want status 0:\n%s", a.err, a.stderr)
+		}
+		if s, r := a.count(": start "), a.count(": RESULT"); s != 2 || r != 2 {
+			t.Errorf("leaver started %d and finished %d tasks, want 2 and 2:\n%s", s, r, a.stderr)
+		}
+		startWorker(t, url, "stayer", "--concurrency", "4")
+		rep := <-done
+		wantNumbers(t, rep, 6)
+		if w := map[string]int{}; true {
+			for _, tr := range rep.Tasks {
+				if tr.Kind == "echo" {
+					w[tr.Worker]++
+				}
+			}
+			if w["leaver"] != 2 || w["stayer"] != 4 {
+				t.Errorf("tasks per worker %v, want leaver 2, stayer 4", w)
+			}
+		}
+	})
+	t.Run("grace over", func(t *testing.T) {
+		url := amqptest.VHost(t)
+		a := startWorker(t, url, "leaver", "--concurrency", "1", "--grace", "300ms")
+		g, _ := numbers(1, "3s")
+		done := make(chan *runtime.Report, 1)
+		go func() { done <- run(t, g, runtime.Config{Bus: runner(t, url)}) }()
+		a.waitFor(t, ": start ", 15*time.Second)
+		a.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-a.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("worker did not exit within 10s of SIGTERM")
+		}
+		if a.err != nil {
+			t.Fatalf("worker exited with %v, want status 0:\n%s", a.err, a.stderr)
+		}
+		startWorker(t, url, "stayer", "--concurrency", "1")
+		rep := <-done
+		wantNumbers(t, rep, 1)
+		if w := rep.Tasks[0].Worker; w != "stayer" {
+			t.Errorf("task ran on %s, want stayer (leaver released it)", w)
+		}
+	})
+}
+
+// An unreachable broker: exit 3 within 10s, one line naming host:port and
+// never the password.
+func TestUnreachableBroker(t *testing.T) {
+	for _, args := range [][]string{
+		{"worker", "--broker", "amqp://omp:s3cret@127.0.0.1:1/"},
+		{"workers", "--broker", "amqp://omp:s3cret@127.0.0.1:1/"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			start := time.Now()
+			cmd := exec.Command(ompBin, args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %s, want under 10s", d)
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+				t.Errorf("exit %v, want status 3", err)
+			}
+			want := "omp: cannot connect to broker 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused\n"
+			if stderr.String() != want {
+				t.Errorf("stderr %q, want %q", stderr.String(), want)
+			}
+		})
+	}
+}
