@@ -95,8 +95,8 @@ func runSklearn(ctx context.Context, e sdk.Emitter, req *sklearnRequest) (*sklea
 		e.Log("sklearn warning: " + w)
 	}
 	if rep.Missing != "" {
-		return nil, sdk.Permanent(fmt.Errorf("%s %s; install python3-%s (Debian) for it or set OMP_PYTHON to a Python that has it",
-			py, rep.Error, rep.Missing))
+		return nil, sdk.Permanent(fmt.Errorf("%s %s; install python3-%s (Debian) or set OMP_PYTHON to a Python that has %s",
+			py, rep.Error, rep.Missing, rep.Missing))
 	}
 	if rep.Error != "" {
 		return nil, sdk.Permanent(errors.New(rep.Error))

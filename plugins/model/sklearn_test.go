@@ -328,7 +328,25 @@ func TestSklearnErrors(t *testing.T) {
 		t.Setenv("OMP_PYTHON", bare)
 		err := runErr(t, fit("lin"))
 		want := "model lin.fit: " + bare + " cannot import numpy (ModuleNotFoundError: No module named 'numpy'); " +
-			"install python3-numpy (Debian) for it or set OMP_PYTHON to a Python that has it"
+			"install python3-numpy (Debian) or set OMP_PYTHON to a Python that has numpy"
+		if err.Error() != want {
+			t.Errorf("error:\n got %s\nwant %s", err, want)
+		}
+
+		// The same Python with numpy, linked from the system, but still
+		// without sklearn.
+		out, err := exec.Command(py, "-c", "import numpy, os; print(os.path.dirname(numpy.__file__))").Output()
+		if err != nil {
+			t.Fatalf("locating numpy: %v", err)
+		}
+		site := t.TempDir()
+		if err := os.Symlink(strings.TrimSpace(string(out)), filepath.Join(site, "numpy")); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PYTHONPATH", site)
+		err = runErr(t, fit("lin"))
+		want = "model lin.fit: " + bare + " cannot import sklearn (ModuleNotFoundError: No module named 'sklearn'); " +
+			"install python3-sklearn (Debian) or set OMP_PYTHON to a Python that has sklearn"
 		if err.Error() != want {
 			t.Errorf("error:\n got %s\nwant %s", err, want)
 		}
