@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -145,3 +146,5 @@ func openStore(t *testing.T, dir string) *store.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+func jsonNumber(f float64) json.Number { return json.Number(strconv.FormatFloat(f, 'g', -1, 64)) }

@@ -88,7 +88,7 @@ func (l *logistic) fit(ctx context.Context, xt, yt *table) error {
 	settings := &optimize.Settings{
 		GradientThreshold: *l.P.Tol,
 		MajorIterations:   *l.P.MaxIter,
-		Converger:         optimize.NeverTerminate{},
+		Converger:         ctxConverger{ctx},
 	}
 	init := make([]float64, k*p+k)
 	res, err := optimize.Minimize(prob, init, settings, &optimize.LBFGS{})
@@ -115,6 +115,19 @@ func (l *logistic) fit(ctx context.Context, xt, yt *table) error {
 	}
 	l.F.Intercept = slices.Clone(res.X[k*p:])
 	return nil
+}
+
+// ctxConverger stops the optimiser when the task is cancelled; convergence
+// itself is left to the gradient threshold.
+type ctxConverger struct{ ctx context.Context }
+
+func (ctxConverger) Init(int) {}
+
+func (c ctxConverger) Converged(*optimize.Location) optimize.Status {
+	if c.ctx.Err() != nil {
+		return optimize.RuntimeLimit
+	}
+	return optimize.NotTerminated
 }
 
 // warnings reports what a user should know about the fit.
