@@ -381,6 +381,9 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 		// that exits at once may lose its last lines).
 		SyncStderr:   stderr,
 		StartTimeout: cfg.StartTimeout,
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(wire.MaxMessage),
+			grpc.MaxCallSendMsgSize(wire.MaxMessage))},
 	})
 	p := &proc{client: client, stderr: stderr, sink: sink}
 	rpc, err := client.Client()

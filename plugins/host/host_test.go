@@ -302,3 +302,38 @@ func TestRunAfterClose(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestLargeValues(t *testing.T) {
+	h := newHost(t)
+	// Larger than gRPC's default 4 MiB message limit, both ways.
+	big := `"` + strings.Repeat("x", 6<<20) + `"`
+	got, err := h.Run(context.Background(), task("echo", "run", big), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(big) {
+		t.Errorf("got %d bytes back, want %d", len(got), len(big))
+	}
+}
+
+func TestManyConcurrentTasks(t *testing.T) {
+	h := newHost(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 1000)
+	for i := range errs {
+		wg.Go(func() {
+			res, err := h.Run(context.Background(), task("echo", "run", strconv.Itoa(i)), nil)
+			if err == nil && string(res) != strconv.Itoa(i) {
+				err = errors.New("wrong result " + string(res))
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if kids := children(os.Getpid()); len(kids) != 1 {
+		t.Errorf("plugin processes: %v, want one", kids)
+	}
+}

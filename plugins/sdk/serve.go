@@ -28,7 +28,11 @@ func Serve(k Kind) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
 		Plugins:         plugin.PluginSet{wire.PluginName: &grpcPlugin{kind: k}},
-		GRPCServer:      plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return plugin.DefaultGRPCServer(append(opts,
+				grpc.MaxRecvMsgSize(wire.MaxMessage),
+				grpc.MaxSendMsgSize(wire.MaxMessage)))
+		},
 		// go-plugin's own chatter would end up in the task's stderr tail
 		// on the host side: keep only what may explain a failure.
 		Logger: hclog.New(&hclog.LoggerOptions{

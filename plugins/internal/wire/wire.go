@@ -18,3 +18,8 @@ var Handshake = plugin.HandshakeConfig{
 
 // PluginName is the single plugin every kind process serves.
 const PluginName = "kind"
+
+// MaxMessage bounds one gRPC message either way: a task with its input, or
+// a result. gRPC's default of 4 MiB is too small for the datasets that pass
+// between tasks.
+const MaxMessage = 1 << 30
