@@ -107,7 +107,18 @@ func Prefix(t testing.TB) string {
 // broker's machine, as on this project's machines.
 func VHost(t testing.TB) string {
 	t.Helper()
-	base := URL(t)
+	return vhost(t, URL(t))
+}
+
+// DisruptVHost is VHost for a test that disturbs the broker itself: see
+// Disrupt.
+func DisruptVHost(t testing.TB) string {
+	t.Helper()
+	return vhost(t, Disrupt(t))
+}
+
+func vhost(t testing.TB, base string) string {
+	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("OMP_TEST_AMQP: %v", amqpbus.RedactURL(base))
