@@ -25,6 +25,23 @@ func BenchmarkNoopRPC(b *testing.B) {
 			}
 		}
 	})
+	// A unary call on the same connection, for comparison: what the
+	// streaming protocol costs over the least gRPC can do.
+	b.Run("unary-describe", func(b *testing.B) {
+		k, err := h.lookup(context.Background(), "echo")
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := k.process()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := p.kind.Describe(context.Background(), &wire.DescribeRequest{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
