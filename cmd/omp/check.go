@@ -39,7 +39,7 @@ also exist. Exit status: 0 fine, 2 errors.`,
 }
 
 func runCheck(s *streams, opts checkOptions) error {
-	return load(s, opts.file, opts.params, func(f *lang.File, cfg compiler.Config) error {
+	return load(s, opts.file, opts.params, kindRegistry, func(f *lang.File, cfg compiler.Config) error {
 		if opts.pipeline != "" {
 			cfg.Pipeline = opts.pipeline
 			_, err := compiler.Compile(f, cfg)

@@ -48,7 +48,7 @@ func runGraph(s *streams, opts graphOptions) error {
 	default:
 		return withCode(ExitUsage, fmt.Errorf("--format %q: want json, dot or mermaid", opts.format))
 	}
-	g, err := loadGraph(s, opts.file, opts.params, opts.pipeline)
+	g, err := loadGraph(s, opts.file, opts.params, opts.pipeline, kindRegistry)
 	if err != nil {
 		return err
 	}

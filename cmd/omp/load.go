@@ -19,12 +19,13 @@ import (
 var kindRegistry = hostRegistry
 
 // loadGraph reads, parses and compiles file with the -p values and the
-// --pipeline name given. Compile errors are printed to s.err, each as
+// --pipeline name given, against the kinds that kinds returns (kindRegistry,
+// unless the caller already runs a plugin host whose kinds it should use). Compile errors are printed to s.err, each as
 // FILE:LINE:COL: message with the source line and a caret under the column,
 // and end the process with ExitUsage.
-func loadGraph(s *streams, file string, params []string, pipeline string) (*compiler.Graph, error) {
+func loadGraph(s *streams, file string, params []string, pipeline string, kinds func() (compiler.Registry, error)) (*compiler.Graph, error) {
 	var g *compiler.Graph
-	err := load(s, file, params, func(f *lang.File, cfg compiler.Config) error {
+	err := load(s, file, params, kinds, func(f *lang.File, cfg compiler.Config) error {
 		cfg.Pipeline = pipeline
 		var err error
 		g, err = compiler.Compile(f, cfg)
@@ -36,7 +37,7 @@ func loadGraph(s *streams, file string, params []string, pipeline string) (*comp
 // load does the work common to every command that reads a .omp file: read,
 // parse, parse the -p values, get the kinds, then call compile and report
 // its errors.
-func load(s *streams, file string, params []string, compile func(*lang.File, compiler.Config) error) error {
+func load(s *streams, file string, params []string, kinds func() (compiler.Registry, error), compile func(*lang.File, compiler.Config) error) error {
 	// A compile is short and allocates a lot: collecting less often makes
 	// a 10,000-line file check markedly faster, and the memory is small.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -53,7 +54,7 @@ func load(s *streams, file string, params []string, compile func(*lang.File, com
 	if err != nil {
 		return reportErrors(s, src, err)
 	}
-	reg, err := kindRegistry()
+	reg, err := kinds()
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/host"
+	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/report"
+)
+
+func init() { commands = append(commands, newRunCmd) }
+
+type runOptions struct {
+	file      string
+	params    []string
+	pipeline  string
+	store     string
+	workers   int
+	keepGoing bool
+	json      bool
+	report    string
+	broker    string
+}
+
+func newRunCmd(s *streams) *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a pipeline",
+		Long: `Run compiles FILE and runs its task graph: on an embedded bus in this
+process, or with --broker on RabbitMQ, served by omp worker processes.
+
+Each top-level statement's result is printed to stdout as one line of JSON,
+in source order; progress goes to stderr. Exit status: 0 every task
+succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
+(a plugin that cannot start, a broker that cannot be reached), 130 cancelled.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.file = args[0]
+			return runRun(cmd.Context(), s, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&opts.params, "param", "p", nil, "set parameter `NAME=VALUE` (an omp literal, else a string)")
+	f.StringVar(&opts.pipeline, "pipeline", "", "run the pipeline block `NAME`")
+	f.StringVar(&opts.store, "store", os.Getenv("OMP_STORE"), "store `DIR` or URL (default: the directory of FILE, or $OMP_STORE)")
+	f.IntVar(&opts.workers, "workers", 0, "tasks run at once by the embedded workers (default: the number of CPUs)")
+	f.BoolVar(&opts.keepGoing, "keep-going", false, "after a failure, run every task that does not depend on it")
+	f.BoolVar(&opts.json, "json", false, "print one JSON document about the run to stdout")
+	f.StringVar(&opts.report, "report", "", "write a JUnit XML report to `FILE`")
+	addBrokerFlag(cmd, &opts.broker)
+	return cmd
+}
+
+func runRun(ctx context.Context, s *streams, opts runOptions) error {
+	if opts.workers < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.workers))
+	}
+	store, err := storeLocation(opts.store, opts.file)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+
+	h, err := host.New(host.Config{Store: store})
+	if err != nil {
+		return withCode(ExitInfra, err)
+	}
+	defer h.Close()
+
+	// The compiler checks the pipeline against the kinds of the host that
+	// will run it, so a third-party plugin starts once, not twice.
+	g, err := loadGraph(s, opts.file, opts.params, opts.pipeline, func() (compiler.Registry, error) {
+		return registryFromHost(ctx, h)
+	})
+	if err != nil {
+		return err
+	}
+
+	bus, err := openBus(ctx, opts.broker)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+
+	// The embedded workers live on their own context: a cancelled run
+	// still needs them to hear the CANCEL and report their tasks stopped.
+	stopWorkers := func() {}
+	if opts.broker == "" {
+		wctx, cancel := context.WithCancel(context.Background())
+		w, err := runtime.NewWorker(runtime.WorkerConfig{
+			Name:        "embedded",
+			Labels:      []string{runtime.AnyLabel},
+			Concurrency: opts.workers,
+			Bus:         bus,
+			Executor:    h,
+			IsInfra:     host.IsInfra,
+		})
+		if err != nil {
+			cancel()
+			return withCode(ExitUsage, err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- w.Serve(wctx) }()
+		stopWorkers = func() { cancel(); <-served }
+	}
+
+	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
+	r, runErr := runtime.Run(ctx, g, runtime.Config{
+		Bus:       bus,
+		Store:     store,
+		KeepGoing: opts.keepGoing,
+		Listener:  console,
+	})
+	console.Done()
+	stopWorkers()
+	if r == nil {
+		return withCode(ExitInfra, runErr)
+	}
+	fmt.Fprintln(s.err, report.Summary(r))
+
+	if err := writeResults(s, r, opts.json); err != nil {
+		return withCode(ExitInfra, err)
+	}
+	if opts.report != "" {
+		if err := writeJUnit(opts.report, opts.file, r); err != nil {
+			return withCode(ExitInfra, err)
+		}
+	}
+	switch {
+	case runErr != nil && runtime.IsInfra(runErr):
+		return withCode(ExitInfra, runErr)
+	case runErr != nil:
+		return withCode(ExitFailure, runErr)
+	case r.Status == runtime.Cancelled && ctx.Err() != nil:
+		return reported(ExitCancelled)
+	case r.Status != runtime.Success:
+		return reported(ExitFailure)
+	}
+	return nil
+}
+
+// storeLocation is the store the tasks see: the flag, else the directory of
+// the pipeline file, as an absolute path so that workers started elsewhere
+// on this machine find it too.
+func storeLocation(flag, file string) (string, error) {
+	if strings.Contains(flag, "://") {
+		return flag, nil
+	}
+	dir := flag
+	if dir == "" {
+		dir = filepath.Dir(file)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--store: %w", err)
+	}
+	return abs, nil
+}
+
+// writeResults prints one line of JSON per top-level statement, or with
+// asJSON the whole report as one document.
+func writeResults(s *streams, r *runtime.Report, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	var buf bytes.Buffer
+	for _, res := range r.Results {
+		if len(res) == 0 {
+			res = json.RawMessage("null")
+		}
+		if err := json.Compact(&buf, res); err != nil {
+			return fmt.Errorf("result is not JSON: %w", err)
+		}
+		buf.WriteByte('\n')
+	}
+	_, err := s.out.Write(buf.Bytes())
+	return err
+}
+
+func writeJUnit(path, name string, r *runtime.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	if err := report.WriteJUnit(f, name, r); err != nil {
+		f.Close()
+		return fmt.Errorf("--report: %w", err)
+	}
+	return f.Close()
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
