@@ -124,10 +124,20 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 		s.tasks[i], s.byID[n.ID] = t, t
 	}
 	for _, t := range s.tasks {
-		deps := slices.Clone(t.n.Deps)
-		for _, in := range t.n.Inputs {
-			if !slices.Contains(deps, in) {
-				deps = append(deps, in)
+		// Deps should hold every input already; a graph from elsewhere may
+		// not, so add the missing ones (with a set: a reduce node over a
+		// parallel block has thousands).
+		deps := t.n.Deps
+		if len(t.n.Inputs) > 0 {
+			have := make(map[string]bool, len(deps))
+			for _, id := range deps {
+				have[id] = true
+			}
+			for _, in := range t.n.Inputs {
+				if !have[in] {
+					have[in] = true
+					deps = append(slices.Clip(deps), in)
+				}
 			}
 		}
 		for _, id := range deps {

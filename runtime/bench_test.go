@@ -1,0 +1,124 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/echo"
+	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/runtimetest"
+)
+
+// parallelGraph is `parallel { echo e0(0) … echo eN(N) } | reduce count`.
+func parallelGraph(n int) *compiler.Graph {
+	g := runtimetest.NewGraph()
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = g.Echo(fmt.Sprint("e", i), []any{int64(i)})
+	}
+	g.Out(g.Reduce("count", false, ids...))
+	return g.G
+}
+
+// chainGraph is `echo s0(1) | echo s1() | … | echo sN()`.
+func chainGraph(n int) *compiler.Graph {
+	g := runtimetest.NewGraph()
+	prev := g.Echo("s0", []any{int64(1)})
+	for i := 1; i < n; i++ {
+		prev = g.Echo(fmt.Sprint("s", i), nil, runtimetest.Input(prev))
+	}
+	g.Out(prev)
+	return g.G
+}
+
+// benchRun runs g once per iteration on the embedded runtime: one bus and one
+// worker serving every label, set up (and plugins started) before the timer.
+func benchRun(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrency int, want string) {
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	defer bus.Close()
+	w, err := runtime.NewWorker(runtime.WorkerConfig{
+		Name: "bench", Labels: []string{runtime.AnyLabel}, Concurrency: concurrency,
+		Bus: bus, Executor: exec,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	run := func(g *compiler.Graph) *runtime.Report {
+		rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Status != runtime.Success {
+			b.Fatalf("status %s", rep.Status)
+		}
+		return rep
+	}
+	run(chainGraph(2)) // start the plugin
+	b.ResetTimer()
+	for b.Loop() {
+		if got := string(run(g).Results[0]); got != want {
+			b.Fatalf("result %s, want %s", got, want)
+		}
+	}
+	b.ReportMetric(float64(len(g.Nodes)*b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+func BenchmarkParallel10kEchoReduceCount(b *testing.B) {
+	g := parallelGraph(10000)
+	b.Run("plugin", func(b *testing.B) { benchRun(b, newHost(b), g, 16, "10000") })
+	b.Run("inprocess", func(b *testing.B) { benchRun(b, runtime.KindExecutor(echo.Kind{}), g, 16, "10000") })
+}
+
+func BenchmarkChain1000Echo(b *testing.B) {
+	g := chainGraph(1000)
+	b.Run("plugin", func(b *testing.B) { benchRun(b, newHost(b), g, 16, "1") })
+	b.Run("inprocess", func(b *testing.B) { benchRun(b, runtime.KindExecutor(echo.Kind{}), g, 16, "1") })
+}
+
+// BenchmarkHostEcho10k is the floor under the plugin variants: 10,000 echo
+// calls straight to the plugin host, 16 at a time, with no runtime at all.
+func BenchmarkHostEcho10k(b *testing.B) {
+	h := newHost(b)
+	ctx := context.Background()
+	task := sdk.Task{Kind: "echo", Name: "e", Action: "run", Args: []json.RawMessage{json.RawMessage("1")}}
+	if _, err := h.Run(ctx, task, nopEmitter{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		next := make(chan struct{}, 10000)
+		for range 10000 {
+			next <- struct{}{}
+		}
+		close(next)
+		for range 16 {
+			wg.Go(func() {
+				for range next {
+					if _, err := h.Run(ctx, task, nopEmitter{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+type nopEmitter struct{}
+
+func (nopEmitter) Log(string)                  {}
+func (nopEmitter) Metric(string, float64, int) {}
+func (nopEmitter) Progress(int, int)           {}
