@@ -92,40 +92,40 @@ func (Kind) Describe() sdk.KindSpec {
 // Run executes the notebook of t.Name.
 func (k Kind) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 	if t.Action != "run" && t.Action != "" {
-		return nil, sdk.Permanent(fmt.Errorf("job %s: unknown action %q (a job has only run)", t.Name, t.Action))
+		return nil, sdk.Permanent(fmt.Errorf("unknown action %q (a job has only run)", t.Action))
 	}
 	nbName := "jobs/" + t.Name + ".ipynb"
 	if err := store.CheckName(nbName); err != nil {
-		return nil, sdk.Permanent(fmt.Errorf("job %s: %w", t.Name, err))
+		return nil, sdk.Permanent(err)
 	}
 	params, err := parameters(t)
 	if err != nil {
-		return nil, sdk.Permanent(fmt.Errorf("job %s: %w", t.Name, err))
+		return nil, sdk.Permanent(err)
 	}
 	py, err := k.python()
 	if err != nil {
-		return nil, sdk.Permanent(fmt.Errorf("job %s: %w", t.Name, err))
+		return nil, sdk.Permanent(err)
 	}
 	engine, err := k.engine()
 	if err != nil {
-		return nil, sdk.Permanent(fmt.Errorf("job %s: %w", t.Name, err))
+		return nil, sdk.Permanent(err)
 	}
 
 	st, err := store.Open(ctx, t.Store)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", t.Name, err)
+		return nil, err
 	}
 	defer st.Close()
 	src, err := st.Get(ctx, nbName)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, sdk.Permanent(fmt.Errorf("job %s: %w", t.Name, err))
+		return nil, sdk.Permanent(err)
 	} else if err != nil {
-		return nil, fmt.Errorf("job %s: %w", t.Name, err)
+		return nil, err
 	}
 
 	dir, err := os.MkdirTemp("", "omp-job-")
 	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", t.Name, err)
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	p := paths{
@@ -138,7 +138,7 @@ func (k Kind) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 		events: filepath.Join(dir, "events.jsonl"),
 	}
 	if err := p.write(src, params); err != nil {
-		return nil, fmt.Errorf("job %s: %w", t.Name, err)
+		return nil, err
 	}
 
 	// A local store is the notebook's working directory, so that it can
@@ -149,32 +149,32 @@ func (k Kind) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 	}
 	runErr := k.execute(ctx, t, e, py, engine, cwd, nbName, p)
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("job %s: %w", t.Name, ctx.Err())
+		return nil, ctx.Err()
 	}
 	if runErr != nil {
-		return nil, fmt.Errorf("job %s: %w", t.Name, runErr)
+		return nil, runErr
 	}
 
 	var s status
 	if data, err := os.ReadFile(p.status); err != nil {
-		return nil, fmt.Errorf("job %s: the notebook runner left no status: %w", t.Name, err)
+		return nil, fmt.Errorf("the notebook runner left no status: %w", err)
 	} else if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("job %s: the notebook runner's status: %w", t.Name, err)
+		return nil, fmt.Errorf("the notebook runner's status: %w", err)
 	}
 	if s.Fatal != "" {
-		return nil, sdk.Permanent(fmt.Errorf("job %s: %s", t.Name, s.Fatal))
+		return nil, sdk.Permanent(errors.New(s.Fatal))
 	}
 
 	saved, err := save(ctx, st, t.Name, p.out)
 	if err != nil {
-		return nil, fmt.Errorf("job %s: saving the executed notebook: %w", t.Name, err)
+		return nil, fmt.Errorf("saving the executed notebook: %w", err)
 	}
 	if !s.OK {
 		where := "the injected parameters cell"
 		if s.Cell != nil {
 			where = fmt.Sprintf("cell %d of %s", *s.Cell, nbName)
 		}
-		return nil, fmt.Errorf("job %s: %s raised %s (partly executed notebook saved as %s)", t.Name, where, s.Error, saved)
+		return nil, fmt.Errorf("%s raised %s (partly executed notebook saved as %s)", where, s.Error, saved)
 	}
 	e.Log("executed notebook saved as " + saved)
 	if s.Note != "" {

@@ -318,7 +318,7 @@ func TestRaisingCell(t *testing.T) {
 			if err == nil {
 				t.Fatal("a raising cell succeeded")
 			}
-			re := regexp.MustCompile(`^job fail: cell 2 of jobs/fail\.ipynb raised ZeroDivisionError: division by zero \(partly executed notebook saved as (results/fail_\S+\.ipynb)\)$`)
+			re := regexp.MustCompile(`^cell 2 of jobs/fail\.ipynb raised ZeroDivisionError: division by zero \(partly executed notebook saved as (results/fail_\S+\.ipynb)\)$`)
 			m := re.FindStringSubmatch(err.Error())
 			if m == nil {
 				t.Fatalf("error = %q, want it to name cell 2, the exception and the saved notebook", err)
@@ -390,58 +390,58 @@ func TestErrors(t *testing.T) {
 		{
 			name: "missing notebook", kind: Kind{Engine: "builtin"},
 			task: sdk.Task{Name: "nope"},
-			want: `^job nope: .*jobs/nope\.ipynb.*not found.*$`, permanent: true,
+			want: `^.*jobs/nope\.ipynb.*not found.*$`, permanent: true,
 		},
 		{
 			name: "name escapes the store", kind: Kind{Engine: "builtin"},
 			task: sdk.Task{Name: "../etc/passwd"},
-			want: `^job \.\./etc/passwd: .*$`, permanent: true,
+			want: `^"jobs/\.\./etc/passwd\.ipynb": name escapes the store$`, permanent: true,
 		},
 		{
 			name: "unknown action", kind: Kind{Engine: "builtin"},
 			task: sdk.Task{Name: "params", Action: "fit"},
-			want: `^job params: unknown action "fit" \(a job has only run\)$`, permanent: true,
+			want: `^unknown action "fit" \(a job has only run\)$`, permanent: true,
 		},
 		{
 			name: "kwarg that is not a variable", kind: Kind{Engine: "builtin"},
 			task: sdk.Task{Name: "params", Kwargs: map[string]json.RawMessage{"learning-rate": raw(`1`)}},
-			want: `^job params: keyword argument "learning-rate" is not a Python variable name$`, permanent: true,
+			want: `^keyword argument "learning-rate" is not a Python variable name$`, permanent: true,
 		},
 		{
 			name: "kwarg that hides input", kind: Kind{Engine: "builtin"},
 			task: sdk.Task{Name: "params", Kwargs: map[string]json.RawMessage{"input": raw(`1`)}},
-			want: `^job params: keyword argument input would hide the notebook's input; use another name$`, permanent: true,
+			want: `^keyword argument input would hide the notebook's input; use another name$`, permanent: true,
 		},
 		{
 			name: "OMP_PYTHON missing", env: map[string]string{"OMP_PYTHON": "/nonexistent/python3"},
 			task: sdk.Task{Name: "params"},
-			want: `^job params: OMP_PYTHON=/nonexistent/python3: no such file or directory$`, permanent: true,
+			want: `^OMP_PYTHON=/nonexistent/python3: no such file or directory$`, permanent: true,
 		},
 		{
 			name: "no python3 on PATH", env: map[string]string{"OMP_PYTHON": "", "PATH": t.TempDir()},
 			task: sdk.Task{Name: "params"},
-			want: `^job params: python3 not found on PATH: install Python 3 or set OMP_PYTHON to an interpreter$`, permanent: true,
+			want: `^python3 not found on PATH: install Python 3 or set OMP_PYTHON to an interpreter$`, permanent: true,
 		},
 		{
 			name: "bad engine", env: map[string]string{"OMP_JOB_ENGINE": "papermill"},
 			task: sdk.Task{Name: "params"},
-			want: `^job params: OMP_JOB_ENGINE=papermill: want auto, nbclient or builtin$`, permanent: true,
+			want: `^OMP_JOB_ENGINE=papermill: want auto, nbclient or builtin$`, permanent: true,
 		},
 		{
 			name: "nbclient not importable", kind: Kind{Python: pathPython, Engine: "nbclient"},
 			task:      sdk.Task{Name: "params"},
-			want:      `^job params: /\S+ cannot import nbclient, nbformat, ipykernel \(Debian: apt-get install python3-nbclient python3-nbformat python3-ipykernel\)$`,
+			want:      `^/\S+ cannot import nbclient, nbformat, ipykernel \(Debian: apt-get install python3-nbclient python3-nbformat python3-ipykernel\)$`,
 			permanent: true, skip: !lacksNbclient,
 		},
 		{
 			name: "not a notebook", kind: Kind{Engine: "builtin"},
 			task: sdk.Task{Name: "broken"},
-			want: `^job broken: jobs/broken\.ipynb is not a Jupyter notebook: .+$`, permanent: true,
+			want: `^jobs/broken\.ipynb is not a Jupyter notebook: .+$`, permanent: true,
 		},
 		{
 			name: "nbformat 3", kind: Kind{Engine: "builtin"},
 			task: sdk.Task{Name: "old"},
-			want: `^job old: jobs/old\.ipynb is an nbformat 3 notebook: the built-in runner runs nbformat 4 \(save it with a current Jupyter\)$`, permanent: true,
+			want: `^jobs/old\.ipynb is an nbformat 3 notebook: the built-in runner runs nbformat 4 \(save it with a current Jupyter\)$`, permanent: true,
 		},
 	}
 	for _, tc := range tests {
@@ -660,7 +660,7 @@ func TestFileURLStore(t *testing.T) {
 // Jupyter kernel understands, fails its cell with a message that says so.
 func TestBuiltinRejectsMagics(t *testing.T) {
 	_, _, err := runJob(t, Kind{Engine: "builtin"}, sdk.Task{Name: "magic", Store: newStore(t)})
-	want := regexp.MustCompile(`^job magic: cell 1 of jobs/magic\.ipynb raised SyntaxError: line 1: %matplotlib inline: IPython magics and shell escapes need a Jupyter kernel \(install nbclient and ipykernel for this Python\) \(partly executed notebook saved as results/magic_\S+\.ipynb\)$`)
+	want := regexp.MustCompile(`^cell 1 of jobs/magic\.ipynb raised SyntaxError: line 1: %matplotlib inline: IPython magics and shell escapes need a Jupyter kernel \(install nbclient and ipykernel for this Python\) \(partly executed notebook saved as results/magic_\S+\.ipynb\)$`)
 	if err == nil || !want.MatchString(err.Error()) {
 		t.Fatalf("error = %v\nwant match %s", err, want)
 	}
