@@ -5,7 +5,8 @@
 //   - stdin is {"args": [...], "kwargs": {...}, "input": <upstream result or null>};
 //   - the environment adds OMP_RUN_ID, OMP_TASK_ID, OMP_ATTEMPT (1-based),
 //     OMP_STORE, OMP_RESULT (a file path) and OMP_METRICS (a file path);
-//   - the working directory is the store root;
+//   - the working directory is the store root (for a bucket store, a scratch
+//     directory the script was fetched to);
 //   - the result is the JSON the script wrote to $OMP_RESULT, else stdout
 //     parsed as JSON, else stdout as a string without its trailing newline
 //     (null when stdout is empty);
@@ -15,7 +16,9 @@
 //   - each line of $OMP_METRICS is {"name": ..., "value": ..., "step": ...}
 //     and becomes a metric of the task, read while the script runs;
 //   - a file that is not executable runs with an interpreter chosen by its
-//     extension: .py with $OMP_PYTHON or python3, .sh with sh.
+//     extension: .py with $OMP_PYTHON or python3, .sh with sh (a bucket keeps
+//     no executable bit: there a file without such an extension runs by its
+//     #! line).
 //
 // A script runs in a process group of its own, which is killed when the task
 // is cancelled and when the script exits, so neither the script nor anything
@@ -40,6 +43,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/store"
 )
 
 // StderrTail is how many of the last stderr lines a failure carries.
@@ -67,27 +71,98 @@ func (Kind) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 	if t.Action != "run" && t.Action != "" {
 		return nil, sdk.Permanent(fmt.Errorf("script has no action %q", t.Action))
 	}
-	root, argv, err := Resolve(t.Store, t.Name)
-	if err != nil {
-		return nil, sdk.Permanent(err)
+	if t.Name == "" || filepath.IsAbs(t.Name) || !filepath.IsLocal(t.Name) {
+		return nil, sdk.Permanent(fmt.Errorf("script name %q is outside the store", t.Name))
 	}
-	return run(ctx, t, e, root, argv)
+	st, err := store.Open(ctx, t.Store)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return runFrom(ctx, st, t, e)
 }
 
-// Resolve finds the script called name in the store and returns the store's
-// root directory and the command that runs the script. It is the one place
-// that knows how a store lays out its scripts.
-func Resolve(store, name string) (root string, argv []string, err error) {
-	if name == "" || filepath.IsAbs(name) || !filepath.IsLocal(name) {
-		return "", nil, fmt.Errorf("script name %q is outside the store", name)
-	}
-	if store == "" {
-		store = "."
-	}
-	root, err = filepath.Abs(store)
+func runFrom(ctx context.Context, st *store.Store, t sdk.Task, e sdk.Emitter) (any, error) {
+	sc, err := locate(ctx, st, t.Store, t.Name)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
+	defer sc.cleanup()
+	return run(ctx, t, e, sc)
+}
+
+// located is a script ready to run.
+type located struct {
+	argv    []string // the command that runs it
+	dir     string   // its working directory
+	store   string   // $OMP_STORE
+	cleanup func()
+}
+
+// locate finds the script called name in the store. It is the one place that
+// knows how a store lays out its scripts. A script in a local store runs in
+// place, in the store's root; one in a bucket is fetched to a scratch
+// directory, which is its working directory.
+func locate(ctx context.Context, st *store.Store, loc, name string) (*located, error) {
+	if root, ok := st.Dir(); ok {
+		argv, err := resolveDir(root, name)
+		if err != nil {
+			return nil, sdk.Permanent(err)
+		}
+		return &located{argv: argv, dir: root, store: root, cleanup: func() {}}, nil
+	}
+	prefix := "scripts/" + filepath.ToSlash(name)
+	objs, err := st.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("script %s: %w", name, err)
+	}
+	var found []string
+	for _, o := range objs {
+		if o.Name == prefix {
+			// As in a directory, scripts/NAME wins over scripts/NAME.*.
+			found = []string{o.Name}
+			break
+		}
+		if ext, ok := strings.CutPrefix(o.Name, prefix+"."); ok && !strings.Contains(ext, "/") {
+			found = append(found, o.Name)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, sdk.Permanent(fmt.Errorf("script %s not found: no %s or %s.* in %s", name, prefix, prefix, st.Location()))
+	case 1:
+	default:
+		return nil, sdk.Permanent(fmt.Errorf("script %s is ambiguous: %s", name, strings.Join(found, ", ")))
+	}
+	tmp, err := os.MkdirTemp("", "omp-script-fetch-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	path := filepath.Join(tmp, filepath.FromSlash(found[0]))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		cleanup()
+		return nil, err
+	}
+	if err := st.Fetch(ctx, found[0], path); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("script %s: %w", name, err)
+	}
+	// A bucket keeps no executable bit: the extension decides, and a
+	// script without one runs by its #! line.
+	argv := interpreter(path)
+	if argv == nil {
+		if err := os.Chmod(path, 0o755); err != nil {
+			cleanup()
+			return nil, err
+		}
+		argv = []string{path}
+	}
+	return &located{argv: argv, dir: tmp, store: loc, cleanup: cleanup}, nil
+}
+
+// resolveDir finds the script called name in the local store root.
+func resolveDir(root, name string) ([]string, error) {
 	dir := filepath.Join(root, "scripts")
 	path := filepath.Join(dir, name)
 	fi, err := os.Stat(path)
@@ -101,7 +176,7 @@ func Resolve(store, name string) (root string, argv []string, err error) {
 		}
 		switch len(files) {
 		case 0:
-			return "", nil, fmt.Errorf("script %s not found: no scripts/%s or scripts/%s.* in %s", name, name, name, root)
+			return nil, fmt.Errorf("script %s not found: no scripts/%s or scripts/%s.* in %s", name, name, name, root)
 		case 1:
 			path = files[0]
 			fi, _ = os.Stat(path)
@@ -110,23 +185,32 @@ func Resolve(store, name string) (root string, argv []string, err error) {
 			for i, f := range files {
 				rel[i] = "scripts/" + filepath.Base(f)
 			}
-			return "", nil, fmt.Errorf("script %s is ambiguous: %s", name, strings.Join(rel, ", "))
+			return nil, fmt.Errorf("script %s is ambiguous: %s", name, strings.Join(rel, ", "))
 		}
 	}
 	if fi.Mode()&0o111 != 0 {
-		return root, []string{path}, nil
+		return []string{path}, nil
 	}
+	if argv := interpreter(path); argv != nil {
+		return argv, nil
+	}
+	return nil, fmt.Errorf("script %s: %s is not executable (chmod +x it, or name it .py or .sh)", name, path)
+}
+
+// interpreter returns the command that runs the script at path by its
+// extension, or nil for an extension omp does not know.
+func interpreter(path string) []string {
 	switch filepath.Ext(path) {
 	case ".py":
 		py := os.Getenv("OMP_PYTHON")
 		if py == "" {
 			py = "python3"
 		}
-		return root, []string{py, path}, nil
+		return []string{py, path}
 	case ".sh":
-		return root, []string{"sh", path}, nil
+		return []string{"sh", path}
 	}
-	return "", nil, fmt.Errorf("script %s: %s is not executable (chmod +x it, or name it .py or .sh)", name, path)
+	return nil
 }
 
 func globEscape(s string) string {
@@ -134,7 +218,7 @@ func globEscape(s string) string {
 	return r.Replace(s)
 }
 
-func run(ctx context.Context, t sdk.Task, e sdk.Emitter, root string, argv []string) (any, error) {
+func run(ctx context.Context, t sdk.Task, e sdk.Emitter, sc *located) (any, error) {
 	stdin, err := json.Marshal(struct {
 		Args   []json.RawMessage          `json:"args"`
 		Kwargs map[string]json.RawMessage `json:"kwargs"`
@@ -157,13 +241,13 @@ func run(ctx context.Context, t sdk.Task, e sdk.Emitter, root string, argv []str
 		return nil, err
 	}
 
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = root
+	cmd := exec.CommandContext(ctx, sc.argv[0], sc.argv[1:]...)
+	cmd.Dir = sc.dir
 	cmd.Env = append(os.Environ(),
 		"OMP_RUN_ID="+t.RunID,
 		"OMP_TASK_ID="+t.TaskID,
 		"OMP_ATTEMPT="+strconv.Itoa(max(t.Attempt, 1)),
-		"OMP_STORE="+root,
+		"OMP_STORE="+sc.store,
 		"OMP_RESULT="+resultPath,
 		"OMP_METRICS="+metricsPath,
 	)

@@ -46,9 +46,9 @@ func (r *recorder) Metric(name string, value float64, step int) {
 
 func (r *recorder) Progress(done, total int) {}
 
-// store makes a store with the given files under scripts/; a name ending
+// newStore makes a store with the given files under scripts/; a name ending
 // in "*" is made executable (without the star).
-func store(t *testing.T, files map[string]string) string {
+func newStore(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "scripts"), 0o755); err != nil {
@@ -161,7 +161,7 @@ printf '["%s","%s","%s","%s","%s"]\n' "$OMP_RUN_ID" "$OMP_TASK_ID" "$OMP_ATTEMPT
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			runCase(t, store(t, tc.files), tc.task, tc.want, tc.logs)
+			runCase(t, newStore(t, tc.files), tc.task, tc.want, tc.logs)
 		})
 	}
 }
@@ -212,7 +212,7 @@ func TestFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := store(t, tc.files)
+			dir := newStore(t, tc.files)
 			_, err := Kind{}.Run(context.Background(), task(dir, tc.script), &recorder{})
 			root, _ := filepath.Abs(dir)
 			want := strings.ReplaceAll(tc.want, "$STORE", root)
@@ -227,7 +227,7 @@ func TestFailures(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	dir := store(t, map[string]string{"s*": `#!/bin/sh
+	dir := newStore(t, map[string]string{"s*": `#!/bin/sh
 echo '{"name": "loss", "value": 0.5, "step": 1}' >> "$OMP_METRICS"
 # Wait until the runner has seen the first metric: proves it is read while
 # the script runs, not only at the end.
@@ -289,7 +289,7 @@ func readPID(t *testing.T, path string) int {
 }
 
 func TestCancelKillsProcessGroup(t *testing.T) {
-	dir := store(t, map[string]string{"s*": `#!/bin/sh
+	dir := newStore(t, map[string]string{"s*": `#!/bin/sh
 sleep 300 &
 echo $! > grandchild.pid
 echo $$ > script.pid
@@ -312,7 +312,7 @@ wait
 }
 
 func TestLeftoverChildrenKilledAtExit(t *testing.T) {
-	dir := store(t, map[string]string{"s*": `#!/bin/sh
+	dir := newStore(t, map[string]string{"s*": `#!/bin/sh
 sleep 300 &
 echo $! > grandchild.pid
 echo done
@@ -325,4 +325,13 @@ echo done
 		t.Errorf("result %s, want \"done\"", got)
 	}
 	waitDead(t, readPID(t, filepath.Join(dir, "grandchild.pid")))
+}
+
+func rawList(t *testing.T, s string) []json.RawMessage {
+	t.Helper()
+	var l []json.RawMessage
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
