@@ -148,3 +148,5 @@ func openStore(t *testing.T, dir string) *store.Store {
 }
 
 func jsonNumber(f float64) json.Number { return json.Number(strconv.FormatFloat(f, 'g', -1, 64)) }
+
+func openStoreAt(dir string) (*store.Store, error) { return store.Open(context.Background(), dir) }
