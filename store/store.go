@@ -86,7 +86,7 @@ func openDir(path, red string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", red, err)
 	}
-	return openLocal(abs, red, fileblob.MetadataDontWrite)
+	return openLocal(abs, red, false)
 }
 
 // openFileURL opens a file:// URL as a local directory. It goes through
@@ -112,18 +112,26 @@ func openFileURL(u *url.URL, red string) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("store %s: no directory in URL", red)
 	}
-	md := fileblob.MetadataDontWrite
-	if v, ok := q["metadata"]; ok && len(v) > 0 && v[0] == "" {
-		md = fileblob.MetadataInSidecar
+	sidecars := false
+	if v, ok := q["metadata"]; ok {
+		switch v[0] {
+		case "":
+			sidecars = true
+		case "skip":
+		default:
+			return nil, fmt.Errorf("store %s: metadata must be empty (write .attrs sidecars) or skip", red)
+		}
 	}
 	abs, err := filepath.Abs(filepath.FromSlash(path))
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", red, err)
 	}
-	return openLocal(abs, red, md)
+	return openLocal(abs, red, sidecars)
 }
 
-func openLocal(dir, red string, md any) (*Store, error) {
+// openLocal opens an existing directory through fileblob, with temporary
+// files next to their objects and, unless sidecars, no .attrs files.
+func openLocal(dir, red string, sidecars bool) (*Store, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -133,9 +141,9 @@ func openLocal(dir, red string, md any) (*Store, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("store %s: not a directory", red)
 	}
-	opts := &fileblob.Options{NoTempDir: true}
-	if md == fileblob.MetadataDontWrite {
-		opts.Metadata = fileblob.MetadataDontWrite
+	opts := &fileblob.Options{NoTempDir: true, Metadata: fileblob.MetadataDontWrite}
+	if sidecars {
+		opts.Metadata = fileblob.MetadataInSidecar
 	}
 	b, err := fileblob.OpenBucket(dir, opts)
 	if err != nil {

@@ -204,6 +204,7 @@ func TestOpen(t *testing.T) {
 		{"file://" + dir + "/missing", "file://" + dir + "/missing: no such directory"},
 		{"file://host/x", "file://host/x: file URLs name a local directory; the host must be empty"},
 		{"file://" + dir + "?create_dir=1", "file://" + dir + "?create_dir=1: unsupported query parameter \"create_dir\""},
+		{"file://" + dir + "?metadata=all", "file://" + dir + "?metadata=all: metadata must be empty (write .attrs sidecars) or skip"},
 		{"nosuch://bucket", "nosuch://bucket: no driver registered for \"nosuch\" for URL \"nosuch://bucket\"; available schemes: azblob, file, gs, mem, s3"},
 		{"s3://user:hunter2@bucket?secret_access_key=hunter2&region=x&foo=1",
 			"s3://user:xxxxx@bucket?foo=1&region=x&secret_access_key=xxxxx: "},
