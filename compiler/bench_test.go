@@ -59,7 +59,7 @@ func BenchmarkCheck10kStatements(b *testing.B) {
 
 func BenchmarkCompile100kTasks(b *testing.B) {
 	src := []byte(`param n = 100000
-mapreduce < job "part-{i}"(i, "data/part-{i}.csv", retries=i) for i in 1..n > -> reduce sum
+mapreduce < job "part-{i}"(i, "data.csv", row=i) for i in 1..n > -> reduce sum
 `)
 	f, err := lang.Parse("bench.omp", src)
 	if err != nil {

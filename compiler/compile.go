@@ -30,9 +30,17 @@ type Config struct {
 // label serve it.
 const DefaultLabel = "default"
 
-// MaxExpansion bounds the members one comprehension may generate, so that a
-// typo such as 1..1000000000 is an error rather than an out-of-memory crash.
-const MaxExpansion = 1_000_000
+// MaxExpansion bounds the members one comprehension may generate, and
+// MaxNodes the nodes of a graph, so that a typo such as 1..1000000000, or
+// comprehensions nested in comprehensions, is an error rather than an
+// out-of-memory crash.
+const (
+	MaxExpansion = 1_000_000
+	MaxNodes     = 2_000_000
+)
+
+// maxNodes is MaxNodes, lowered by tests.
+var maxNodes = MaxNodes
 
 // Reducers are the built-in reducers, computed by the runtime.
 var Reducers = []string{"collect", "sum", "count", "min", "max", "mean", "concat", "merge", "first", "last"}
@@ -76,6 +84,10 @@ type compiler struct {
 	// defining is the let whose chain is being compiled, to spot a let
 	// that uses its own result.
 	defining *binding
+	// stmtPos is the statement being compiled; tooBig is set once the
+	// graph has more than MaxNodes nodes, and stops all expansion.
+	stmtPos lexer.Position
+	tooBig  bool
 }
 
 type param struct {
@@ -269,6 +281,7 @@ func (c *compiler) literal(v *lang.Value, what string) any {
 func (c *compiler) pipeline(name string, stmts []*lang.Stmt) *Graph {
 	// Most statements make a node or two; guessing high saves regrowing
 	// a large slice.
+	c.tooBig = false
 	c.g = &Graph{File: c.file, Pipeline: name, Params: c.values,
 		Nodes: make([]*Node, 0, 2*len(stmts)), Outputs: make([]Output, 0, len(stmts))}
 	c.lets = map[string]*binding{}
@@ -322,6 +335,7 @@ func (c *compiler) pipeline(name string, stmts []*lang.Stmt) *Graph {
 // statement compiles a top-level chain and returns the node whose result is
 // the statement's result.
 func (c *compiler) statement(ch *lang.Chain, n int) string {
+	c.stmtPos = ch.Pos
 	r := c.chain(ch, "s"+strconv.Itoa(n), nil, &scope{})
 	if r == nil {
 		// Only after an error, which was reported.
@@ -332,6 +346,10 @@ func (c *compiler) statement(ch *lang.Chain, n int) string {
 
 func (c *compiler) add(n *Node) {
 	c.g.Nodes = append(c.g.Nodes, n)
+	if len(c.g.Nodes) == maxNodes+1 {
+		c.errorf(c.stmtPos, "the pipeline expands to more than %d nodes", maxNodes)
+		c.tooBig = true
+	}
 }
 
 // gather returns the node holding r's result, adding a collect node for a
@@ -348,6 +366,13 @@ func (c *compiler) gather(r *result) string {
 		})
 	}
 	return r.gathered
+}
+
+// childID is path.n, built with one allocation.
+func childID(path string, n int) string {
+	var buf [64]byte
+	b := append(append(buf[:0], path...), '.')
+	return string(strconv.AppendInt(b, int64(n), 10))
 }
 
 // sortedDeps merges inputs and refs into a sorted list without duplicates.
@@ -378,7 +403,7 @@ func (c *compiler) chain(ch *lang.Chain, path string, in *result, sc *scope) *re
 	for j, st := range ch.Stages {
 		p := path
 		if len(ch.Stages) > 1 {
-			p = path + "." + strconv.Itoa(j+1)
+			p = childID(path, j+1)
 		}
 		if st.Block != nil && st.Block.Kind == "mapreduce" && (j+1 == len(ch.Stages) || ch.Stages[j+1].Reduce == nil) {
 			c.errorf(st.Block.Pos, "mapreduce block must be followed by -> reduce")
@@ -525,7 +550,7 @@ func (c *compiler) block(b *lang.Block, path string, in *result, sc *scope) *res
 func (c *compiler) members(b *lang.Block, path string, sc *scope, fn func(*lang.Chain, string, *scope)) {
 	if b.For == nil {
 		for i, m := range b.Members {
-			fn(m, path+"."+strconv.Itoa(i+1), sc)
+			fn(m, childID(path, i+1), sc)
 		}
 		return
 	}
@@ -549,7 +574,7 @@ func (c *compiler) members(b *lang.Block, path string, sc *scope, fn func(*lang.
 		s := &sv.scope
 		for _, m := range b.Members {
 			k++
-			fn(m, path+"."+strconv.Itoa(k), s)
+			fn(m, childID(path, k), s)
 		}
 	})
 }
@@ -574,7 +599,7 @@ func (c *compiler) iterate(f *lang.For, sc *scope, fn func(any)) {
 			c.errorf(f.From.Pos, "range %d..%d has more than %d elements", lo, hi, MaxExpansion)
 			return
 		}
-		for i := lo; i <= hi; i++ {
+		for i := lo; i <= hi && !c.tooBig; i++ {
 			fn(i)
 			if i == hi { // hi may be the largest int64
 				break
@@ -594,6 +619,9 @@ func (c *compiler) iterate(f *lang.For, sc *scope, fn func(any)) {
 		return
 	}
 	for _, v := range list {
+		if c.tooBig {
+			return
+		}
 		fn(v)
 	}
 }
@@ -839,6 +867,7 @@ func (c *compiler) interpolate(s string, pos lexer.Position, sc *scope) string {
 		return s
 	}
 	var b strings.Builder
+	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		switch {

@@ -402,3 +402,39 @@ func TestSpecExamples(t *testing.T) {
 		t.Fatal("spec.md has no ```omp examples")
 	}
 }
+
+// TestMaxNodes: comprehensions nested in comprehensions multiply; the
+// compiler stops at maxNodes with an error instead of running out of memory.
+func TestMaxNodes(t *testing.T) {
+	defer func(n int) { maxNodes = n }(maxNodes)
+	maxNodes = 1000
+	_, err := compileSrc(t, "big.omp", "echo a()\nparallel < parallel < echo a(i) for i in 1..1000000 > for j in 1..1000000 >\n", nil, "")
+	want := "big.omp:2:1: the pipeline expands to more than 1000 nodes"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
+
+// TestNodeIDsStable: compiling the same source with the same params twice
+// gives the same ids; a -p value that changes the expansion changes them.
+func TestNodeIDsStable(t *testing.T) {
+	src := "param n = 2\nlet d = script prep()\nd -> parallel < echo \"e{i}\"(i) for i in 1..n > -> reduce sum\n"
+	ids := func(params map[string]string) string {
+		g, err := compileSrc(t, "ids.omp", src, params, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range g.Nodes {
+			out = append(out, n.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	a, b := ids(nil), ids(nil)
+	if a != b || a != "s1 s2.2.1 s2.2.2 s2.3" {
+		t.Errorf("ids %q then %q", a, b)
+	}
+	if c := ids(map[string]string{"n": "3"}); c != "s1 s2.2.1 s2.2.2 s2.2.3 s2.3" {
+		t.Errorf("with n=3: %q", c)
+	}
+}
