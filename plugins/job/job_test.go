@@ -618,18 +618,20 @@ func TestExampleJobs(t *testing.T) {
 		name   string
 		args   []json.RawMessage
 		kwargs map[string]json.RawMessage
+		input  json.RawMessage
 		want   string
 	}{
-		{"myjob1", []json.RawMessage{raw(`1`)}, nil, `{"job":"myjob1","x":1,"scaled":10}`},
-		{"myjob1", []json.RawMessage{raw(`3`)}, map[string]json.RawMessage{"scale": raw(`100`)}, `{"job":"myjob1","x":3,"scaled":300}`},
-		{"report", nil, map[string]json.RawMessage{"region": raw(`"apac"`), "months": raw(`6`)},
+		{"myjob1", []json.RawMessage{raw(`1`)}, nil, nil, `{"job":"myjob1","x":1,"scaled":10}`},
+		{"myjob1", []json.RawMessage{raw(`3`)}, map[string]json.RawMessage{"scale": raw(`100`)}, nil, `{"job":"myjob1","x":3,"scaled":300}`},
+		{"myjob1", nil, map[string]json.RawMessage{"scale": raw(`3`)}, raw(`5`), `{"job":"myjob1","x":5,"scaled":15}`},
+		{"report", nil, map[string]json.RawMessage{"region": raw(`"apac"`), "months": raw(`6`)}, nil,
 			`{"region":"apac","months":6,"total":544.15,"best_month":6}`},
-		{"report", nil, nil, `{"region":"emea","months":12,"total":1910.05,"best_month":12}`},
+		{"report", nil, nil, nil, `{"region":"emea","months":12,"total":1910.05,"best_month":12}`},
 	}
 	for _, eng := range engines(t) {
 		for _, tc := range tests {
 			t.Run(eng.name+"/"+tc.name, func(t *testing.T) {
-				res, _, err := runJob(t, eng.kind, sdk.Task{Name: tc.name, Store: dir, Args: tc.args, Kwargs: tc.kwargs})
+				res, _, err := runJob(t, eng.kind, sdk.Task{Name: tc.name, Store: dir, Args: tc.args, Kwargs: tc.kwargs, Input: tc.input})
 				if err != nil {
 					t.Fatal(err)
 				}
