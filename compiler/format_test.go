@@ -1,0 +1,87 @@
+package compiler
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// goldenGraphs compiles the inputs of testdata/graphs.
+func goldenGraphs(t *testing.T) map[string]*Graph {
+	files, _ := filepath.Glob("testdata/graphs/*.txtar")
+	out := map[string]*Graph{}
+	for _, file := range files {
+		ar, err := txtar.ParseFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ar.Files {
+			if f.Name == "input.omp" {
+				pipeline := ""
+				for _, p := range ar.Files {
+					if p.Name == "pipeline" {
+						pipeline = strings.TrimSpace(string(p.Data))
+					}
+				}
+				g, err := compileSrc(t, "input.omp", string(f.Data), nil, pipeline)
+				if err != nil {
+					t.Fatalf("%s: %v", file, err)
+				}
+				out[filepath.Base(file)] = g
+			}
+		}
+	}
+	return out
+}
+
+// TestDOTIsValid feeds every golden graph to Graphviz, when it is installed.
+func TestDOTIsValid(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		t.Skip("Graphviz dot is not installed")
+	}
+	for name, g := range goldenGraphs(t) {
+		var b bytes.Buffer
+		if err := g.WriteDOT(&b); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(dot, "-Tsvg", "-o", "/dev/null")
+		cmd.Stdin = &b
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: dot: %v\n%s", name, err, out)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	tests := []struct {
+		node Node
+		want string
+	}{
+		{Node{Op: OpTask, Kind: "job", Name: "j", Action: "run", Args: []any{int64(1), "s", 2.0, nil, true}, Label: DefaultLabel},
+			`job j(1, "s", 2.0, null, true)`},
+		{Node{Op: OpTask, Kind: "model", Name: "m", Action: "fit", Kwargs: map[string]any{"b": []any{Ref{Node: "s1"}}, "a": map[string]any{"k": 1.5}}, Label: "gpu",
+			Opts: Options{Retries: 2, Timeout: 5 * time.Minute, Backoff: 90 * time.Minute}},
+			`model m.fit(a={"k": 1.5}, b=[$s1]) @gpu with retries=2, timeout=5m, backoff=1h30m`},
+		{Node{Op: OpReduce, Reducer: "sum"}, "reduce sum"},
+		{Node{Op: OpReduce, Reducer: "max", Spread: true}, "reduce max (spread)"},
+	}
+	for _, tc := range tests {
+		if got := Describe(&tc.node); got != tc.want {
+			t.Errorf("Describe = %s, want %s", got, tc.want)
+		}
+	}
+}
+
+func TestMermaidEscape(t *testing.T) {
+	got := mermaidEscape("a\"b#c<d>e&f`g\nh")
+	want := "a#quot;b#35;c#lt;d#gt;e#amp;f#96;g h"
+	if got != want {
+		t.Errorf("mermaidEscape = %s, want %s", got, want)
+	}
+}
