@@ -101,6 +101,9 @@ const (
 	// EventRelease gives an attempt back without an outcome (its worker is
 	// shutting down); the runner dispatches it again at once.
 	EventRelease EventType = "RELEASE"
+	// EventBatch carries several events in Events, so that a busy worker
+	// sends one message where it has many events ready at once.
+	EventBatch EventType = "BATCH"
 )
 
 // Event is what a worker reports about one attempt of one task, on
@@ -140,6 +143,9 @@ type Event struct {
 	Cancelled bool   `json:"cancelled,omitempty"`
 	// Leases are the attempts a LEASE renews (TaskID is then empty).
 	Leases []Lease `json:"leases,omitempty"`
+	// Events are the events of a BATCH, in the order they happened; they
+	// do not repeat V.
+	Events []*Event `json:"events,omitempty"`
 }
 
 // Metric is one value a task reports, such as a loss per training step.

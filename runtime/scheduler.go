@@ -220,7 +220,14 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			ev, err := DecodeEvent(msg)
 			msg.Ack()
 			if err == nil {
-				s.handle(ev, time.Now())
+				now := time.Now()
+				if ev.Type == EventBatch {
+					for _, e := range ev.Events {
+						s.handle(e, now)
+					}
+				} else {
+					s.handle(ev, now)
+				}
 			}
 		case msg, ok := <-beats:
 			if !ok {

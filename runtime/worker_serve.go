@@ -32,6 +32,7 @@ type Worker struct {
 	// than any before starts.
 	kick     chan struct{}
 	minLease time.Duration
+	out      *outbox
 }
 
 type jobKey struct{ run, task string }
@@ -68,6 +69,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		runs:    map[string]runMark{},
 		kick:    make(chan struct{}, 1),
 	}
+	w.out = newOutbox(w)
 	h := w.execute
 	// Recover is innermost so that a panic is a plain task failure that the
 	// timeout middleware and the user's middleware see like any other.
@@ -217,7 +219,7 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 	}()
 
 	var sent atomic.Int64
-	if err := w.emit(m, &Event{Type: EventStarted}); err != nil {
+	if err := w.emit(m, &Event{Type: EventStarted}, true); err != nil {
 		// Without a claim the runner cannot track the task: let the bus
 		// deliver it again.
 		w.cfg.Logf("worker %s: claim %s: %v", w.cfg.Name, m.TaskID, err)
@@ -248,7 +250,7 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 	}
 	ev.Started = began
 	ev.Sent = int(sent.Load())
-	if err := w.emit(m, &ev); err != nil {
+	if err := w.emit(m, &ev, true); err != nil {
 		// The lease stops with this attempt, so the runner will dispatch
 		// the task again: nothing is lost, the work is repeated.
 		w.cfg.Logf("worker %s: report %s: %v", w.cfg.Name, m.TaskID, err)
@@ -286,16 +288,95 @@ func (w *Worker) execute(ctx context.Context, m *TaskMessage, e sdk.Emitter) (js
 	return w.cfg.Executor.Run(ctx, t, e)
 }
 
-// emit publishes an event of m's attempt on its reply topic.
-func (w *Worker) emit(m *TaskMessage, e *Event) error {
+// emit sends an event of m's attempt on its reply topic. With wait it
+// returns once the event was published (or failed to be); without, it
+// returns at once and a failure is only logged.
+func (w *Worker) emit(m *TaskMessage, e *Event, wait bool) error {
 	e.RunID, e.TaskID, e.Attempt, e.Dispatch = m.RunID, m.TaskID, m.Attempt, m.Dispatch
 	e.Worker = w.cfg.Name
 	e.Time = time.Now()
-	msg, err := EncodeEvent(e)
-	if err != nil {
-		return err
+	return w.out.send(m.ReplyTo, e, wait)
+}
+
+// outbox publishes events in batches by group commit: the sender that finds
+// no publication under way publishes at once, and whoever sends meanwhile
+// joins the next batch, which that sender publishes too. So an idle worker
+// sends each event without delay or hand-off, and a worker with many tasks
+// finishing at once sends one message per reply topic, not one per event.
+type outbox struct {
+	w        *Worker
+	mu       sync.Mutex
+	next     map[string]*batch // by topic
+	flushing bool
+}
+
+type batch struct {
+	events  []*Event
+	waiters []chan error
+}
+
+func newOutbox(w *Worker) *outbox {
+	return &outbox{w: w, next: map[string]*batch{}}
+}
+
+func (o *outbox) send(topic string, e *Event, wait bool) error {
+	var done chan error
+	if wait {
+		done = make(chan error, 1)
 	}
-	return w.pub.Publish(m.ReplyTo, msg)
+	o.mu.Lock()
+	b := o.next[topic]
+	if b == nil {
+		b = &batch{}
+		o.next[topic] = b
+	}
+	b.events = append(b.events, e)
+	if done != nil {
+		b.waiters = append(b.waiters, done)
+	}
+	if o.flushing {
+		o.mu.Unlock()
+		if done == nil {
+			return nil
+		}
+		return <-done
+	}
+	o.flushing = true
+	for {
+		next := o.next
+		if len(next) == 0 {
+			o.flushing = false
+			o.mu.Unlock()
+			break
+		}
+		o.next = map[string]*batch{}
+		o.mu.Unlock()
+		o.publish(next)
+		o.mu.Lock()
+	}
+	if done == nil {
+		return nil
+	}
+	return <-done
+}
+
+func (o *outbox) publish(next map[string]*batch) {
+	for topic, b := range next {
+		e := b.events[0]
+		if len(b.events) > 1 {
+			e = &Event{Type: EventBatch, RunID: e.RunID, Worker: o.w.cfg.Name, Time: time.Now(), Events: b.events}
+		}
+		msg, err := EncodeEvent(e)
+		if err == nil {
+			err = o.w.pub.Publish(topic, msg)
+		}
+		if err != nil && len(b.waiters) == 0 {
+			o.w.cfg.Logf("worker %s: lost %d events: %v", o.w.cfg.Name, len(b.events), err)
+		}
+		for _, c := range b.waiters {
+			c <- err
+		}
+	}
 }
 
 // emitter sends a running task's logs, metrics and progress as events.
@@ -318,11 +399,10 @@ func (e emitter) Progress(done, total int) {
 }
 
 func (e emitter) send(ev *Event) {
-	if err := e.w.emit(e.m, ev); err == nil {
-		e.sent.Add(1)
-	} else {
-		e.w.cfg.Logf("worker %s: %s %s: lost %s event: %v", e.w.cfg.Name, e.m.Kind, e.m.Name, ev.Type, err)
-	}
+	// Counted when queued: if its publication fails, the runner waits for
+	// it a little, then goes on.
+	e.sent.Add(1)
+	e.w.emit(e.m, ev, false)
 }
 
 // controlLoop applies runners' Control messages.
