@@ -408,33 +408,35 @@ func (c *compiler) chain(ch *lang.Chain, path string, in *result, sc *scope) *re
 		if st.Block != nil && st.Block.Kind == "mapreduce" && (j+1 == len(ch.Stages) || ch.Stages[j+1].Reduce == nil) {
 			c.errorf(st.Block.Pos, "mapreduce block must be followed by -> reduce")
 		}
-		cur = c.stage(st, p, cur, sc, j > 0)
+		cur = c.stage(st, p, cur, sc)
 	}
 	return cur
 }
 
-func (c *compiler) stage(st *lang.Stage, path string, in *result, sc *scope, after bool) *result {
+func (c *compiler) stage(st *lang.Stage, path string, in *result, sc *scope) *result {
 	switch {
 	case st.Block != nil:
 		return c.block(st.Block, path, in, sc)
 	case st.Reduce != nil:
 		return c.reduce(st.Reduce, path, in, sc)
 	case st.Task.Name == nil:
-		return c.ref(st.Task, in, sc, after)
+		return c.ref(st.Task, in, sc)
 	default:
 		return &result{one: c.task(st.Task, path, in, sc)}
 	}
 }
 
 // ref compiles a let name used as a stage.
-func (c *compiler) ref(t *lang.Task, in *result, sc *scope, after bool) *result {
+func (c *compiler) ref(t *lang.Task, in *result, sc *scope) *result {
 	name := t.Kind
 	if t.Label != nil || len(t.Opts) > 0 {
 		c.errorf(t.Pos, "%s is not a task: a label or options need a task", name)
 	}
 	if b, ok := c.lets[name]; ok {
-		if after {
-			c.errorf(t.Pos, "%s can only start a chain: a let name has no input", name)
+		if in != nil {
+			// Also in a block after a stage: `s -> parallel < x >` would
+			// silently drop the input the block gives its members.
+			c.errorf(t.Pos, "%s is a let name and takes no input: it can only start a chain", name)
 		}
 		if id := c.useLet(name, b, t.Pos); id != "" {
 			return &result{one: id}

@@ -205,6 +205,10 @@ func (l *scanner) advance(n int) {
 }
 
 func (l *scanner) run() {
+	// Editors on some systems start UTF-8 files with a byte order mark.
+	if len(l.src) >= 3 && l.src[0] == 0xEF && l.src[1] == 0xBB && l.src[2] == 0xBF {
+		l.off = 3
+	}
 	for l.off < len(l.src) {
 		c := l.src[l.off]
 		switch {

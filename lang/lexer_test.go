@@ -45,6 +45,7 @@ func TestLex(t *testing.T) {
 		{"action", "model m1.fit()", "model m1 . fit ( ) EOF"},
 		{"string escapes kept raw", `"a\"b\n"`, `"a\"b\n" EOF`},
 		{"label", "a @gpu-large", "a @ gpu-large EOF"},
+		{"byte order mark", "\ufeffjob a()", "job a ( ) EOF"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
