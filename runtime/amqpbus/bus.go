@@ -374,6 +374,10 @@ type publisher struct {
 	b  *Bus
 	mu sync.RWMutex
 	p  *wamqp.Publisher
+
+	// bmu serializes batches on bch, the channel of batched publishes.
+	bmu sync.Mutex
+	bch *amqp.Channel
 }
 
 func newPublisher(b *Bus) (*publisher, error) {
@@ -406,6 +410,15 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 				}
 			}
 		}
+	case kindEvent, kindFanout:
+		// Events and heartbeats are transient: a persistent message that
+		// waits in a queue costs a disk sync before its confirm (5-10 ms
+		// here, which would serialize a worker's claims), and what a
+		// broker crash loses of them the runner recovers: a lapsed lease
+		// or an unclaimed task is dispatched again.
+		for _, m := range msgs {
+			m.Metadata.Set(transientMeta, "1")
+		}
 	case kindOther:
 		return fmt.Errorf("amqpbus: unknown topic %q", topic)
 	}
@@ -415,7 +428,12 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 			return ErrClosed
 		}
 		cur := p.current()
-		err := cur.Publish(topic, msgs...)
+		var err error
+		if len(msgs) > 1 {
+			err = p.batch(topic, msgs)
+		} else {
+			err = cur.Publish(topic, msgs...)
+		}
 		if err == nil {
 			return nil
 		}
@@ -451,12 +469,65 @@ func (p *publisher) renew(cur *wamqp.Publisher) {
 	go cur.Close()
 }
 
+// batch publishes msgs on one channel and then waits for all their
+// confirms. watermill-amqp waits for each confirm before the next publish,
+// which costs a disk sync per message (a scheduler publishing 1,000 tasks
+// took 11 s); pipelined, the broker syncs them together (30 ms).
+func (p *publisher) batch(topic string, msgs []*message.Message) error {
+	p.bmu.Lock()
+	defer p.bmu.Unlock()
+	if p.bch == nil || p.bch.IsClosed() {
+		if !p.b.pubConn.IsConnected() {
+			return errNotConnected
+		}
+		ch, err := p.b.pubConn.Connection().Channel()
+		if err != nil {
+			return err
+		}
+		if err := ch.Confirm(false); err != nil {
+			ch.Close()
+			return err
+		}
+		p.bch = ch
+	}
+	ch := p.bch
+	exchange, key := "", p.b.name(topic)
+	if topicKind(topic) == kindFanout {
+		exchange, key = p.b.name(topic), ""
+		if err := p.b.declareFanout(ch, topic); err != nil {
+			return err
+		}
+	}
+	confirms := make([]*amqp.DeferredConfirmation, len(msgs))
+	for i, m := range msgs {
+		pub, err := marshaler{}.Marshal(m)
+		if err != nil {
+			return err
+		}
+		confirms[i], err = ch.PublishWithDeferredConfirmWithContext(m.Context(), exchange, key, false, false, pub)
+		if err != nil {
+			return err
+		}
+	}
+	for i, c := range confirms {
+		if !c.Wait() {
+			return fmt.Errorf("delivery not confirmed for message [%s]", msgs[i].UUID)
+		}
+	}
+	return nil
+}
+
 func (p *publisher) Close() error { return nil }
 
 func (p *publisher) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.p.Close()
+	p.bmu.Lock()
+	defer p.bmu.Unlock()
+	if p.bch != nil {
+		p.bch.Close()
+	}
 }
 
 // redactingLogger scrubs the broker's password from what it passes on.

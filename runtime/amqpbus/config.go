@@ -34,7 +34,7 @@ type Config struct {
 	// RabbitMQ push ahead of its acks. Default 1000.
 	EventPrefetch int
 	// PublishChannels is the size of the publisher's channel pool, which
-	// bounds concurrent publishes. Default 8.
+	// bounds concurrent publishes. Default Prefetch, at least 8.
 	PublishChannels int
 
 	// DialTimeout bounds connecting (TCP, TLS and AMQP handshake) at start
@@ -72,7 +72,8 @@ func (c *Config) setDefaults() {
 		c.EventPrefetch = 1000
 	}
 	if c.PublishChannels == 0 {
-		c.PublishChannels = 8
+		// A worker publishes a claim and a result per running task.
+		c.PublishChannels = max(8, c.Prefetch)
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = 5 * time.Second

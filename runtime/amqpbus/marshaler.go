@@ -22,6 +22,9 @@ const (
 	// deadMeta marks, in a message's metadata, a task message that
 	// RabbitMQ dead-lettered; the value is RabbitMQ's reason.
 	deadMeta = "omp-dead"
+	// transientMeta, set by the bus's publisher, asks for a transient
+	// message; it is not sent.
+	transientMeta = "_omp_transient"
 )
 
 // marshaler is Watermill's DefaultMarshaler made tolerant: RabbitMQ adds
@@ -32,16 +35,19 @@ type marshaler struct{}
 
 func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 	headers := make(amqp.Table, len(msg.Metadata)+1)
+	mode := amqp.Persistent
 	for k, v := range msg.Metadata {
+		if k == transientMeta {
+			mode = amqp.Transient
+			continue
+		}
 		headers[k] = v
 	}
 	headers[uuidHeader] = msg.UUID
 	return amqp.Publishing{
-		Body:    msg.Payload,
-		Headers: headers,
-		// Persistent everywhere: on a durable queue it survives a broker
-		// restart, on the transient fan-out queues it costs nothing.
-		DeliveryMode: amqp.Persistent,
+		Body:         msg.Payload,
+		Headers:      headers,
+		DeliveryMode: mode,
 		ContentType:  "application/json",
 		MessageId:    msg.UUID,
 	}, nil
