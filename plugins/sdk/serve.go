@@ -25,9 +25,10 @@ import (
 // Run directly instead of by omp, the executable says so and exits with
 // status 1.
 func Serve(k Kind) {
+	srv := &server{kind: k}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
-		Plugins:         plugin.PluginSet{wire.PluginName: &grpcPlugin{kind: k}},
+		Plugins:         plugin.PluginSet{wire.PluginName: &grpcPlugin{srv: srv}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return plugin.DefaultGRPCServer(append(opts,
 				grpc.MaxRecvMsgSize(wire.MaxMessage),
@@ -42,17 +43,22 @@ func Serve(k Kind) {
 			JSONFormat: true,
 		}),
 	})
+	// The host stopped the server, which cancelled every running task's
+	// ctx. Give the kinds a moment to clean up (the script kind kills its
+	// process group) before the process exits, so nothing they started
+	// outlives omp; the host force-kills a plugin after 2 s.
+	srv.drain(1500 * time.Millisecond)
 }
 
 // grpcPlugin is the server half of go-plugin's plugin; the host has the
 // client half.
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
-	kind Kind
+	srv *server
 }
 
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	wire.RegisterKindServer(s, &server{kind: p.kind})
+	wire.RegisterKindServer(s, p.srv)
 	return nil
 }
 
@@ -62,7 +68,18 @@ func (p *grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Clien
 
 type server struct {
 	wire.UnimplementedKindServer
-	kind Kind
+	kind    Kind
+	running sync.WaitGroup // Run calls in progress
+}
+
+// drain waits up to d for the running Run calls to return.
+func (s *server) drain(d time.Duration) {
+	done := make(chan struct{})
+	go func() { s.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 var _ wire.KindServer = (*server)(nil)
@@ -72,6 +89,8 @@ func (s *server) Describe(context.Context, *wire.DescribeRequest) (*wire.KindSpe
 }
 
 func (s *server) Run(req *wire.Task, stream grpc.ServerStreamingServer[wire.Event]) error {
+	s.running.Add(1)
+	defer s.running.Done()
 	// The stream's context is cancelled when the host cancels the call, so
 	// a timeout or Ctrl-C in omp reaches the kind.
 	ctx := stream.Context()
