@@ -188,10 +188,14 @@ func resolveDir(root, name string) ([]string, error) {
 			return nil, fmt.Errorf("script %s is ambiguous: %s", name, strings.Join(rel, ", "))
 		}
 	}
-	if fi.Mode()&0o111 != 0 {
+	// An executable file runs by itself, unless it has no #! line and an
+	// extension omp knows: exec would fail with "exec format error" where a
+	// shell would have run it with sh, and so does omp.
+	argv := interpreter(path)
+	if fi.Mode()&0o111 != 0 && (argv == nil || hasShebang(path)) {
 		return []string{path}, nil
 	}
-	if argv := interpreter(path); argv != nil {
+	if argv != nil {
 		return argv, nil
 	}
 	return nil, fmt.Errorf("script %s: %s is not executable (chmod +x it, or name it .py or .sh)", name, path)
@@ -211,6 +215,18 @@ func interpreter(path string) []string {
 		return []string{"sh", path}
 	}
 	return nil
+}
+
+// hasShebang reports whether the file at path starts with "#!".
+func hasShebang(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [2]byte
+	n, _ := io.ReadFull(f, b[:])
+	return n == 2 && string(b[:]) == "#!"
 }
 
 func globEscape(s string) string {
