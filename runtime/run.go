@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,8 +93,13 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// newRunID names a run by when it started, for people, and 48 random bits,
+// so that runs started in the same second on many machines never share an
+// event queue.
 func newRunID() string {
-	return time.Now().UTC().Format("20060102T150405") + "-" + newMessageID()[len(msgPrefix)-1:]
+	var b [6]byte
+	rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
 
 // Listener hears what happens in a run. Run calls Notify from one goroutine
