@@ -127,12 +127,12 @@ type Event struct {
 	// RELEASE: events may overtake each other, and a result that arrives
 	// before its STARTED still gives the task a start time.
 	Started time.Time `json:"started,omitzero"`
-	// Sent, on RESULT, FAILURE and RELEASE, counts the events the worker
-	// sent for this dispatch before it (STARTED, LOG, METRIC, PROGRESS).
-	// Events may overtake each other; the runner holds an outcome back
-	// until that many arrived (or briefly, if one was lost), so no log line
-	// comes after its task ended.
-	Sent int `json:"sent,omitempty"`
+	// Seq numbers the events of one dispatch from 1 (STARTED) in the order
+	// the worker sent them; LEASE and BATCH have none. Messages may
+	// overtake each other and come twice: the runner puts each dispatch's
+	// events back in order and drops repeats, so no log line comes out of
+	// order or after its task ended.
+	Seq int `json:"seq,omitempty"`
 	// Error, Permanent, Infra and Cancelled describe a FAILURE: Permanent
 	// means retrying cannot help, Infra that the worker's infrastructure
 	// (not the task) failed, Cancelled that the run's cancellation ended

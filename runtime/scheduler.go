@@ -57,12 +57,12 @@ type task struct {
 	lastSeen     time.Time
 	msg          *TaskMessage
 	result       json.RawMessage
-	// got counts the events of the current attempt that an outcome's Sent
-	// counts; held is an outcome that overtook some of them, heldAt when
-	// it came.
-	got    int
-	held   *Event
-	heldAt time.Time
+	// nextSeq is the Seq of the current dispatch's next event; early
+	// holds its events that overtook an earlier one, in Seq order, since
+	// earlyAt.
+	nextSeq int
+	early   []*Event
+	earlyAt time.Time
 }
 
 type outgoing struct {
@@ -361,6 +361,7 @@ func (s *scheduler) publish(t *task, now time.Time) {
 		return
 	}
 	t.claimed = false
+	t.nextSeq, t.early = 1, nil
 	t.dispatchedAt, t.lastSeen = now, now
 	s.inflight[t] = struct{}{}
 	topic := TaskTopic(t.label)
@@ -401,31 +402,53 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 		return
 	}
 	t.lastSeen = now
-	switch ev.Type {
-	case EventStarted, EventLog, EventMetric, EventProgress:
-		t.got++
-	case EventResult, EventFailure, EventRelease:
-		if t.got < ev.Sent {
-			// Keep the first outcome until its events are in; a second
-			// one is a duplicate or a competing dispatch's: drop it.
-			if t.held == nil {
-				t.held, t.heldAt = ev, now
+	if ev.Seq == 0 || ev.Dispatch != t.dispatch {
+		// Unnumbered, or from a dispatch the runner gave up on whose
+		// worker lives after all: nothing to order it with.
+		s.apply(t, ev, now)
+		return
+	}
+	switch {
+	case ev.Seq < t.nextSeq:
+		return // a repeat
+	case ev.Seq > t.nextSeq:
+		i, found := slices.BinarySearchFunc(t.early, ev.Seq, func(e *Event, seq int) int { return e.Seq - seq })
+		if !found {
+			if len(t.early) == 0 {
+				t.earlyAt = now
 			}
+			t.early = slices.Insert(t.early, i, ev)
+		}
+		return
+	}
+	t.nextSeq++
+	s.apply(t, ev, now)
+	for len(t.early) > 0 && t.early[0].Seq == t.nextSeq && !t.state.Done() {
+		e := t.early[0]
+		t.early = t.early[1:]
+		t.nextSeq++
+		s.apply(t, e, now)
+	}
+	if len(t.early) == 0 {
+		t.early = nil
+	}
+}
+
+// skipGap applies the events held behind one that never came.
+func (s *scheduler) skipGap(t *task, now time.Time) {
+	early := t.early
+	t.early = nil
+	for _, e := range early {
+		if t.state.Done() || e.Dispatch != t.dispatch {
 			return
 		}
-	}
-	s.apply(t, ev, now)
-	if h := t.held; h != nil && h != ev && t.got >= h.Sent && !t.state.Done() {
-		t.held = nil
-		s.apply(t, h, now)
+		t.nextSeq = e.Seq + 1
+		s.apply(t, e, now)
 	}
 }
 
 // apply applies an event of the task's current attempt.
 func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
-	if t.held == ev {
-		t.held = nil
-	}
 	if t.rep.Started.IsZero() && !ev.Started.IsZero() && (ev.Type == EventResult || ev.Type == EventFailure) {
 		// The outcome overtook the claim.
 		t.rep.Started = ev.Started
@@ -530,7 +553,6 @@ func (s *scheduler) fireRetries(now time.Time) {
 		}
 		t.attempt++
 		t.dispatch = 0
-		t.got, t.held = 0, nil
 		t.rep.Attempts = t.attempt
 		s.setState(t, Pending)
 		s.publish(t, now)
@@ -547,8 +569,8 @@ func (s *scheduler) redispatch(t *task, now time.Time) {
 	s.publish(t, now)
 }
 
-// heldLimit bounds how long an outcome waits for the events it overtook.
-const heldLimit = 500 * time.Millisecond
+// gapLimit bounds how long events wait for one that overtook them.
+const gapLimit = 500 * time.Millisecond
 
 // check looks for lost messages, lapsed leases and labels nobody serves.
 func (s *scheduler) check(now time.Time) {
@@ -560,10 +582,12 @@ func (s *scheduler) check(now time.Time) {
 	var unclaimed map[string]*waiting
 	running := map[string]bool{}
 	for t := range s.inflight {
-		if t.held != nil && now.Sub(t.heldAt) > heldLimit {
-			// An event it waits for was lost: go on without it.
-			s.apply(t, t.held, now)
-			continue
+		if len(t.early) > 0 && now.Sub(t.earlyAt) > gapLimit {
+			// An event was lost: go on without it.
+			s.skipGap(t, now)
+			if t.state.Done() {
+				continue
+			}
 		}
 		if t.claimed {
 			if now.Sub(t.lastSeen) > lapse {

@@ -218,8 +218,8 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		w.mu.Unlock()
 	}()
 
-	var sent atomic.Int64
-	if err := w.emit(m, &Event{Type: EventStarted}, true); err != nil {
+	var seq atomic.Int64
+	if err := w.emit(m, &Event{Type: EventStarted, Seq: int(seq.Add(1))}, true); err != nil {
 		// Without a claim the runner cannot track the task: let the bus
 		// deliver it again.
 		w.cfg.Logf("worker %s: claim %s: %v", w.cfg.Name, m.TaskID, err)
@@ -227,11 +227,10 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		return
 	}
 	msg.Ack()
-	sent.Add(1)
 	w.cfg.Logf("worker %s: start %s %s %s (run %s, task %s, attempt %d)", w.cfg.Name, m.Kind, m.Name, m.Action, m.RunID, m.TaskID, m.Attempt)
 
 	began := time.Now()
-	res, err := w.handler(ctx, m, emitter{w, m, &sent})
+	res, err := w.handler(ctx, m, emitter{w, m, &seq})
 	cause := context.Cause(ctx)
 	var ev Event
 	switch {
@@ -249,7 +248,7 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		ev = Event{Type: EventFailure, Error: err.Error(), Permanent: infra || sdk.IsPermanent(err), Infra: infra}
 	}
 	ev.Started = began
-	ev.Sent = int(sent.Load())
+	ev.Seq = int(seq.Add(1))
 	if err := w.emit(m, &ev, true); err != nil {
 		// The lease stops with this attempt, so the runner will dispatch
 		// the task again: nothing is lost, the work is repeated.
@@ -381,9 +380,9 @@ func (o *outbox) publish(next map[string]*batch) {
 
 // emitter sends a running task's logs, metrics and progress as events.
 type emitter struct {
-	w    *Worker
-	m    *TaskMessage
-	sent *atomic.Int64
+	w   *Worker
+	m   *TaskMessage
+	seq *atomic.Int64
 }
 
 func (e emitter) Log(line string) {
@@ -399,9 +398,7 @@ func (e emitter) Progress(done, total int) {
 }
 
 func (e emitter) send(ev *Event) {
-	// Counted when queued: if its publication fails, the runner waits for
-	// it a little, then goes on.
-	e.sent.Add(1)
+	ev.Seq = int(e.seq.Add(1))
 	e.w.emit(e.m, ev, false)
 }
 

@@ -1,0 +1,243 @@
+package runtime_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/echo"
+	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/runtimetest"
+)
+
+// probe is an in-process kind whose actions exercise what echo cannot:
+// metrics and progress, a panic, an infrastructure error.
+type probe struct{}
+
+var errNoPlugin = errors.New("plugin gpu-thing: cannot start: exec format error")
+
+func (probe) Describe() sdk.KindSpec {
+	return sdk.KindSpec{Name: "probe", Actions: []sdk.ActionSpec{{Name: "metrics"}, {Name: "panic"}, {Name: "infra"}}}
+}
+
+func (probe) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
+	switch t.Action {
+	case "metrics":
+		for step := range 3 {
+			e.Metric("loss", 1/float64(step+1), step)
+			e.Progress(step+1, 3)
+		}
+		for i := range 30 {
+			e.Log(strings.Repeat("x", i))
+		}
+		return map[string]any{"ok": true}, nil
+	case "panic":
+		var m map[string]int
+		m["boom"]++
+	case "infra":
+		return nil, errNoPlugin
+	}
+	return nil, sdk.Permanent(errors.New("no such action"))
+}
+
+// noLeaks checks for leaked goroutines after the test's other cleanups.
+func noLeaks(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+}
+
+// embedded starts a bus and a worker serving every label with the given
+// kinds in this process.
+func embedded(t *testing.T, kinds ...sdk.Kind) runtime.Bus {
+	t.Helper()
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	w, err := runtime.NewWorker(runtime.WorkerConfig{
+		Name: "local", Labels: []string{runtime.AnyLabel}, Bus: bus,
+		Executor: runtime.KindExecutor(kinds...),
+		IsInfra:  func(err error) bool { return errors.Is(err, errNoPlugin) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		bus.Close()
+	})
+	return bus
+}
+
+func probeGraph(actions ...string) *compiler.Graph {
+	g := &compiler.Graph{File: "p.omp"}
+	for i, a := range actions {
+		n := &compiler.Node{ID: a, Op: compiler.OpTask, Kind: "probe", Name: a, Action: a, Pos: compiler.Pos{File: "p.omp", Line: i + 1, Column: 3}}
+		g.Nodes = append(g.Nodes, n)
+		g.Outputs = append(g.Outputs, compiler.Output{Node: a, Pos: n.Pos})
+	}
+	return g
+}
+
+func TestMetricsProgressAndLogTail(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, probe{})
+	var progress []runtime.Progress
+	rep, err := runtime.Run(context.Background(), probeGraph("metrics"), runtime.Config{
+		Bus: bus,
+		Listener: runtime.ListenerFunc(func(u runtime.Update) {
+			if u.Type == runtime.UpdateProgress {
+				progress = append(progress, u.Progress)
+			}
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Tasks[0]
+	if rep.Status != runtime.Success || string(rep.Results[0]) != `{"ok":true}` {
+		t.Fatalf("status %s, results %s", rep.Status, rep.Results)
+	}
+	want := []runtime.Metric{{Name: "loss", Value: 1, Step: 0}, {Name: "loss", Value: 0.5, Step: 1}, {Name: "loss", Value: 1.0 / 3, Step: 2}}
+	if len(tr.Metrics) != 3 || tr.Metrics[0] != want[0] || tr.Metrics[1] != want[1] || tr.Metrics[2] != want[2] {
+		t.Errorf("metrics %v, want %v", tr.Metrics, want)
+	}
+	if len(progress) != 3 || progress[2] != (runtime.Progress{Done: 3, Total: 3}) {
+		t.Errorf("progress %v", progress)
+	}
+	if len(tr.Log) != runtime.LogTail || tr.Log[0] != strings.Repeat("x", 10) || tr.Log[19] != strings.Repeat("x", 29) {
+		t.Errorf("log tail %q: want the last %d lines", tr.Log, runtime.LogTail)
+	}
+	if tr.Pos != "p.omp:1:3" || tr.Label != runtime.DefaultLabel || tr.Worker != "local" {
+		t.Errorf("task report %+v", tr)
+	}
+}
+
+func TestPanicFailsTheTask(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, probe{})
+	rep, err := runtime.Run(context.Background(), probeGraph("panic"), runtime.Config{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Tasks[0]
+	if tr.State != runtime.Failure || tr.Error != "panic: assignment to entry in nil map" {
+		t.Errorf("state %s, error %q", tr.State, tr.Error)
+	}
+	if len(tr.Log) == 0 || !strings.Contains(strings.Join(tr.Log, "\n"), "probe.Run") {
+		t.Errorf("the stack is not in the log: %q", tr.Log)
+	}
+}
+
+func TestInfraError(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, probe{})
+	g := probeGraph("infra")
+	g.Nodes[0].Opts.Retries = 3
+	rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus})
+	if !runtime.IsInfra(err) {
+		t.Fatalf("err %v, want an infrastructure error", err)
+	}
+	if want := "probe infra (p.omp:1:3): " + errNoPlugin.Error(); err.Error() != want {
+		t.Errorf("err %q, want %q", err, want)
+	}
+	if rep == nil || rep.Status != runtime.Failure || rep.Tasks[0].Attempts != 1 {
+		t.Errorf("report %+v: want FAILURE after 1 attempt (infrastructure errors are not retried)", rep)
+	}
+}
+
+func TestBusDown(t *testing.T) {
+	noLeaks(t)
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	bus.Close()
+	_, err := runtime.Run(context.Background(), probeGraph("metrics"), runtime.Config{Bus: bus})
+	if !runtime.IsInfra(err) {
+		t.Errorf("err %v, want an infrastructure error", err)
+	}
+}
+
+func TestInvalidConfigAndGraph(t *testing.T) {
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	defer bus.Close()
+	tests := []struct {
+		name string
+		g    *compiler.Graph
+		cfg  runtime.Config
+		want string
+	}{
+		{"no bus", probeGraph("a"), runtime.Config{MaxDeliveries: -1},
+			"runtime: Config.Bus is nil\nruntime: Config.MaxDeliveries is -1"},
+		{"unknown dep", &compiler.Graph{Nodes: []*compiler.Node{{ID: "a", Op: compiler.OpTask, Kind: "echo", Deps: []string{"zz"}, Pos: compiler.Pos{File: "f", Line: 1, Column: 1}}}},
+			runtime.Config{Bus: bus}, "runtime: invalid graph: f:1:1: node a depends on unknown node zz"},
+		{"unknown reducer", &compiler.Graph{Nodes: []*compiler.Node{{ID: "r", Op: compiler.OpReduce, Reducer: "median", Pos: compiler.Pos{File: "f", Line: 2, Column: 5}}}},
+			runtime.Config{Bus: bus}, `runtime: invalid graph: f:2:5: unknown reducer "median"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := runtime.Run(context.Background(), tc.g, tc.cfg)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAnyLabel checks the embedded worker that serves every label, present
+// and future, and that a report is valid JSON with snake_case fields.
+func TestAnyLabel(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, echo.Kind{})
+	g := runtimetest.NewGraph()
+	a := g.Echo("a", []any{"x"}, runtimetest.Label("gpu"))
+	b := g.Echo("b", nil, runtimetest.Input(a), runtimetest.Label("never-declared"))
+	g.Out(b)
+	rep, err := runtime.Run(context.Background(), g.G, runtime.Config{Bus: bus, RunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != runtime.Success || string(rep.Results[0]) != `"x"` || rep.RunID != "r1" {
+		t.Fatalf("report %+v", rep)
+	}
+	j, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(j, &doc); err != nil {
+		t.Fatal(err)
+	}
+	task := doc["tasks"].([]any)[1].(map[string]any)
+	for _, k := range []string{"id", "kind", "name", "action", "label", "worker", "state", "attempts", "started", "finished", "duration", "pos"} {
+		if _, ok := task[k]; !ok {
+			t.Errorf("task JSON lacks %q: %s", k, j)
+		}
+	}
+}
+
+func TestWorkerStopsWithNothingRunning(t *testing.T) {
+	noLeaks(t)
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	defer bus.Close()
+	w, err := runtime.NewWorker(runtime.WorkerConfig{Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := w.Serve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("Serve took %s to stop an idle worker", el)
+	}
+}
