@@ -2,7 +2,9 @@ package lang
 
 import (
 	"errors"
+	"fmt"
 
+	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
 )
 
@@ -16,8 +18,9 @@ import (
 // lookahead and builds the same tree, positions included. FuzzParse checks
 // that both parsers accept the same statements and build equal trees.
 //
-// The fast parser gives no messages: on any error it gives up and the
-// statement goes to participle.
+// On an error the fast parser gives up and the statement goes to
+// participle, whose message is reported, unless the fast parser got further
+// into the statement: it records what it expected where it stopped.
 
 var errSlow = errors.New("not fast-parsable")
 
@@ -28,6 +31,15 @@ type fastParser struct {
 	// depth bounds recursion even where the lexer's bracket limit does not
 	// apply, such as long chains of nested blocks.
 	depth int
+	// at and want say where the parser failed and what it expected there.
+	at   *lexer.Token
+	want string
+}
+
+// fail records that want was expected at the next token.
+func (p *fastParser) fail(want string) error {
+	p.at, p.want = p.peek(), want
+	return errSlow
 }
 
 func (p *fastParser) peek() *lexer.Token {
@@ -65,31 +77,38 @@ func (p *fastParser) is(typ lexer.TokenType, value string) bool {
 func (p *fastParser) punct(v string) bool   { return p.is(TokPunct, v) }
 func (p *fastParser) keyword(v string) bool { return p.is(TokKeyword, v) }
 
-func (p *fastParser) expect(typ lexer.TokenType, value string) error {
+func (p *fastParser) expect(typ lexer.TokenType, value, want string) error {
 	if !p.is(typ, value) {
-		return errSlow
+		if want == "" {
+			want = `"` + value + `"`
+		}
+		return p.fail(want)
 	}
 	p.next()
 	return nil
 }
 
-func (p *fastParser) ident() (*lexer.Token, error) {
+func (p *fastParser) ident(want string) (*lexer.Token, error) {
 	t := p.peek()
 	if t.Type != TokIdent {
-		return nil, errSlow
+		return nil, p.fail(want)
 	}
 	return p.next(), nil
 }
 
-// fastParseStmt parses toks, followed by eof, as one statement.
-func fastParseStmt(toks []lexer.Token, eof lexer.Token) (*Stmt, error) {
+// fastParseStmt parses toks, followed by eof, as one statement. On failure
+// the *Error says where it stopped and what it expected there.
+func fastParseStmt(toks []lexer.Token, eof lexer.Token) (*Stmt, *Error) {
 	p := &fastParser{toks: toks, eof: eof}
 	s, err := p.stmt()
-	if err != nil {
-		return nil, err
+	if err == nil && p.peek().Type != TokEOF {
+		err = p.fail("newline")
 	}
-	if p.peek().Type != TokEOF {
-		return nil, errSlow
+	if err != nil {
+		if p.at == nil {
+			return nil, &Error{Pos: p.peek().Pos, Msg: "syntax error"}
+		}
+		return nil, &Error{Pos: p.at.Pos, Msg: fmt.Sprintf("expected %s, found %s", p.want, describe(*p.at))}
 	}
 	return s, nil
 }
@@ -98,7 +117,7 @@ func (p *fastParser) stmt() (*Stmt, error) {
 	p.depth++
 	defer func() { p.depth-- }()
 	if p.depth > maxNesting {
-		return nil, errSlow
+		return nil, p.fail("fewer nested blocks")
 	}
 	t := p.peek()
 	s := &Stmt{Pos: t.Pos}
@@ -108,11 +127,11 @@ func (p *fastParser) stmt() (*Stmt, error) {
 		p.next()
 		s.Param = &Param{Pos: t.Pos}
 		var name *lexer.Token
-		if name, err = p.ident(); err != nil {
+		if name, err = p.ident("a param name"); err != nil {
 			return nil, err
 		}
 		s.Param.Name = name.Value
-		if err = p.expect(TokPunct, "="); err != nil {
+		if err = p.expect(TokPunct, "=", ""); err != nil {
 			return nil, err
 		}
 		s.Param.Value, err = p.value()
@@ -120,11 +139,11 @@ func (p *fastParser) stmt() (*Stmt, error) {
 		p.next()
 		s.Let = &Let{Pos: t.Pos}
 		var name *lexer.Token
-		if name, err = p.ident(); err != nil {
+		if name, err = p.ident("a name"); err != nil {
 			return nil, err
 		}
 		s.Let.Name = name.Value
-		if err = p.expect(TokPunct, "="); err != nil {
+		if err = p.expect(TokPunct, "=", ""); err != nil {
 			return nil, err
 		}
 		s.Let.Chain, err = p.chain()
@@ -132,11 +151,11 @@ func (p *fastParser) stmt() (*Stmt, error) {
 		p.next()
 		s.Pipeline = &Pipeline{Pos: t.Pos}
 		var name *lexer.Token
-		if name, err = p.ident(); err != nil {
+		if name, err = p.ident("a pipeline name"); err != nil {
 			return nil, err
 		}
 		s.Pipeline.Name = name.Value
-		if err = p.expect(TokPunct, "{"); err != nil {
+		if err = p.expect(TokPunct, "{", ""); err != nil {
 			return nil, err
 		}
 		if !p.punct("}") {
@@ -152,7 +171,7 @@ func (p *fastParser) stmt() (*Stmt, error) {
 				p.next()
 			}
 		}
-		err = p.expect(TokPunct, "}")
+		err = p.expect(TokPunct, "}", `newline or "}"`)
 	default:
 		s.Chain, err = p.chain()
 	}
@@ -179,7 +198,7 @@ func (p *fastParser) startsStage() bool {
 
 func (p *fastParser) chain() (*Chain, error) {
 	if !p.startsStage() {
-		return nil, errSlow
+		return nil, p.fail("a task or block")
 	}
 	c := &Chain{Pos: p.peek().Pos}
 	for {
@@ -199,7 +218,7 @@ func (p *fastParser) stage() (*Stage, error) {
 	p.depth++
 	defer func() { p.depth-- }()
 	if p.depth > maxNesting {
-		return nil, errSlow
+		return nil, p.fail("fewer nested blocks")
 	}
 	t := p.peek()
 	st := &Stage{Pos: t.Pos}
@@ -214,7 +233,7 @@ func (p *fastParser) stage() (*Stage, error) {
 	case t.Type == TokIdent:
 		st.Task, err = p.task()
 	default:
-		return nil, errSlow
+		return nil, p.fail("a task or block")
 	}
 	if err != nil {
 		return nil, err
@@ -225,7 +244,7 @@ func (p *fastParser) stage() (*Stage, error) {
 func (p *fastParser) block() (*Block, error) {
 	t := p.next()
 	b := &Block{Pos: t.Pos, Kind: t.Value}
-	if err := p.expect(TokPunct, "<"); err != nil {
+	if err := p.expect(TokPunct, "<", ""); err != nil {
 		return nil, err
 	}
 	if p.startsStage() {
@@ -246,12 +265,12 @@ func (p *fastParser) block() (*Block, error) {
 	}
 	if p.keyword("for") {
 		f := &For{Pos: p.next().Pos}
-		v, err := p.ident()
+		v, err := p.ident("a loop variable")
 		if err != nil {
 			return nil, err
 		}
 		f.Var = v.Value
-		if err := p.expect(TokKeyword, "in"); err != nil {
+		if err := p.expect(TokKeyword, "in", ""); err != nil {
 			return nil, err
 		}
 		if f.From, err = p.value(); err != nil {
@@ -265,7 +284,13 @@ func (p *fastParser) block() (*Block, error) {
 		}
 		b.For = f
 	}
-	if err := p.expect(TokPunct, ">"); err != nil {
+	want := `"," or ">"`
+	if b.For != nil {
+		want = `">"`
+	} else if len(b.Members) == 0 {
+		want = `a task, a block or ">"`
+	}
+	if err := p.expect(TokPunct, ">", want); err != nil {
 		return nil, err
 	}
 	var err error
@@ -276,7 +301,12 @@ func (p *fastParser) block() (*Block, error) {
 // tail parses the optional `@LABEL` and `with OPTIONS` of a task or block.
 func (p *fastParser) tail() (*Label, []*Option, error) {
 	var l *Label
-	if p.punct("@") && p.peekAt(1).Type == TokIdent {
+	if p.punct("@") {
+		// Nothing but a label may follow @, so this is not a choice.
+		if p.peekAt(1).Type != TokIdent {
+			p.next()
+			return nil, nil, p.fail("a label")
+		}
 		at := p.next()
 		l = &Label{Pos: at.Pos, Name: p.next().Value}
 	}
@@ -286,11 +316,11 @@ func (p *fastParser) tail() (*Label, []*Option, error) {
 	p.next()
 	var opts []*Option
 	for {
-		key, err := p.ident()
+		key, err := p.ident("an option name")
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := p.expect(TokPunct, "="); err != nil {
+		if err := p.expect(TokPunct, "=", ""); err != nil {
 			return nil, nil, err
 		}
 		v, err := p.value()
@@ -308,7 +338,7 @@ func (p *fastParser) tail() (*Label, []*Option, error) {
 }
 
 func (p *fastParser) task() (*Task, error) {
-	k, err := p.ident()
+	k, err := p.ident("a kind")
 	if err != nil {
 		return nil, err
 	}
@@ -322,22 +352,25 @@ func (p *fastParser) task() (*Task, error) {
 		} else {
 			var q Quoted
 			if err := q.Capture([]string{nt.Value}); err != nil {
-				return nil, errSlow
+				return nil, p.fail("a task name")
 			}
 			t.Name.Quoted = &q
 		}
 		if p.punct(".") {
 			p.next()
-			a, err := p.ident()
+			a, err := p.ident("an action")
 			if err != nil {
 				return nil, err
 			}
 			t.Action = &Ident{Pos: a.Pos, Name: a.Value}
 		}
-		if err := p.expect(TokPunct, "("); err != nil {
+		if err := p.expect(TokPunct, "(", ""); err != nil {
 			return nil, err
 		}
 		for !p.punct(")") {
+			if !startsValue(p.peek()) {
+				return nil, p.fail(`a value or ")"`)
+			}
 			a, err := p.arg()
 			if err != nil {
 				return nil, err
@@ -348,7 +381,7 @@ func (p *fastParser) task() (*Task, error) {
 			}
 			p.next()
 		}
-		if err := p.expect(TokPunct, ")"); err != nil {
+		if err := p.expect(TokPunct, ")", `"," or ")"`); err != nil {
 			return nil, err
 		}
 	}
@@ -376,10 +409,14 @@ func (p *fastParser) arg() (*Arg, error) {
 
 func (p *fastParser) value() (*Value, error) {
 	if !startsValue(p.peek()) {
-		return nil, errSlow
+		return nil, p.fail("a value")
 	}
 	v := &Value{}
 	if err := parseValue(p, v); err != nil {
+		var ute *participle.UnexpectedTokenError
+		if errors.As(err, &ute) {
+			p.at, p.want = &ute.Unexpected, ute.Expect
+		}
 		return nil, errSlow
 	}
 	return v, nil

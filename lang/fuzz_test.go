@@ -91,6 +91,9 @@ func compareParsers(t *testing.T, src []byte) {
 		stop := l.toks[end]
 		stop.Type = TokEOF
 		fast, ferr := fastParseStmt(l.toks[start:end], stop)
+		if ferr != nil && (ferr.Pos.Line < 1 || ferr.Msg == "syntax error") {
+			t.Fatalf("fast parser failed without saying why: %v", ferr)
+		}
 		slow, serr := parseStmt(l.toks[start:end], stop)
 		switch {
 		case ferr == nil && serr != nil:

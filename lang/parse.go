@@ -55,13 +55,20 @@ func Parse(filename string, src []byte) (f *File, err error) {
 		// tells describe() to call it a newline.
 		stop := l.toks[end]
 		stop.Type = TokEOF
-		s, err := fastParseStmt(l.toks[start:end], stop)
-		if err != nil {
-			s, err = parseStmt(l.toks[start:end], stop)
+		s, ferr := fastParseStmt(l.toks[start:end], stop)
+		if ferr != nil {
+			var err error
+			if s, err = parseStmt(l.toks[start:end], stop); err != nil {
+				// participle's message, unless the fast parser read
+				// further before it failed and so knows more.
+				e := syntaxError(filename, err)
+				if ferr.Pos.Offset > e.Pos.Offset || ferr.Pos.Offset == e.Pos.Offset && !strings.HasPrefix(ferr.Msg, "expected newline") {
+					e = ferr
+				}
+				errs = append(errs, e)
+			}
 		}
-		if err != nil {
-			errs = append(errs, syntaxError(filename, err))
-		} else {
+		if s != nil {
 			f.Stmts = append(f.Stmts, s)
 		}
 		start = end + 1
@@ -106,6 +113,10 @@ func syntaxError(filename string, err error) *Error {
 		pos := ute.Unexpected.Pos
 		if pos.Filename == "" {
 			pos.Filename = filename
+		}
+		if ute.Expect != "" {
+			// Set by parseValue, in words already.
+			return &Error{Pos: pos, Msg: fmt.Sprintf("expected %s, found %s", ute.Expect, found)}
 		}
 		msg := ute.Message()
 		if i := strings.Index(msg, "(expected "); i >= 0 {

@@ -59,9 +59,13 @@ func TestParseErrors(t *testing.T) {
 		name, src, want string
 	}{
 		{"two statements on a line", "job a() job b()", "t.omp:1:9: unexpected name job (a statement ends at a newline; put each statement on its own line)"},
-		{"unclosed paren", "job a(", `t.omp:1:7: expected ")", found end of file`},
-		{"missing comma", "job a(1 2)", `t.omp:1:9: expected ")", found number 2`},
-		{"unclosed block", "parallel < job a()", `t.omp:1:19: expected ">", found end of file`},
+		{"unclosed paren", "job a(", `t.omp:1:7: expected a value or ")", found end of file`},
+		{"missing comma", "job a(1 2)", `t.omp:1:9: expected "," or ")", found number 2`},
+		{"unclosed block", "parallel < job a()", `t.omp:1:19: expected "," or ">", found end of file`},
+		{"missing in", "parallel < echo a() for i 1..3 >", `t.omp:1:27: expected "in", found number 1`},
+		{"bad list", "echo a([1, 2 3])", `t.omp:1:14: expected "," or "]", found number 3`},
+		{"label missing", "echo a() @ with retries=1", `t.omp:1:12: expected a label, found keyword with`},
+		{"each statement's first error", "echo a(\n1 2)\necho b(,)", "t.omp:2:3: expected \",\" or \")\", found number 2\nt.omp:3:8: expected a value or \")\", found \",\""},
 		{"assignment without let", "x = 1", `t.omp:1:3: unexpected "="`},
 		{"keyword as name", "job in()", `t.omp:1:5: unexpected keyword in (a statement ends at a newline; put each statement on its own line)`},
 		{"lexical error first", "job a(\"x)", "t.omp:1:7: string literal not terminated"},
