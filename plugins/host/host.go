@@ -353,6 +353,7 @@ func (k *kind) drop(p *proc) {
 // proc is one running plugin process.
 type proc struct {
 	client *plugin.Client
+	cmd    *exec.Cmd // started by go-plugin
 	kind   wire.KindClient
 	stderr *stderrTail
 	sink   *logSink
@@ -385,7 +386,7 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 			grpc.MaxCallRecvMsgSize(wire.MaxMessage),
 			grpc.MaxCallSendMsgSize(wire.MaxMessage))},
 	})
-	p := &proc{client: client, stderr: stderr, sink: sink}
+	p := &proc{client: client, cmd: cmd, stderr: stderr, sink: sink}
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
@@ -424,7 +425,26 @@ type startErr struct {
 func (e startErr) Error() string { return e.msg }
 func (e startErr) Unwrap() error { return e.err }
 
-func (p *proc) kill() { p.client.Kill() }
+// killGrace is how long a plugin gets to exit after it was asked to. go-plugin
+// itself would wait 2s; a plugin exits in about a millisecond, and every omp
+// command waits for this on its way out.
+const killGrace = 500 * time.Millisecond
+
+// kill asks the plugin to exit and kills it if it has not within killGrace.
+func (p *proc) kill() {
+	done := make(chan struct{})
+	go func() {
+		p.client.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(killGrace):
+		// go-plugin notices the exit and returns from Kill at once.
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
 
 func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
 	ctx, cancel := context.WithCancel(ctx)

@@ -31,10 +31,11 @@ func newHost(t testing.TB) *Host {
 
 // recorder is an Emitter that keeps what it is sent.
 type recorder struct {
-	mu      sync.Mutex
-	logs    []string
-	metrics []string
-	onLog   func(string)
+	mu       sync.Mutex
+	logs     []string
+	metrics  []string
+	progress []string
+	onLog    func(string)
 }
 
 func (r *recorder) Log(line string) {
@@ -53,7 +54,11 @@ func (r *recorder) Metric(name string, value float64, step int) {
 	r.metrics = append(r.metrics, name+"="+strconv.FormatFloat(value, 'g', -1, 64)+"@"+strconv.Itoa(step))
 }
 
-func (r *recorder) Progress(done, total int) {}
+func (r *recorder) Progress(done, total int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progress = append(r.progress, strconv.Itoa(done)+"/"+strconv.Itoa(total))
+}
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
 
@@ -122,14 +127,61 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 
 func TestEmitterReachesHost(t *testing.T) {
 	h := newHost(t)
-	tk := task("echo", "run", `1`)
-	tk.Kwargs = map[string]json.RawMessage{"log": raw(`"hello from echo"`)}
 	rec := &recorder{}
-	if _, err := h.Run(context.Background(), tk, rec); err != nil {
+	res, err := h.Run(context.Background(), task("crashy", "report"), rec)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rec.logs, "|") != "hello from echo" {
-		t.Errorf("logs = %q", rec.logs)
+	if string(res) != `"done"` {
+		t.Errorf("result %s", res)
+	}
+	if got := strings.Join(rec.logs, "|"); got != "one|two" {
+		t.Errorf("logs = %q, want one|two", got)
+	}
+	if got := strings.Join(rec.metrics, " "); got != "loss=0.25@3" {
+		t.Errorf("metrics = %q", got)
+	}
+	if got := strings.Join(rec.progress, " "); got != "1/2" {
+		t.Errorf("progress = %q", got)
+	}
+}
+
+func TestTaskCrossesTheBoundary(t *testing.T) {
+	h := newHost(t)
+	sent := sdk.Task{
+		RunID: "run-9", TaskID: "n3", Attempt: 2, Kind: "crashy", Name: "it", Action: "task",
+		Args:     []json.RawMessage{raw(`1`), raw(`{"a":[true,null]}`)},
+		Kwargs:   map[string]json.RawMessage{"k": raw(`"v"`)},
+		Input:    raw(`[1,2]`),
+		Label:    "gpu",
+		Store:    "/data/store",
+		Deadline: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC),
+	}
+	res, err := h.Run(context.Background(), sent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got sdk.Task
+	if err := json.Unmarshal(res, &got); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(sent)
+	again, _ := json.Marshal(got)
+	if string(again) != string(want) || !got.Deadline.Equal(sent.Deadline) {
+		t.Errorf("the kind received\n%s\nwant\n%s", again, want)
+	}
+	// An empty Store is filled from the host's Config.Store.
+	h2, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}, Store: "/default/store"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	res, err = h2.Run(context.Background(), task("crashy", "task"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(res, &got); err != nil || got.Store != "/default/store" {
+		t.Errorf("store %q, %v; want /default/store", got.Store, err)
 	}
 }
 

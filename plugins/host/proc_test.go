@@ -161,3 +161,20 @@ func TestKilledHostTakesPluginsWithIt(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseKillsAStubbornPlugin(t *testing.T) {
+	t.Setenv("OMP_CRASHY_STUBBORN", "1")
+	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid(t, h)
+	start := time.Now()
+	h.Close()
+	if d := time.Since(start); d < killGrace || d > killGrace+time.Second {
+		t.Errorf("Close took %v, want a little over %v", d, killGrace)
+	}
+	if kids := children(os.Getpid()); len(kids) != 0 {
+		t.Errorf("after Close, still running: %v", kids)
+	}
+}

@@ -14,7 +14,7 @@ type crashy struct{}
 
 func (crashy) Describe() sdk.KindSpec {
 	return sdk.KindSpec{Name: "crashy", Aliases: []string{"crash"}, Actions: []sdk.ActionSpec{
-		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"}, {Name: "block", MaxArgs: 1},
+		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"}, {Name: "block", MaxArgs: 1}, {Name: "task", MaxArgs: -1}, {Name: "report"},
 	}}
 }
 
@@ -22,6 +22,15 @@ func (crashy) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 	switch t.Action {
 	case "pid":
 		return os.Getpid(), nil
+	case "task":
+		// The task as the kind received it, to check the trip over gRPC.
+		return t, nil
+	case "report":
+		e.Log("one")
+		e.Metric("loss", 0.25, 3)
+		e.Progress(1, 2)
+		e.Log("two")
+		return "done", nil
 	case "panic":
 		panic("boom")
 	case "crash":
@@ -45,4 +54,10 @@ func (crashy) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 	return nil, errors.New("still alive")
 }
 
-func main() { sdk.Serve(crashy{}) }
+func main() {
+	sdk.Serve(crashy{})
+	if os.Getenv("OMP_CRASHY_STUBBORN") != "" {
+		// A plugin that does not exit when the host lets it go.
+		time.Sleep(time.Hour)
+	}
+}
