@@ -194,6 +194,12 @@ func parseCSV(name string, data []byte) (*table, error) {
 	if err != nil {
 		return nil, csvErr(name, err)
 	}
+	for j, h := range header {
+		if strings.TrimSpace(h) == "" {
+			_, c := r.FieldPos(j)
+			return nil, fmt.Errorf("%s:1:%d: column %d has no name in the header row", name, c, j+1)
+		}
+	}
 	t := &table{source: name, cols: len(header), columns: header}
 	for {
 		rec, err := r.Read()

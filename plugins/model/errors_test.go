@@ -32,6 +32,7 @@ func TestErrors(t *testing.T) {
 		"datasets/nan.csv":     "a\n1\nNaN\n",
 		"datasets/quote.csv":   "a\n\"1\n",
 		"datasets/huge.csv":    "a\n1e999\n",
+		"datasets/noname.csv":  "a,,c\n1,2,3\n",
 	})
 	fit := func(name string, args ...any) sdk.Task { return task(dir, name, "fit", args, nil) }
 	run(t, fit("fitted", "x", "y"))
@@ -51,6 +52,8 @@ func TestErrors(t *testing.T) {
 			`model lin.fit: X: datasets/nan.csv:3:1: column "a": "NaN" is not a finite number`},
 		{"overflowing cell", fit("lin", "huge", "y"),
 			`model lin.fit: X: datasets/huge.csv:2:1: column "a": "1e999" is not a finite number`},
+		{"unnamed column", fit("lin", "noname", "y"),
+			`model lin.fit: X: datasets/noname.csv:1:3: column 2 has no name in the header row`},
 		{"empty file", fit("lin", "empty", "y"),
 			`model lin.fit: X: datasets/empty.csv: empty file, want a header row and rows of numbers`},
 		{"header only", fit("lin", "header", "y"),
