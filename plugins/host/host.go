@@ -293,11 +293,11 @@ func (k *kind) describe(ctx context.Context) (*sdk.KindSpec, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &InfraError{Kind: k.name, Err: fmt.Errorf("describe: %w", p.failure(k.name, err))}
+		return nil, &InfraError{Kind: k.name, Describing: true, Err: p.failure(k.name, err)}
 	}
 	spec := specFromWire(w)
 	if spec.Name != k.name {
-		return nil, &InfraError{Kind: k.name, Err: fmt.Errorf("%s describes itself as kind %q; the file name and the kind's name must agree", k.source, spec.Name)}
+		return nil, &InfraError{Kind: k.name, Describing: true, Err: fmt.Errorf("%s describes itself as kind %q; the file name and the kind's name must agree", k.source, spec.Name)}
 	}
 	k.mu.Lock()
 	k.spec = &spec
@@ -535,10 +535,16 @@ func (e *ExitError) Error() string {
 // described: the infrastructure failed, not the task.
 type InfraError struct {
 	Kind string
-	Err  error
+	// Describing is set when the plugin started but its Describe failed or
+	// did not fit.
+	Describing bool
+	Err        error
 }
 
 func (e *InfraError) Error() string {
+	if e.Describing {
+		return fmt.Sprintf("plugin %s could not be described: %v", e.Kind, e.Err)
+	}
 	return fmt.Sprintf("plugin %s could not start: %v", e.Kind, e.Err)
 }
 

@@ -321,6 +321,14 @@ func TestInfraErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "omp-kind-bogus"), []byte("#!/bin/sh\necho not a plugin >&2\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A plugin whose file name and kind disagree.
+	upper, err := os.ReadFile(filepath.Join(pluginDir, "omp-kind-upper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "omp-kind-shout"), upper, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	h, err := New(Config{Self: []string{filepath.Join(dir, "no-such-omp")}, PluginPath: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +346,10 @@ func TestInfraErrors(t *testing.T) {
 	kinds, err := h.Kinds(context.Background())
 	if !IsInfra(err) || len(kinds) != len(builtin.Kinds()) {
 		t.Errorf("Kinds = %d kinds, %v; want the built-in kinds and an infra error", len(kinds), err)
+	}
+	want := `plugin shout could not be described: ` + filepath.Join(dir, "omp-kind-shout") + ` describes itself as kind "upper"; the file name and the kind's name must agree`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Kinds: err = %v, want it to contain %q", err, want)
 	}
 	_, err = h.Run(context.Background(), task("nope", "run"), nil)
 	if err == nil || !strings.HasPrefix(err.Error(), `unknown kind "nope" (and some plugins could not be described: plugin bogus could not start: `) {
