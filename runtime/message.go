@@ -49,6 +49,11 @@ type TaskMessage struct {
 	// LeaseInterval is how often the worker must renew its claim with a
 	// LEASE event while the attempt runs.
 	LeaseInterval Duration `json:"lease_interval,omitzero"`
+	// ClaimWithin is how long a worker may run the task before it must
+	// claim it (STARTED) and ack its message. A task done sooner sends only
+	// its outcome, then acks: a quick task costs one event, not two. Zero
+	// means claim before running.
+	ClaimWithin Duration `json:"claim_within,omitzero"`
 }
 
 // Options are a task's execution options on the wire.
@@ -117,6 +122,9 @@ type Event struct {
 	Attempt  int       `json:"attempt,omitempty"`
 	Dispatch int       `json:"dispatch,omitempty"`
 	Worker   string    `json:"worker,omitempty"`
+	// Delivery names the worker's delivery of the task message that the
+	// event belongs to: a message the bus delivered twice has two.
+	Delivery string    `json:"delivery,omitempty"`
 	Time     time.Time `json:"time"`
 
 	Line     string          `json:"line,omitempty"`     // LOG
@@ -127,7 +135,7 @@ type Event struct {
 	// RELEASE: events may overtake each other, and a result that arrives
 	// before its STARTED still gives the task a start time.
 	Started time.Time `json:"started,omitzero"`
-	// Seq numbers the events of one dispatch from 1 (STARTED) in the order
+	// Seq numbers the events of one delivery from 1 in the order
 	// the worker sent them; LEASE and BATCH have none. Messages may
 	// overtake each other and come twice: the runner puts each dispatch's
 	// events back in order and drops repeats, so no log line comes out of

@@ -60,9 +60,10 @@ type task struct {
 	// nextSeq is the Seq of the current dispatch's next event; early
 	// holds its events that overtook an earlier one, in Seq order, since
 	// earlyAt.
-	nextSeq int
-	early   []*Event
-	earlyAt time.Time
+	nextSeq  int
+	early    []*Event
+	earlyAt  time.Time
+	delivery string // the delivery whose events are put in order
 }
 
 type outgoing struct {
@@ -322,6 +323,7 @@ func (s *scheduler) dispatch(t *task) {
 		Store:         s.cfg.Store,
 		ReplyTo:       EventTopic(s.cfg.RunID),
 		LeaseInterval: Duration(s.cfg.LeaseInterval),
+		ClaimWithin:   Duration(min(maxClaimWithin, s.cfg.LeaseInterval/4, s.cfg.DispatchTimeout/4)),
 	}
 	var err error
 	if len(n.Args) > 0 {
@@ -361,7 +363,7 @@ func (s *scheduler) publish(t *task, now time.Time) {
 		return
 	}
 	t.claimed = false
-	t.nextSeq, t.early = 1, nil
+	t.nextSeq, t.early, t.delivery = 1, nil, ""
 	t.dispatchedAt, t.lastSeen = now, now
 	s.inflight[t] = struct{}{}
 	topic := TaskTopic(t.label)
@@ -402,9 +404,13 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 		return
 	}
 	t.lastSeen = now
-	if ev.Seq == 0 || ev.Dispatch != t.dispatch {
-		// Unnumbered, or from a dispatch the runner gave up on whose
-		// worker lives after all: nothing to order it with.
+	if t.delivery == "" && ev.Dispatch == t.dispatch {
+		t.delivery = ev.Delivery
+	}
+	if ev.Seq == 0 || ev.Dispatch != t.dispatch || ev.Delivery != t.delivery {
+		// Unnumbered, from a dispatch the runner gave up on whose worker
+		// lives after all, or from a second delivery of the message:
+		// nothing to order it with.
 		s.apply(t, ev, now)
 		return
 	}
@@ -568,6 +574,12 @@ func (s *scheduler) redispatch(t *task, now time.Time) {
 	}
 	s.publish(t, now)
 }
+
+// maxClaimWithin bounds TaskMessage.ClaimWithin. It is short: until its
+// claim the runner cannot tell a running task from a queued one, which
+// matters when a run fails fast (running tasks finish, queued ones are
+// cancelled).
+const maxClaimWithin = 10 * time.Millisecond
 
 // gapLimit bounds how long events wait for one that overtook them.
 const gapLimit = 500 * time.Millisecond

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,15 +33,28 @@ type Worker struct {
 	// than any before starts.
 	kick     chan struct{}
 	minLease time.Duration
+	wakeAt   time.Time // when the lease loop wakes next
 	out      *outbox
+	// deliveries numbers the task messages this worker took.
+	deliveries atomic.Uint64
 }
 
 type jobKey struct{ run, task string }
 
 type job struct {
-	m         *TaskMessage
-	cancel    context.CancelCauseFunc
+	m      *TaskMessage
+	msg    *message.Message
+	cancel context.CancelCauseFunc
+	// delivery tells this delivery's events from those of another worker
+	// that got the same message.
+	delivery string
+	seq      atomic.Int64
+	// Guarded by Worker.mu: lastLease is the last renewal; settled means
+	// the task message was acked or nacked, by the claim or, for a task
+	// done before claimDue, with the outcome.
 	lastLease time.Time
+	claimDue  time.Time
+	settled   bool
 }
 
 type runMark struct {
@@ -198,12 +212,22 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 	defer cancel(nil)
 	key := jobKey{m.RunID, m.TaskID}
 	now := time.Now()
+	j := &job{m: m, msg: msg, cancel: cancel, lastLease: now,
+		delivery: w.cfg.Name + "/" + strconv.FormatUint(w.deliveries.Add(1), 36)}
+	claimNow := m.ClaimWithin <= 0
+	if !claimNow {
+		j.claimDue = now.Add(m.ClaimWithin.std())
+	}
 	w.mu.Lock()
-	w.running[key] = &job{m: m, cancel: cancel, lastLease: now}
+	w.running[key] = j
 	lease := time.Duration(m.LeaseInterval)
 	kick := lease > 0 && (w.minLease == 0 || lease < w.minLease)
 	if kick {
 		w.minLease = lease
+	}
+	kick = kick || (!claimNow && j.claimDue.Before(w.wakeAt))
+	if claimNow {
+		j.settled = true
 	}
 	w.mu.Unlock()
 	if kick {
@@ -218,19 +242,12 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		w.mu.Unlock()
 	}()
 
-	var seq atomic.Int64
-	if err := w.emit(m, &Event{Type: EventStarted, Seq: int(seq.Add(1))}, true); err != nil {
-		// Without a claim the runner cannot track the task: let the bus
-		// deliver it again.
-		w.cfg.Logf("worker %s: claim %s: %v", w.cfg.Name, m.TaskID, err)
-		msg.Nack()
+	if claimNow && !w.claim(j, int(j.seq.Add(1))) {
 		return
 	}
-	msg.Ack()
-	w.cfg.Logf("worker %s: start %s %s %s (run %s, task %s, attempt %d)", w.cfg.Name, m.Kind, m.Name, m.Action, m.RunID, m.TaskID, m.Attempt)
 
-	began := time.Now()
-	res, err := w.handler(ctx, m, emitter{w, m, &seq})
+	began := now
+	res, err := w.handler(ctx, m, emitter{w, j})
 	cause := context.Cause(ctx)
 	var ev Event
 	switch {
@@ -247,19 +264,50 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		infra := w.cfg.IsInfra(err)
 		ev = Event{Type: EventFailure, Error: err.Error(), Permanent: infra || sdk.IsPermanent(err), Infra: infra}
 	}
-	ev.Started = began
-	ev.Seq = int(seq.Add(1))
-	if err := w.emit(m, &ev, true); err != nil {
-		// The lease stops with this attempt, so the runner will dispatch
-		// the task again: nothing is lost, the work is repeated.
-		w.cfg.Logf("worker %s: report %s: %v", w.cfg.Name, m.TaskID, err)
+	w.mu.Lock()
+	settled := j.settled
+	j.settled = true
+	w.mu.Unlock()
+	if !settled && ev.Type == EventRelease {
+		// Never claimed: give the message back to the bus as it came.
+		msg.Nack()
 		return
 	}
-	if ev.Type == EventFailure {
+	ev.Started = began
+	ev.Seq = int(j.seq.Add(1))
+	err = w.emit(j, &ev, true)
+	if !settled {
+		// Done before its claim was due: the outcome is the claim.
+		if err == nil {
+			msg.Ack()
+		} else {
+			msg.Nack()
+		}
+	}
+	switch {
+	case err != nil:
+		// A claimed task's lease ends with this attempt, so the runner
+		// dispatches it again: nothing is lost, the work is repeated.
+		w.cfg.Logf("worker %s: report %s: %v", w.cfg.Name, m.TaskID, err)
+	case ev.Type == EventFailure:
 		w.cfg.Logf("worker %s: %s %s failed: %s", w.cfg.Name, m.Kind, m.Name, ev.Error)
-	} else {
+	default:
 		w.cfg.Logf("worker %s: %s %s: %s", w.cfg.Name, m.Kind, m.Name, ev.Type)
 	}
+}
+
+// claim sends STARTED for a job (already marked settled) and then acks its
+// message, so the runner tracks the task before the bus forgets it. If the
+// claim cannot be sent, the message is nacked for the bus to deliver again.
+func (w *Worker) claim(j *job, seq int) bool {
+	if err := w.emit(j, &Event{Type: EventStarted, Seq: seq}, true); err != nil {
+		w.cfg.Logf("worker %s: claim %s: %v", w.cfg.Name, j.m.TaskID, err)
+		j.msg.Nack()
+		return false
+	}
+	j.msg.Ack()
+	w.cfg.Logf("worker %s: start %s %s %s (run %s, task %s, attempt %d)", w.cfg.Name, j.m.Kind, j.m.Name, j.m.Action, j.m.RunID, j.m.TaskID, j.m.Attempt)
+	return true
 }
 
 // execute is the innermost handler: it hands the task to the Executor.
@@ -287,12 +335,13 @@ func (w *Worker) execute(ctx context.Context, m *TaskMessage, e sdk.Emitter) (js
 	return w.cfg.Executor.Run(ctx, t, e)
 }
 
-// emit sends an event of m's attempt on its reply topic. With wait it
+// emit sends an event of j's attempt on its reply topic. With wait it
 // returns once the event was published (or failed to be); without, it
 // returns at once and a failure is only logged.
-func (w *Worker) emit(m *TaskMessage, e *Event, wait bool) error {
+func (w *Worker) emit(j *job, e *Event, wait bool) error {
+	m := j.m
 	e.RunID, e.TaskID, e.Attempt, e.Dispatch = m.RunID, m.TaskID, m.Attempt, m.Dispatch
-	e.Worker = w.cfg.Name
+	e.Worker, e.Delivery = w.cfg.Name, j.delivery
 	e.Time = time.Now()
 	return w.out.send(m.ReplyTo, e, wait)
 }
@@ -380,9 +429,8 @@ func (o *outbox) publish(next map[string]*batch) {
 
 // emitter sends a running task's logs, metrics and progress as events.
 type emitter struct {
-	w   *Worker
-	m   *TaskMessage
-	seq *atomic.Int64
+	w *Worker
+	j *job
 }
 
 func (e emitter) Log(line string) {
@@ -398,8 +446,8 @@ func (e emitter) Progress(done, total int) {
 }
 
 func (e emitter) send(ev *Event) {
-	ev.Seq = int(e.seq.Add(1))
-	e.w.emit(e.m, ev, false)
+	ev.Seq = int(e.j.seq.Add(1))
+	e.w.emit(e.j, ev, false)
 }
 
 // controlLoop applies runners' Control messages.
@@ -447,8 +495,25 @@ func (w *Worker) leaseLoop(life context.Context) {
 		now := time.Now()
 		next := time.Second
 		batches := map[string]*Event{}
+		type claim struct {
+			j   *job
+			seq int
+		}
+		var claims []claim
 		w.mu.Lock()
 		for _, j := range w.running {
+			if !j.settled {
+				if j.claimDue.After(now) {
+					next = min(next, j.claimDue.Sub(now))
+					continue
+				}
+				// Still running at its claim time: claim it now, with
+				// the sequence number taken under the lock so the
+				// outcome numbers after it.
+				j.settled = true
+				j.lastLease = now
+				claims = append(claims, claim{j, int(j.seq.Add(1))})
+			}
 			iv := time.Duration(j.m.LeaseInterval)
 			if iv <= 0 {
 				continue
@@ -464,11 +529,13 @@ func (w *Worker) leaseLoop(life context.Context) {
 				j.lastLease = now
 				due = now.Add(iv)
 			}
-			if d := due.Sub(now); d < next {
-				next = d
-			}
+			next = min(next, due.Sub(now))
 		}
+		w.wakeAt = now.Add(next)
 		w.mu.Unlock()
+		for _, c := range claims {
+			w.claim(c.j, c.seq)
+		}
 		for topic, ev := range batches {
 			ev.Time = now
 			msg, err := EncodeEvent(ev)
