@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/runtime"
@@ -202,10 +203,15 @@ func args(n *compiler.Node) string {
 		parts = append(parts, k+"="+literal(n.Kwargs[k]))
 	}
 	s := "(" + strings.Join(parts, ", ") + ")"
-	if len(s) > maxArgs {
-		return "(…)"
+	if len(s) <= maxArgs {
+		return s
 	}
-	return s
+	// Cut on a rune boundary and say that something was cut.
+	cut := maxArgs - 1
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…)"
 }
 
 func literal(v any) string {
