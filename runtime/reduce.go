@@ -127,7 +127,7 @@ func numbers(items []json.RawMessage) ([]number, error) {
 			continue
 		}
 		var f float64
-		if err := json.Unmarshal(it, &f); err != nil {
+		if len(it) == 0 || (it[0] != '-' && (it[0] < '0' || it[0] > '9')) || json.Unmarshal(it, &f) != nil {
 			return nil, fmt.Errorf("value %d is %s, not a number", k+1, describe(it))
 		}
 		nums[k] = number{f: f}

@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestReduce(t *testing.T) {
+	tests := []struct {
+		reducer string
+		spread  bool
+		inputs  string // JSON list of the inputs' results
+		want    string // result, or "error: ..."
+	}{
+		{"collect", false, `[1,"a",null,{"k":[1]}]`, `[1,"a",null,{"k":[1]}]`},
+		{"collect", false, `[]`, `[]`},
+		{"count", false, `[1,2,3]`, `3`},
+		{"count", true, `[[1,2,3,4]]`, `4`},
+		{"sum", false, `[1,2,3]`, `6`},
+		{"sum", false, `[]`, `0`},
+		{"sum", false, `[1,0.5]`, `1.5`},
+		{"sum", false, `[9223372036854775807,1]`, `9223372036854776000`}, // past int64: a float
+		{"sum", false, `[1,"2"]`, `error: reduce sum: value 2 is a string "2", not a number`},
+		{"sum", false, `[null]`, `error: reduce sum: value 1 is null, not a number`},
+		{"mean", false, `[1,2]`, `1.5`},
+		{"mean", false, `[]`, `error: reduce mean: no values`},
+		{"min", false, `[3,-1,2]`, `-1`},
+		{"max", false, `[3,-1,2.5]`, `3`},
+		{"max", false, `["pear","apple"]`, `"pear"`},
+		{"max", false, `[1,"a"]`, `error: reduce max: value 1 is a number 1: compare numbers or strings`},
+		{"min", false, `[]`, `error: reduce min: no values`},
+		{"concat", false, `[[1],[2,[3]],[]]`, `[1,2,[3]]`},
+		{"concat", false, `["ab","c"]`, `"abc"`},
+		{"concat", false, `[[1],2]`, `error: reduce concat: value 2 is a number 2, not a list`},
+		{"concat", true, `[[[1],[2]]]`, `[1,2]`},
+		{"merge", false, `[{"a":1,"b":1},{"b":2,"c":3}]`, `{"a":1,"b":2,"c":3}`},
+		{"merge", false, `[{"a":1},[1]]`, `error: reduce merge: value 2 is a list [1], not a map`},
+		{"first", false, `[1,2]`, `1`},
+		{"last", false, `[1,2]`, `2`},
+		{"last", false, `[]`, `error: reduce last: no values`},
+		{"count", true, `[{"a":1}]`, `error: reduce count: input is a map {"a":1}, not a list`},
+		{"count", true, `[null]`, `error: reduce count: input is null, not a list`},
+		{"sum", false, `["` + strings.Repeat("x", 60) + `"]`, `error: reduce sum: value 1 is a string "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..., not a number`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.reducer+" "+tc.inputs, func(t *testing.T) {
+			var inputs []json.RawMessage
+			if err := json.Unmarshal([]byte(tc.inputs), &inputs); err != nil {
+				t.Fatal(err)
+			}
+			res, err := reduce(tc.reducer, tc.spread, inputs)
+			got := string(res)
+			if err != nil {
+				got = "error: " + err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReducersAreTheLanguagesReducers(t *testing.T) {
+	want := "collect concat count first last max mean merge min sum"
+	if got := strings.Join(Reducers(), " "); got != want {
+		t.Errorf("Reducers() = %s, want %s", got, want)
+	}
+}
