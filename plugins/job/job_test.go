@@ -52,7 +52,7 @@ func (r *recorder) Progress(done, total int) {
 
 // engines are the ways a notebook runs: the built-in runner on both Pythons
 // of this machine, and nbclient where it can be imported.
-func engines(t *testing.T) []struct {
+func engines(t testing.TB) []struct {
 	name string
 	kind Kind
 } {
@@ -665,5 +665,25 @@ func TestBuiltinRejectsMagics(t *testing.T) {
 	want := regexp.MustCompile(`^cell 1 of jobs/magic\.ipynb raised SyntaxError: line 1: %matplotlib inline: IPython magics and shell escapes need a Jupyter kernel \(install nbclient and ipykernel for this Python\) \(partly executed notebook saved as results/magic_\S+\.ipynb\)$`)
 	if err == nil || !want.MatchString(err.Error()) {
 		t.Fatalf("error = %v\nwant match %s", err, want)
+	}
+}
+
+// BenchmarkRun measures one job task end to end: store read, Python start,
+// parameters, execution, the executed notebook written back.
+func BenchmarkRun(b *testing.B) {
+	for _, eng := range engines(b) {
+		b.Run(eng.name, func(b *testing.B) {
+			dir := b.TempDir()
+			if err := os.CopyFS(filepath.Join(dir, "jobs"), os.DirFS("testdata")); err != nil {
+				b.Fatal(err)
+			}
+			task := sdk.Task{Kind: "job", Name: "untagged", Action: "run", Store: dir,
+				Args: []json.RawMessage{raw(`1`)}, Kwargs: map[string]json.RawMessage{"scale": raw(`2`)}}
+			for b.Loop() {
+				if _, err := eng.kind.Run(context.Background(), task, &recorder{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
