@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ompdev/omp/plugins/host"
@@ -34,7 +36,38 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building the kinds server: %v\n", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if kids := children(); code == 0 && len(kids) > 0 {
+		fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
+		return 1
+	}
+	return code
+}
+
+// children lists the processes whose parent is this one: after the tests,
+// no plugin process may be left.
+func children() []string {
+	var kids []string
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	me := strconv.Itoa(os.Getpid())
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after
+		// its closing parenthesis.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == me {
+			kids = append(kids, s[:i+1])
+		}
+	}
+	return kids
 }
 
 // newHost returns a plugin host that serves the built-in kinds from ompBin

@@ -241,3 +241,30 @@ func TestWorkerStopsWithNothingRunning(t *testing.T) {
 		t.Errorf("Serve took %s to stop an idle worker", el)
 	}
 }
+
+func TestCancelledBeforeStart(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, probe{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var started int
+	rep, err := runtime.Run(ctx, probeGraph("metrics", "panic"), runtime.Config{
+		Bus: bus,
+		Listener: runtime.ListenerFunc(func(u runtime.Update) {
+			if u.Type == runtime.UpdateState && u.State != runtime.Cancelled {
+				started++
+			}
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != runtime.Cancelled || started != 0 {
+		t.Errorf("status %s, %d tasks started", rep.Status, started)
+	}
+	for _, tr := range rep.Tasks {
+		if tr.State != runtime.Cancelled {
+			t.Errorf("task %s: %s", tr.ID, tr.State)
+		}
+	}
+}

@@ -195,6 +195,12 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			s.ready = append(s.ready, t)
 		}
 	}
+	done := ctx.Done()
+	if ctx.Err() != nil {
+		// Cancelled before it began: dispatch nothing.
+		done = nil
+		s.cancel()
+	}
 	s.step()
 
 	tick := time.NewTicker(s.checkInterval())
@@ -203,7 +209,6 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 	retryTimer.Stop()
 	defer retryTimer.Stop()
 	retryArmed := time.Time{}
-	done := ctx.Done()
 	var grace <-chan time.Time
 
 	for s.remaining > 0 {

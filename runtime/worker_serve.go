@@ -139,6 +139,10 @@ func (w *Worker) Serve(ctx context.Context) error {
 		go func() {
 			defer takers.Done()
 			for msg := range ch {
+				if ctx.Err() != nil {
+					msg.Nack()
+					continue
+				}
 				// Take a slot only with a message in hand: a taker that
 				// held a slot while waiting would starve other labels.
 				select {
