@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alecthomas/participle/v2"
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
@@ -40,8 +41,9 @@ func fuzzSeeds(t testing.TB) [][]byte {
 }
 
 // FuzzParse checks that Parse never panics, that the fast parser and
-// participle agree on every statement, and that Format's output parses to
-// the same tree.
+// participle agree on every statement, that Parse agrees with participle
+// parsing the whole file by File's grammar, and that Format's output parses
+// to the same tree.
 func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
@@ -63,6 +65,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		compareParsers(t, src)
+		compareFileParsers(t, src)
 		if err != nil {
 			return
 		}
@@ -135,8 +138,26 @@ func TestParsersAgree(t *testing.T) {
 	}
 	for _, s := range fuzzSeeds(t) {
 		compareParsers(t, s)
+		compareFileParsers(t, s)
 	}
 	for _, s := range extra {
 		compareParsers(t, []byte(s))
+	}
+}
+
+// fileParser parses a whole file with participle alone, by File's grammar
+// tags, which Parse implements by splitting the file at top-level newlines.
+var fileParser = participle.MustBuild[File](participle.Lexer(Definition{}), participle.UseLookahead(2))
+
+// compareFileParsers checks that Parse and participle's whole-file parse
+// agree on whether src parses and on the statements.
+func compareFileParsers(t *testing.T, src []byte) {
+	f, err := Parse("f.omp", src)
+	whole, werr := fileParser.ParseBytes("f.omp", src)
+	if (err == nil) != (werr == nil) {
+		t.Fatalf("Parse error %v, whole-file participle error %v, for\n%s", err, werr, src)
+	}
+	if err == nil && (len(f.Stmts) > 0 || len(whole.Stmts) > 0) && !reflect.DeepEqual(f.Stmts, whole.Stmts) {
+		t.Fatalf("Parse and whole-file participle differ for\n%s", src)
 	}
 }
