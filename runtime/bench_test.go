@@ -75,7 +75,7 @@ func benchRun(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrenc
 
 func BenchmarkParallel10kEchoReduceCount(b *testing.B) {
 	g := parallelGraph(10000)
-	for _, c := range []int{2, 16, 64} {
+	for _, c := range []int{2, 8, 16, 64} {
 		b.Run(fmt.Sprint("plugin/c=", c), func(b *testing.B) { benchRun(b, newHost(b), g, c, "10000") })
 	}
 	b.Run("inprocess", func(b *testing.B) { benchRun(b, runtime.KindExecutor(echo.Kind{}), g, 16, "10000") })

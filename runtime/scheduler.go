@@ -72,6 +72,8 @@ type outgoing struct {
 }
 
 type labelState struct {
+	// lastClaim is when a worker last sent an event of a task of the
+	// label: its queue was being consumed then.
 	lastClaim time.Time
 	warned    bool
 }
@@ -400,6 +402,7 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 		for _, l := range ev.Leases {
 			if t := s.byID[l.TaskID]; t != nil && !t.state.Done() && t.attempt == l.Attempt {
 				t.lastSeen = now
+				s.labels[t.label].lastClaim = now
 			}
 		}
 		return
@@ -460,6 +463,11 @@ func (s *scheduler) skipGap(t *task, now time.Time) {
 
 // apply applies an event of the task's current attempt.
 func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
+	// Any word from a worker shows the label's queue is being served; a
+	// quick task's outcome is its only word.
+	if l := s.labels[t.label]; l != nil {
+		l.lastClaim, l.warned = now, false
+	}
 	if t.rep.Started.IsZero() && !ev.Started.IsZero() && (ev.Type == EventResult || ev.Type == EventFailure) {
 		// The outcome overtook the claim.
 		t.rep.Started = ev.Started
@@ -474,9 +482,6 @@ func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
 		}
 		t.claimed = true
 		t.rep.Worker = ev.Worker
-		if l := s.labels[t.label]; l != nil {
-			l.lastClaim, l.warned = now, false
-		}
 		if t.state != Started {
 			if t.rep.Started.IsZero() {
 				t.rep.Started = now

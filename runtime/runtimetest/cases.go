@@ -357,6 +357,29 @@ func testLostMessage(t *testing.T, e *env) {
 	}
 }
 
+func testQueuedNotRepublished(t *testing.T, e *env) {
+	// Tasks wait in the queue longer than DispatchTimeout behind a busy
+	// worker: queued is not lost, so none may be published twice.
+	e.worker("w1", func(c *runtime.WorkerConfig) { c.Concurrency = 1 })
+	var log taskLog
+	rbus := faulty{e.bus, func(topic string, msg *message.Message) int { log.record(topic, msg); return 1 }}
+	g := NewGraph()
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, g.Echo(fmt.Sprint("t", i), []any{int64(i)}, Kw("sleep", "150ms")))
+	}
+	g.Out(g.Reduce("sum", false, ids...))
+	rep := e.run(context.Background(), g, runtime.Config{Bus: rbus,
+		LeaseInterval: e.slow(30 * time.Millisecond), DispatchTimeout: e.slow(100 * time.Millisecond)})
+	wantStatus(t, rep, runtime.Success)
+	wantResults(t, rep, `6`)
+	for _, id := range ids {
+		if n := log.count(id); n != 1 {
+			t.Errorf("task %s published %d times, want 1", id, n)
+		}
+	}
+}
+
 func testMaxDeliveries(t *testing.T, e *env) {
 	e.worker("w1", nil)
 	var log taskLog

@@ -72,6 +72,7 @@ var tests = []struct {
 	{"DuplicateEvents", testDuplicateEvents},
 	{"LapsedLease", testLapsedLease},
 	{"LostMessage", testLostMessage},
+	{"QueuedNotRepublished", testQueuedNotRepublished},
 	{"MaxDeliveries", testMaxDeliveries},
 	{"NoWorkerWarning", testNoWorkerWarning},
 	{"Labels", testLabels},
