@@ -118,10 +118,13 @@ func (w *Worker) Serve(ctx context.Context) error {
 	loops.Add(1)
 	go func() { defer loops.Done(); w.controlLoop(ctl) }()
 
+	takeCtx, stopTaking := context.WithCancel(ctx)
+	defer stopTaking()
 	var subs []<-chan *message.Message
 	for _, l := range w.cfg.Labels {
-		ch, err := w.cfg.Bus.Tasks().Subscribe(ctx, TaskTopic(l))
+		ch, err := w.cfg.Bus.Tasks().Subscribe(takeCtx, TaskTopic(l))
 		if err != nil {
+			stopTaking()
 			endLife()
 			return fmt.Errorf("worker %s: subscribe %s: %w", w.cfg.Name, TaskTopic(l), err)
 		}
