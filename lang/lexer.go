@@ -97,12 +97,29 @@ func Lex(filename string, src []byte) ([]lexer.Token, ErrorList) {
 }
 
 func scan(filename string, src []byte) *scanner {
+	l := newScanner(filename, src)
+	l.run()
+	return l
+}
+
+func newScanner(filename string, src []byte) *scanner {
 	l := &scanner{src: src, text: string(src), filename: filename, line: 1, col: 1}
 	// Dense code has a token every three or four bytes; a guess on the high
 	// side saves copying a large slice as it grows.
 	l.toks = make([]lexer.Token, 0, len(src)/3+16)
-	l.run()
 	return l
+}
+
+// scanStatements lexes src and calls stmt with the tokens of each top-level
+// statement as soon as the statement ends, followed by the token that ends
+// it (an NL, or EOF). It keeps only the current statement's tokens, so the
+// memory it needs does not grow with the file. The slice passed to stmt is
+// reused afterwards.
+func scanStatements(filename string, src []byte, stmt func(toks []lexer.Token, stop lexer.Token)) ErrorList {
+	l := &scanner{src: src, text: string(src), filename: filename, line: 1, col: 1, stmt: stmt}
+	l.toks = make([]lexer.Token, 0, 256)
+	l.run()
+	return l.errs
 }
 
 type scanner struct {
@@ -122,8 +139,10 @@ type scanner struct {
 	pendingNL bool
 	nlPos     lexer.Position
 	// splits are the indexes of the NL tokens that end top-level
-	// statements.
+	// statements. When stmt is set, each statement is handed to it as it
+	// ends instead, and dropped.
 	splits []int
+	stmt   func(toks []lexer.Token, stop lexer.Token)
 	// lastEnd is where the last token ended.
 	lastEnd lexer.Position
 }
@@ -150,6 +169,13 @@ func (l *scanner) emit(typ lexer.TokenType, value string, pos lexer.Position) {
 		l.pendingNL = false
 		if l.wantNL(typ, value) {
 			if len(l.nest) == 0 {
+				if l.stmt != nil {
+					l.stmt(l.toks, lexer.Token{Type: TokNL, Value: "\n", Pos: l.nlPos})
+					l.toks = l.toks[:0]
+					l.toks = append(l.toks, lexer.Token{Type: typ, Value: value, Pos: pos})
+					l.lastEnd = l.pos()
+					return
+				}
 				l.splits = append(l.splits, len(l.toks))
 			}
 			l.toks = append(l.toks, lexer.Token{Type: TokNL, Value: "\n", Pos: l.nlPos})
@@ -247,6 +273,9 @@ func (l *scanner) run() {
 	}
 	l.pendingNL = false
 	l.emit(TokEOF, "", pos)
+	if l.stmt != nil && len(l.toks) > 1 {
+		l.stmt(l.toks[:len(l.toks)-1], l.toks[len(l.toks)-1])
+	}
 }
 
 func (l *scanner) ident() {

@@ -22,6 +22,10 @@ var stmtParser = participle.MustBuild[Stmt](
 	participle.UseLookahead(2),
 )
 
+// maxErrors bounds the syntax errors reported for one file: after that
+// many, statements are no longer parsed.
+const maxErrors = 100
+
 // maxNesting bounds how deeply brackets nest, so that a hostile input cannot
 // exhaust the stack of the recursive-descent parser.
 const maxNesting = 200
@@ -38,27 +42,19 @@ func Parse(filename string, src []byte) (f *File, err error) {
 			err = ErrorList{{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: fmt.Sprintf("internal error: parser panicked: %v", r)}}
 		}
 	}()
-	l := scan(filename, src)
-	if len(l.errs) > 0 {
-		l.errs.Sort()
-		return nil, l.errs
-	}
 	f = &File{Name: filename, Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
-	f.Stmts = make([]*Stmt, 0, len(l.splits)+1)
 	var errs ErrorList
-	start := 0
-	for _, end := range append(l.splits, len(l.toks)-1) {
-		if start == end {
-			break // an empty file
+	lexErrs := scanStatements(filename, src, func(toks []lexer.Token, stop lexer.Token) {
+		if len(errs) > maxErrors {
+			return
 		}
 		// The statement's end stands in for the end of input; its value
 		// tells describe() to call it a newline.
-		stop := l.toks[end]
 		stop.Type = TokEOF
-		s, ferr := fastParseStmt(l.toks[start:end], stop)
+		s, ferr := fastParseStmt(toks, stop)
 		if ferr != nil {
 			var err error
-			if s, err = parseStmt(l.toks[start:end], stop); err != nil {
+			if s, err = parseStmt(toks, stop); err != nil {
 				// participle's message, unless the fast parser read
 				// further before it failed and so knows more.
 				e := syntaxError(filename, err)
@@ -71,7 +67,12 @@ func Parse(filename string, src []byte) (f *File, err error) {
 		if s != nil {
 			f.Stmts = append(f.Stmts, s)
 		}
-		start = end + 1
+	})
+	if len(lexErrs) > 0 {
+		// Syntax errors found before a lexical error may be its echo; the
+		// lexical errors say what is wrong.
+		lexErrs.Sort()
+		return nil, lexErrs
 	}
 	if len(errs) > 0 {
 		return nil, errs
