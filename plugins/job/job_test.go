@@ -687,3 +687,26 @@ func BenchmarkRun(b *testing.B) {
 		})
 	}
 }
+
+// TestWorkingDirectory checks that a notebook runs in its local store, so
+// that it opens datasets/... by relative path as it would in Jupyter.
+func TestWorkingDirectory(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			dir := newStore(t)
+			if err := os.Mkdir(filepath.Join(dir, "datasets"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "datasets", "numbers.txt"), []byte("1\n2\n39\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, _, err := runJob(t, eng.kind, sdk.Task{Name: "cwd", Store: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(res.Result) != "42" {
+				t.Errorf("result = %s, want 42", res.Result)
+			}
+		})
+	}
+}
