@@ -22,12 +22,15 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs testdata/script/*.txtar: each runs the real omp binary
-// and compares its output with what the script expects.
+// and compares its output with what the script expects. With
+// UPDATE_SCRIPTS=1 set, files compared by cmp are rewritten from the actual
+// output.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
+		Setup:               setupAMQP,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": cmdStatus,
 		},
