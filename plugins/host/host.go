@@ -28,7 +28,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -365,9 +364,7 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 		// `ps` shows "omp plugin-serve echo", not a temporary path.
 		cmd.Args[0] = "omp"
 	}
-	// Should omp die without closing the host (kill -9), the kernel kills
-	// the plugin too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	stderr := &stderrTail{max: 50}
 	sink := &logSink{out: cfg.Logger, kind: name}
 	client := plugin.NewClient(&plugin.ClientConfig{

@@ -272,9 +272,7 @@ func run(ctx context.Context, t sdk.Task, e sdk.Emitter, sc *located) (any, erro
 	cmd.Stdout = &stdout
 	stderr := &logWriter{e: e, tail: tailLines{max: StderrTail}}
 	cmd.Stderr = stderr
-	// A process group of its own lets us kill the script and everything it
-	// started; Pdeathsig kills the script if this plugin process dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild left running may hold stdout or stderr open after the
 	// script exits; don't wait for it longer than this.
