@@ -14,15 +14,16 @@ import (
 	"github.com/ompdev/omp/lang"
 )
 
-// kindRegistry returns the kinds a .omp file may use. The plugin host
-// replaces it with a registry filled from the plugins it finds.
+// kindRegistry returns the kinds a .omp file may use: those of the plugin
+// host (see hostRegistry).
 var kindRegistry = hostRegistry
 
 // loadGraph reads, parses and compiles file with the -p values and the
-// --pipeline name given, against the kinds that kinds returns (kindRegistry,
-// unless the caller already runs a plugin host whose kinds it should use). Compile errors are printed to s.err, each as
-// FILE:LINE:COL: message with the source line and a caret under the column,
-// and end the process with ExitUsage.
+// --pipeline name given, against the kinds that kinds returns: kindRegistry,
+// unless the caller already runs a plugin host whose kinds it should use.
+// Compile errors are printed to s.err, each as FILE:LINE:COL: message with
+// the source line and a caret under the column, and end the process with
+// ExitUsage.
 func loadGraph(s *streams, file string, params []string, pipeline string, kinds func() (compiler.Registry, error)) (*compiler.Graph, error) {
 	var g *compiler.Graph
 	err := load(s, file, params, kinds, func(f *lang.File, cfg compiler.Config) error {
