@@ -201,6 +201,9 @@ func (h *Host) Kinds(ctx context.Context) ([]KindInfo, error) {
 // (sdk.IsPermanent); a plugin that cannot start gives an error for which
 // IsInfra is true; when ctx ends first the error matches ctx.Err().
 func (h *Host) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
+	}
 	k, err := h.lookup(ctx, t.Kind)
 	if err != nil {
 		return nil, err

@@ -401,3 +401,15 @@ func TestManyConcurrentTasks(t *testing.T) {
 		t.Errorf("plugin processes: %v, want one", kids)
 	}
 }
+
+func TestRunWithDoneContext(t *testing.T) {
+	h := newHost(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.Run(ctx, task("crashy", "pid"), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if kids := children(os.Getpid()); len(kids) != 0 {
+		t.Errorf("a task whose context was done started %v", kids)
+	}
+}

@@ -20,11 +20,9 @@ func (upper) Describe() sdk.KindSpec {
 
 func (upper) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 	var s string
-	var err error
+	err := t.DecodeInput(&s) // the upstream result, unless an argument is given
 	if len(t.Args) > 0 {
 		err = t.Arg(0, &s)
-	} else {
-		err = t.DecodeInput(&s)
 	}
 	if err != nil {
 		return nil, err
