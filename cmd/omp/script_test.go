@@ -36,7 +36,7 @@ func TestScripts(t *testing.T) {
 		// $EXAMPLES lets a script check the repository's examples.
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("EXAMPLES", examples)
-			return setupAMQP(env)
+			return nil
 		},
 		RequireExplicitExec: true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
