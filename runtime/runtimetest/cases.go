@@ -307,6 +307,22 @@ func testDuplicateEvents(t *testing.T, e *env) {
 	}
 }
 
+func testLeaseRenewed(t *testing.T, e *env) {
+	// A task that runs for ten lease intervals stays claimed: its worker
+	// renews the lease.
+	e.worker("w1", nil)
+	var log taskLog
+	rbus := faulty{e.bus, func(topic string, msg *message.Message) int { log.record(topic, msg); return 1 }}
+	g := NewGraph()
+	a := g.Echo("long", []any{int64(1)}, Kw("sleep", e.slow(300*time.Millisecond).String()))
+	g.Out(a)
+	rep := e.run(context.Background(), g, runtime.Config{Bus: rbus, LeaseInterval: e.slow(30 * time.Millisecond)})
+	wantStatus(t, rep, runtime.Success)
+	if n := log.count(a); n != 1 {
+		t.Errorf("published %d times, want 1: the lease lapsed while the task ran", n)
+	}
+}
+
 func testLapsedLease(t *testing.T, e *env) {
 	// The worker that takes the first dispatch dies right after its claim:
 	// no lease, no result ever comes from it.
@@ -440,6 +456,53 @@ func testLabels(t *testing.T, e *env) {
 	for i, want := range []string{"cpu-worker", "gpu-worker", "gpu-worker", "cpu-worker"} {
 		if tr := task(t, rep, ids[i]); tr.Worker != want || tr.Label == "" {
 			t.Errorf("task %s (label %s) ran on %q, want %s", ids[i], tr.Label, tr.Worker, want)
+		}
+	}
+}
+
+func testHeartbeats(t *testing.T, e *env) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	beats, err := e.bus.Fanout().Subscribe(ctx, runtime.WorkersTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.worker("hb-worker", func(c *runtime.WorkerConfig) { c.Labels, c.Concurrency = []string{"gpu", "cpu"}, 3 })
+	g := NewGraph()
+	a := g.Echo("long", []any{int64(1)}, Kw("sleep", "400ms"), Label("gpu"))
+	g.Out(a)
+	type result struct {
+		rep *runtime.Report
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		rep, err := runtime.Run(ctx, g.G, runtime.Config{Bus: e.bus, RunID: "hb-run"})
+		got <- result{rep, err}
+	}()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case msg := <-beats:
+			hb, err := runtime.DecodeHeartbeat(msg)
+			msg.Ack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hb.Worker != "hb-worker" || len(hb.Running) == 0 {
+				continue
+			}
+			if hb.Running[0] != "hb-run/"+a || hb.Concurrency != 3 || strings.Join(hb.Labels, ",") != "gpu,cpu" || hb.PID == 0 || hb.Host == "" {
+				t.Errorf("heartbeat %+v", hb)
+			}
+			r := <-got
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			wantStatus(t, r.rep, runtime.Success)
+			return
+		case <-deadline:
+			t.Fatal("no heartbeat listing the running task")
 		}
 	}
 }

@@ -70,12 +70,14 @@ var tests = []struct {
 	{"KeepGoing", testKeepGoing},
 	{"Cancel", testCancel},
 	{"DuplicateEvents", testDuplicateEvents},
+	{"LeaseRenewed", testLeaseRenewed},
 	{"LapsedLease", testLapsedLease},
 	{"LostMessage", testLostMessage},
 	{"QueuedNotRepublished", testQueuedNotRepublished},
 	{"MaxDeliveries", testMaxDeliveries},
 	{"NoWorkerWarning", testNoWorkerWarning},
 	{"Labels", testLabels},
+	{"Heartbeats", testHeartbeats},
 	{"ReleaseOnShutdown", testReleaseOnShutdown},
 }
 
