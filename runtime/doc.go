@@ -6,16 +6,45 @@
 // The runtime speaks only Watermill's message.Publisher and
 // message.Subscriber, so the same scheduler and worker run in one process on
 // the embedded GoChannel bus (NewEmbeddedBus) and across machines on
-// RabbitMQ (package runtime/amqpbus).
+// RabbitMQ (package runtime/amqpbus). Package runtimetest is the conformance
+// suite every Bus passes.
 //
-// Delivery is at least once. Every message is a versioned JSON envelope
-// (message.go); the scheduler handles events idempotently by (task id,
-// attempt), so a duplicate RESULT or FAILURE is ignored and an event of a
-// stale attempt never overrides a newer one. A worker claims a task with a
-// STARTED event before it acks the task message and renews the claim with
-// LEASE events while the task runs; the scheduler re-publishes a task whose
-// message was never claimed (DispatchTimeout) or whose lease lapsed (three
-// LeaseIntervals without a word), and fails it after MaxDeliveries
-// dispatches. This keeps long tasks clear of a broker's consumer timeout and
-// recovers tasks of a worker killed mid-task.
+// # Protocol
+//
+// Every message is a versioned JSON envelope (message.go); a receiver rejects
+// another version. Topics:
+//
+//   - omp.tasks.LABEL: TaskMessage, a work queue (each message goes to one
+//     worker serving LABEL);
+//   - omp.events.RUN-ID: Event, from workers to the runner of RUN-ID;
+//   - omp.workers: Heartbeat, to everyone;
+//   - omp.control: Control (CANCEL, DRAIN), from runners to every worker.
+//
+// Delivery is at least once and in no particular order, and the protocol is
+// built for both:
+//
+//   - A worker that takes a task message runs it. Done within the message's
+//     ClaimWithin (10ms), it publishes the outcome (RESULT or FAILURE) and
+//     then acks; otherwise it claims the task with STARTED, acks, and renews
+//     the claim with LEASE events every LeaseInterval until the outcome. An
+//     acked message is therefore always either finished or claimed, and a
+//     task may run for hours without holding a broker's message.
+//   - The runner publishes a task again (same attempt, Dispatch+1) when its
+//     claim lapses (three LeaseIntervals without a word: the worker died) or
+//     when it went unclaimed for DispatchTimeout while a worker serving its
+//     label announced a free slot and nothing of the label moved (the message
+//     was lost). After MaxDeliveries dispatches the task fails.
+//   - Events carry the attempt, the dispatch, the worker's delivery id and a
+//     sequence number. The runner applies each delivery's events in order,
+//     drops repeats, ignores events of an attempt that is not current and
+//     events of a task that ended, so a duplicate RESULT or FAILURE is never
+//     counted twice.
+//   - Retries are the runner's: a failed attempt that may be retried waits
+//     out its backoff on the runner (one timer for all) and is dispatched as
+//     a new attempt, possibly to another worker; no worker slot is held while
+//     waiting.
+//   - Failing fast, the runner sends DRAIN (workers drop the run's queued
+//     tasks, running ones finish); cancelled, it sends CANCEL (workers also
+//     cancel the run's running attempts, which report FAILURE with
+//     Cancelled set).
 package runtime
