@@ -425,10 +425,12 @@ type startErr struct {
 func (e startErr) Error() string { return e.msg }
 func (e startErr) Unwrap() error { return e.err }
 
-// killGrace is how long a plugin gets to exit after it was asked to. go-plugin
-// itself would wait 2s; a plugin exits in about a millisecond, and every omp
-// command waits for this on its way out.
-const killGrace = 500 * time.Millisecond
+// killGrace is how long a plugin gets to exit after it was asked to: the SDK
+// gives tasks still running 1.5s to clean up (a script's process group, a
+// notebook's kernel). A plugin with nothing running exits in about a
+// millisecond. go-plugin's own Kill would wait as long, but a plugin that
+// never exits must not hold omp up any longer.
+const killGrace = 2 * time.Second
 
 // kill asks the plugin to exit and kills it if it has not within killGrace.
 func (p *proc) kill() {

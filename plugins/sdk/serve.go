@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -25,6 +26,13 @@ import (
 // Run directly instead of by omp, the executable says so and exits with
 // status 1.
 func Serve(k Kind) {
+	if os.Getenv(wire.Handshake.MagicCookieKey) != wire.Handshake.MagicCookieValue {
+		// go-plugin's own message for this speaks of "the program that
+		// consumes these plugins".
+		fmt.Fprintf(os.Stderr, "%s: this is a task kind plugin: omp starts it when a pipeline uses kind %s; it does not run on its own\n",
+			filepath.Base(os.Args[0]), k.Describe().Name)
+		os.Exit(1)
+	}
 	srv := &server{kind: k}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: wire.Handshake,
@@ -46,7 +54,7 @@ func Serve(k Kind) {
 	// The host stopped the server, which cancelled every running task's
 	// ctx. Give the kinds a moment to clean up (the script kind kills its
 	// process group) before the process exits, so nothing they started
-	// outlives omp; the host force-kills a plugin after 2 s.
+	// outlives omp; the host force-kills a plugin after 2 s (host.killGrace).
 	srv.drain(1500 * time.Millisecond)
 }
 
