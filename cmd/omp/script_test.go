@@ -36,6 +36,9 @@ func TestScripts(t *testing.T) {
 		// $EXAMPLES lets a script check the repository's examples.
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("EXAMPLES", examples)
+			if err := setupGoBuild(env); err != nil {
+				return err
+			}
 			return nil
 		},
 		RequireExplicitExec: true,
