@@ -162,8 +162,28 @@ func readNotebook(t *testing.T, storeDir, name string) notebook {
 	if nb.NBFormat != 4 {
 		t.Fatalf("nbformat = %d, want 4", nb.NBFormat)
 	}
+	if py := validator(); py != "" {
+		path := filepath.Join(storeDir, filepath.FromSlash(name))
+		out, err := exec.Command(py, "-c", "import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))", path).CombinedOutput()
+		if err != nil {
+			t.Errorf("the executed notebook does not validate against nbformat's schema: %s", lastLine(string(out)))
+		}
+	}
 	return nb
 }
+
+// validator returns a Python that can import nbformat, to validate the
+// notebooks that the tests produce, or "" when there is none.
+var validator = sync.OnceValue(func() string {
+	py := os.Getenv("OMP_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if exec.Command(py, "-c", "import nbformat").Run() != nil {
+		return ""
+	}
+	return py
+})
 
 // streams returns a cell's stream outputs by stream name. Jupyter may order
 // stdout and stderr either way, so tests compare them per stream.
