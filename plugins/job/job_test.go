@@ -164,13 +164,21 @@ func readNotebook(t *testing.T, storeDir, name string) notebook {
 	}
 	if py := validator(); py != "" {
 		path := filepath.Join(storeDir, filepath.FromSlash(name))
-		out, err := exec.Command(py, "-c", "import sys, nbformat; nbformat.validate(nbformat.read(sys.argv[1], as_version=4))", path).CombinedOutput()
+		out, err := exec.Command(py, "-c", validate, path).CombinedOutput()
 		if err != nil {
 			t.Errorf("the executed notebook does not validate against nbformat's schema: %s", lastLine(string(out)))
 		}
 	}
 	return nb
 }
+
+const validate = `
+import sys, nbformat
+try:
+    nbformat.validate(nbformat.read(sys.argv[1], as_version=4))
+except Exception as e:
+    sys.exit(str(e).splitlines()[0])
+`
 
 // validator returns a Python that can import nbformat, to validate the
 // notebooks that the tests produce, or "" when there is none.
