@@ -363,6 +363,11 @@ func (k Kind) execute(ctx context.Context, t sdk.Task, e sdk.Emitter, py, engine
 	out.flush()
 	if err != nil && ctx.Err() == nil {
 		msg := fmt.Sprintf("the notebook runner (%s) failed: %v", py, err)
+		if cell, ok := ev.running(nbName); ok {
+			// A cell that calls os._exit, or a crash in an extension
+			// module, ends the Python that runs it.
+			msg = fmt.Sprintf("%s ended the notebook's Python (%s): %v", cell, py, err)
+		}
 		if last := out.last(); last != "" {
 			msg += ": " + last
 		}
@@ -405,6 +410,10 @@ type events struct {
 	e      sdk.Emitter
 	buf    []byte
 	kernel int
+	// cell is the notebook's cell that runs now, once one does (nil for
+	// the injected parameters cell).
+	cell    *int
+	started bool
 }
 
 type event struct {
@@ -416,6 +425,7 @@ type event struct {
 	Done  int     `json:"done"`
 	Total int     `json:"total"`
 	PID   int     `json:"pid"`
+	Cell  *int    `json:"cell"`
 }
 
 func openEvents(path string, e sdk.Emitter) (*events, error) {
@@ -427,6 +437,19 @@ func openEvents(path string, e sdk.Emitter) (*events, error) {
 }
 
 func (ev *events) close() { ev.f.Close() }
+
+// running describes the cell that ran last, for a runner that died in it.
+func (ev *events) running(nbName string) (string, bool) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	switch {
+	case !ev.started:
+		return "", false
+	case ev.cell == nil:
+		return "the injected parameters cell", true
+	}
+	return fmt.Sprintf("cell %d of %s", *ev.cell, nbName), true
+}
 
 func (ev *events) kernelPID() int {
 	ev.mu.Lock()
@@ -475,6 +498,8 @@ func (ev *events) handle(line []byte) {
 		ev.e.Progress(m.Done, m.Total)
 	case "kernel":
 		ev.kernel = m.PID
+	case "cell":
+		ev.cell, ev.started = m.Cell, true
 	}
 }
 

@@ -738,3 +738,21 @@ func TestWorkingDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestPythonDiesInCell ends the Python process from inside a cell: the
+// built-in runner dies with it, a kernel dies under nbclient. Either way the
+// error names the cell.
+func TestPythonDiesInCell(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			_, _, err := runJob(t, eng.kind, sdk.Task{Name: "die", Store: newStore(t)})
+			want := `^cell 1 of jobs/die\.ipynb ended the notebook's Python \(\S+\): exit status 3$`
+			if eng.name == "nbclient" {
+				want = `^cell 1 of jobs/die\.ipynb raised DeadKernelError: the kernel died while it ran the cell \(partly executed notebook saved as results/die_\S+\.ipynb\)$`
+			}
+			if err == nil || !regexp.MustCompile(want).MatchString(err.Error()) {
+				t.Fatalf("error = %v\nwant match %s", err, want)
+			}
+		})
+	}
+}

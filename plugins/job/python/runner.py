@@ -85,9 +85,9 @@ def run(engine, nb_in, nb_out, params_path):
     origin = inject_parameters(nb, params, node)
     cwd = os.getcwd()
     if engine == "nbclient":
-        status = run_nbclient(nb, cwd, nb_out)
+        status = run_nbclient(nb, cwd, nb_out, origin)
     else:
-        status = run_builtin(nb, nb_out)
+        status = run_builtin(nb, nb_out, origin)
     status["engine"] = engine
     if "cell" in status:
         status["cell"] = origin[status["cell"]]
@@ -234,7 +234,7 @@ def magic_line(source):
     return None
 
 
-def run_builtin(nb, nb_out):
+def run_builtin(nb, nb_out, origin):
     import omp
 
     main_mod = types.ModuleType("__main__")
@@ -255,6 +255,7 @@ def run_builtin(nb, nb_out):
     for done, i in enumerate(code_cells, 1):
         cell = nb["cells"][i]
         source = source_of(cell)
+        omp._emit({"type": "cell", "cell": origin[i]})
         count += 1
         outputs = []
         outputs_ref[:] = [outputs]
@@ -352,7 +353,7 @@ def kernel_spec_dir():
     return base
 
 
-def run_nbclient(nb, cwd, nb_out):
+def run_nbclient(nb, cwd, nb_out, origin):
     import omp
 
     os.environ["JUPYTER_PATH"] = kernel_spec_dir() + os.pathsep + os.environ.get("JUPYTER_PATH", "")
@@ -373,13 +374,14 @@ def run_nbclient(nb, cwd, nb_out):
             omp._emit({"type": "kernel", "pid": proc.pid})
         hidden(client, BIND_KERNEL)
         for done, i in enumerate(code_cells, 1):
+            omp._emit({"type": "cell", "cell": origin[i]})
             try:
                 client.execute_cell(nb.cells[i], i)
             except CellExecutionError as e:
                 status = {"ok": False, "cell": i, "error": exc_line(e.ename, e.evalue)}
                 break
             except DeadKernelError:
-                status = {"ok": False, "cell": i, "error": "the kernel died"}
+                status = {"ok": False, "cell": i, "error": "DeadKernelError: the kernel died while it ran the cell"}
                 break
             finally:
                 omp._progress(done, len(code_cells))
