@@ -39,6 +39,10 @@ func chainGraph(n int) *compiler.Graph {
 // benchRun runs g once per iteration on the embedded runtime: one bus and one
 // worker serving every label, set up (and plugins started) before the timer.
 func benchRun(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrency int, want string) {
+	benchRunWindow(b, exec, g, concurrency, 0, want)
+}
+
+func benchRunWindow(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrency, window int, want string) {
 	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
 	defer bus.Close()
 	w, err := runtime.NewWorker(runtime.WorkerConfig{
@@ -54,7 +58,7 @@ func benchRun(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrenc
 	defer func() { cancel(); <-done }()
 
 	run := func(g *compiler.Graph) *runtime.Report {
-		rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus})
+		rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus, MaxInFlight: window})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -79,6 +83,8 @@ func BenchmarkParallel10kEchoReduceCount(b *testing.B) {
 		b.Run(fmt.Sprint("plugin/c=", c), func(b *testing.B) { benchRun(b, newHost(b), g, c, "10000") })
 	}
 	b.Run("inprocess", func(b *testing.B) { benchRun(b, runtime.KindExecutor(echo.Kind{}), g, 16, "10000") })
+	// Without MaxInFlight all 10,000 task messages sit in the bus at once.
+	b.Run("inprocess/unbounded", func(b *testing.B) { benchRunWindow(b, runtime.KindExecutor(echo.Kind{}), g, 16, -1, "10000") })
 }
 
 func BenchmarkChain1000Echo(b *testing.B) {

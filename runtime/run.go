@@ -49,6 +49,12 @@ type Config struct {
 	// CancelGrace is how long a cancelled run waits for its running
 	// attempts to report that they stopped. Default 5s.
 	CancelGrace time.Duration
+	// MaxInFlight bounds the tasks dispatched and not finished; ready tasks
+	// beyond it wait in the runner, in order. It keeps a run of a hundred
+	// thousand tasks from parking them all in the bus at once (GoChannel
+	// holds two goroutines per undelivered message). Default 4096;
+	// negative means no bound.
+	MaxInFlight int
 }
 
 func (c *Config) setDefaults() {
@@ -75,6 +81,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CancelGrace == 0 {
 		c.CancelGrace = 5 * time.Second
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 4096
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +267,45 @@ func TestCancelledBeforeStart(t *testing.T) {
 		if tr.State != runtime.Cancelled {
 			t.Errorf("task %s: %s", tr.ID, tr.State)
 		}
+	}
+}
+
+func TestMaxInFlight(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, echo.Kind{})
+	g := runtimetest.NewGraph()
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, g.Echo(fmt.Sprint("t", i), []any{int64(i)}, runtimetest.Kw("sleep", "40ms")))
+	}
+	g.Out(g.Reduce("collect", false, ids...))
+	running, most := 0, 0
+	start := time.Now()
+	rep, err := runtime.Run(context.Background(), g.G, runtime.Config{
+		Bus: bus, MaxInFlight: 2,
+		Listener: runtime.ListenerFunc(func(u runtime.Update) {
+			if u.Type != runtime.UpdateState || u.Task.Kind != "echo" {
+				return
+			}
+			switch u.State {
+			case runtime.Started:
+				running++
+				most = max(most, running)
+			case runtime.Success:
+				running--
+			}
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != runtime.Success || string(rep.Results[0]) != "[0,1,2,3]" {
+		t.Fatalf("status %s, results %s", rep.Status, rep.Results)
+	}
+	if most > 2 {
+		t.Errorf("%d tasks ran at once, want at most 2", most)
+	}
+	if el := time.Since(start); el < 80*time.Millisecond {
+		t.Errorf("took %s: four 40ms tasks two at a time take 80ms at least", el)
 	}
 }

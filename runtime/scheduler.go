@@ -31,10 +31,13 @@ type scheduler struct {
 	// done: the only ones the periodic check looks at.
 	inflight map[*task]struct{}
 	ready    []*task
-	outbox   []outgoing
-	retries  retryHeap
-	labels   map[string]*labelState
-	workers  map[string]*workerSeen
+	// backlog[head:] are ready tasks waiting for room under MaxInFlight.
+	backlog []*task
+	head    int
+	outbox  []outgoing
+	retries retryHeap
+	labels  map[string]*labelState
+	workers map[string]*workerSeen
 
 	failed    bool  // a task failed for good
 	stopping  bool  // start nothing more: failed fast or cancelled
@@ -284,20 +287,38 @@ func (s *scheduler) err() error {
 	return nil
 }
 
-// step starts every ready node, then publishes what that produced.
+// step computes every ready reduce node, dispatches ready tasks as far as
+// MaxInFlight allows, then publishes what that produced.
 func (s *scheduler) step() {
-	for i := 0; i < len(s.ready); i++ {
-		t := s.ready[i]
-		if s.stopping || t.state != Pending {
-			continue
+	for {
+		for i := 0; i < len(s.ready); i++ {
+			t := s.ready[i]
+			if s.stopping || t.state != Pending {
+				continue
+			}
+			if t.n.Op == compiler.OpReduce {
+				s.reduce(t)
+			} else {
+				s.backlog = append(s.backlog, t)
+			}
 		}
-		if t.n.Op == compiler.OpReduce {
-			s.reduce(t)
-		} else {
-			s.dispatch(t)
+		s.ready = s.ready[:0]
+		for s.head < len(s.backlog) && len(s.ready) == 0 &&
+			(s.cfg.MaxInFlight < 0 || len(s.inflight) < s.cfg.MaxInFlight) {
+			t := s.backlog[s.head]
+			s.backlog[s.head] = nil
+			s.head++
+			if !s.stopping && t.state == Pending {
+				s.dispatch(t)
+			}
+		}
+		if s.head == len(s.backlog) {
+			s.backlog, s.head = s.backlog[:0], 0
+		}
+		if len(s.ready) == 0 {
+			break
 		}
 	}
-	s.ready = s.ready[:0]
 	s.flush()
 }
 

@@ -425,10 +425,17 @@ func testNoWorkerWarning(t *testing.T, e *env) {
 	g.Out(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Cancel once warned and b, which a worker serves, is done.
 	var warning string
+	var bDone bool
 	rec := &recorder{on: func(u runtime.Update) {
-		if u.Type == runtime.UpdateWarning {
+		switch {
+		case u.Type == runtime.UpdateWarning:
 			warning = u.Message
+		case u.Type == runtime.UpdateState && u.Task.ID == b && u.State.Done():
+			bDone = true
+		}
+		if warning != "" && bDone {
 			cancel()
 		}
 	}}
