@@ -49,8 +49,9 @@ type Config struct {
 	// CancelGrace is how long a cancelled run waits for its running
 	// attempts to report that they stopped. Default 5s.
 	CancelGrace time.Duration
-	// MaxInFlight bounds the tasks dispatched and not finished; ready tasks
-	// beyond it wait in the runner, in order. It keeps a run of a hundred
+	// MaxInFlight bounds the tasks of one label dispatched and not
+	// finished; ready tasks beyond it wait in the runner, in order. (Per
+	// label, so tasks that no worker takes cannot hold up the others.) It keeps a run of a hundred
 	// thousand tasks from parking them all in the bus at once (GoChannel
 	// holds two goroutines per undelivered message). Default 4096;
 	// negative means no bound.

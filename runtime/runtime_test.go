@@ -309,3 +309,52 @@ func TestMaxInFlight(t *testing.T) {
 		t.Errorf("took %s: four 40ms tasks two at a time take 80ms at least", el)
 	}
 }
+
+// TestMaxInFlightPerLabel: tasks no worker takes fill their label's window,
+// not everyone's.
+func TestMaxInFlightPerLabel(t *testing.T) {
+	noLeaks(t)
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	defer bus.Close()
+	w, err := runtime.NewWorker(runtime.WorkerConfig{Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(wctx) }()
+	defer func() { stop(); <-served }()
+
+	g := runtimetest.NewGraph()
+	gpu := []string{g.Echo("g0", nil, runtimetest.Label("gpu")), g.Echo("g1", nil, runtimetest.Label("gpu"))}
+	var cpu []string
+	for i := range 3 {
+		cpu = append(cpu, g.Echo(fmt.Sprint("c", i), []any{int64(i)}))
+	}
+	g.Out(g.Reduce("sum", false, cpu...))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := 0
+	rep, err := runtime.Run(ctx, g.G, runtime.Config{
+		Bus: bus, MaxInFlight: 1,
+		Listener: runtime.ListenerFunc(func(u runtime.Update) {
+			if u.Type == runtime.UpdateState && u.State == runtime.Success && u.Task.Kind == "reduce" {
+				done++
+				cancel()
+			}
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done != 1 || string(rep.Results[0]) != "3" {
+		t.Errorf("the default-label tasks did not finish: results %s", rep.Results)
+	}
+	for _, id := range gpu {
+		for _, tr := range rep.Tasks {
+			if tr.ID == id && tr.State != runtime.Cancelled {
+				t.Errorf("gpu task %s: %s", id, tr.State)
+			}
+		}
+	}
+}

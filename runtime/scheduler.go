@@ -79,6 +79,12 @@ type labelState struct {
 	// label: its queue was being consumed then.
 	lastClaim time.Time
 	warned    bool
+	// inflight counts the label's tasks in scheduler.inflight;
+	// backlog[head:] are its ready tasks waiting for room under
+	// MaxInFlight.
+	inflight int
+	backlog  []*task
+	head     int
 }
 
 type workerSeen struct {
@@ -299,27 +305,44 @@ func (s *scheduler) step() {
 			if t.n.Op == compiler.OpReduce {
 				s.reduce(t)
 			} else {
-				s.backlog = append(s.backlog, t)
+				l := s.labels[t.label]
+				l.backlog = append(l.backlog, t)
 			}
 		}
 		s.ready = s.ready[:0]
-		for s.head < len(s.backlog) && len(s.ready) == 0 &&
-			(s.cfg.MaxInFlight < 0 || len(s.inflight) < s.cfg.MaxInFlight) {
-			t := s.backlog[s.head]
-			s.backlog[s.head] = nil
-			s.head++
-			if !s.stopping && t.state == Pending {
-				s.dispatch(t)
+		for _, l := range s.labels {
+			for l.head < len(l.backlog) && len(s.ready) == 0 &&
+				(s.cfg.MaxInFlight < 0 || l.inflight < s.cfg.MaxInFlight) {
+				t := l.backlog[l.head]
+				l.backlog[l.head] = nil
+				l.head++
+				if !s.stopping && t.state == Pending {
+					s.dispatch(t)
+				}
 			}
-		}
-		if s.head == len(s.backlog) {
-			s.backlog, s.head = s.backlog[:0], 0
+			if l.head == len(l.backlog) {
+				l.backlog, l.head = l.backlog[:0], 0
+			}
 		}
 		if len(s.ready) == 0 {
 			break
 		}
 	}
 	s.flush()
+}
+
+func (s *scheduler) addInflight(t *task) {
+	if _, ok := s.inflight[t]; !ok {
+		s.inflight[t] = struct{}{}
+		s.labels[t.label].inflight++
+	}
+}
+
+func (s *scheduler) dropInflight(t *task) {
+	if _, ok := s.inflight[t]; ok {
+		delete(s.inflight, t)
+		s.labels[t.label].inflight--
+	}
 }
 
 func (s *scheduler) reduce(t *task) {
@@ -393,7 +416,7 @@ func (s *scheduler) publish(t *task, now time.Time) {
 	t.claimed = false
 	t.nextSeq, t.early, t.delivery = 1, nil, ""
 	t.dispatchedAt, t.lastSeen = now, now
-	s.inflight[t] = struct{}{}
+	s.addInflight(t)
 	topic := TaskTopic(t.label)
 	if k := len(s.outbox) - 1; k >= 0 && s.outbox[k].topic == topic {
 		s.outbox[k].msgs = append(s.outbox[k].msgs, msg)
@@ -562,7 +585,7 @@ func (s *scheduler) fail(t *task, ev *Event, now time.Time) {
 	wait := backoff(t.n.Opts.Backoff, t.attempt, s.cfg.MaxBackoff)
 	t.rep.Error = ev.Error
 	t.claimed = false
-	delete(s.inflight, t)
+	s.dropInflight(t)
 	s.setState(t, Retry)
 	heap.Push(&s.retries, retryEntry{due: now.Add(wait), t: t, attempt: t.attempt})
 	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: Retry, Message: ev.Error, Backoff: wait})
@@ -703,7 +726,7 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 		return
 	}
 	now := time.Now()
-	delete(s.inflight, t)
+	s.dropInflight(t)
 	t.claimed = false
 	t.result = result
 	t.rep.Finished = now
