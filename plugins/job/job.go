@@ -320,9 +320,7 @@ func (k Kind) execute(ctx context.Context, t sdk.Task, e sdk.Emitter, py, engine
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
-	// A process group of its own, so cancelling kills whatever the notebook
-	// started too; and SIGKILL if omp dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	cmd.Cancel = func() error {
 		// Jupyter starts the kernel in a session of its own, outside the
 		// runner's group: kill it by the pid the runner reported.
