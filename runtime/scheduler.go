@@ -688,7 +688,11 @@ func (s *scheduler) check(now time.Time) {
 			continue
 		}
 		l.warned = true
-		s.notify(Update{Type: UpdateWarning, Message: fmt.Sprintf("no worker serves label %s (%d tasks waiting)", label, w.n)})
+		waiting := "1 task waits"
+		if w.n != 1 {
+			waiting = fmt.Sprintf("%d tasks wait", w.n)
+		}
+		s.notify(Update{Type: UpdateWarning, Message: fmt.Sprintf("no worker serves label %s (%s)", label, waiting)})
 	}
 	s.flush()
 }

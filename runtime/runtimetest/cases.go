@@ -440,7 +440,7 @@ func testNoWorkerWarning(t *testing.T, e *env) {
 		}
 	}}
 	rep := e.run(ctx, g, runtime.Config{Listener: rec, NoWorkerWarning: e.slow(200 * time.Millisecond)})
-	if want := "no worker serves label gpu (1 tasks waiting)"; warning != want {
+	if want := "no worker serves label gpu (1 task waits)"; warning != want {
 		t.Errorf("warning %q, want %q", warning, want)
 	}
 	wantStatus(t, rep, runtime.Cancelled)
