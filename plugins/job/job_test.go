@@ -756,3 +756,19 @@ func TestPythonDiesInCell(t *testing.T) {
 		})
 	}
 }
+
+// TestTopLevelAwait runs cells that await at the top level, as Jupyter
+// allows, and a string whose lines look like magics but are not.
+func TestTopLevelAwait(t *testing.T) {
+	for _, eng := range engines(t) {
+		t.Run(eng.name, func(t *testing.T) {
+			res, _, err := runJob(t, eng.kind, sdk.Task{Name: "await", Store: newStore(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := compact(t, res.Result); got != `{"value":42,"last":84}` {
+				t.Errorf("result = %s, want {\"value\":42,\"last\":84}", got)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ on PYTHONPATH) carries logs, metrics and progress to the job kind.
 import ast
 import builtins
 import importlib.util
+import inspect
 import json
 import keyword
 import linecache
@@ -285,17 +286,20 @@ def exec_cell(ns, source, count, outputs):
     filename = "<cell %d>" % count
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     try:
-        magic = magic_line(source)
-        if magic is not None:
-            raise SyntaxError("line %d: %s: IPython magics and shell escapes need a Jupyter kernel "
-                              "(install nbclient and ipykernel for this Python)" % magic)
-        tree = ast.parse(source, filename=filename)
+        try:
+            tree = ast.parse(source, filename=filename)
+        except SyntaxError:
+            magic = magic_line(source)
+            if magic is not None:
+                raise SyntaxError("line %d: %s: IPython magics and shell escapes need a Jupyter kernel "
+                                  "(install nbclient and ipykernel for this Python)" % magic) from None
+            raise
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        exec(compile(tree, filename, "exec"), ns)
+        run_code(compile(tree, filename, "exec", flags=TOP_LEVEL_AWAIT), ns)
         if last is not None:
-            value = eval(compile(last, filename, "eval"), ns)
+            value = run_code(compile(last, filename, "eval", flags=TOP_LEVEL_AWAIT), ns)
             if value is not None:
                 ns["_"] = value
                 outputs.append({"output_type": "execute_result", "execution_count": count,
@@ -304,14 +308,33 @@ def exec_cell(ns, source, count, outputs):
         if isinstance(e, KeyboardInterrupt):
             raise
         tb = e.__traceback__
-        # Drop this runner's frames: the user's traceback starts in the cell.
-        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-            tb = tb.tb_next
-        lines = traceback.format_exception(type(e), e, tb)
+        # Start the traceback in the cell: drop this runner's frames and
+        # asyncio's, as Jupyter does.
+        t = tb
+        while t is not None and not t.tb_frame.f_code.co_filename.startswith("<cell "):
+            t = t.tb_next
+        lines = traceback.format_exception(type(e), e, t if t is not None else None)
         outputs.append({"output_type": "error", "ename": type(e).__name__, "evalue": str(e),
                         "traceback": [ln.rstrip("\n") for ln in lines]})
         return exc_line(type(e).__name__, str(e))
     return None
+
+
+# Cells may use await at the top level, as they can in Jupyter.
+TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+_loop = None
+
+
+def run_code(code, ns):
+    """Runs compiled cell code, driving it on an event loop if it awaits."""
+    global _loop
+    value = eval(code, ns)
+    if code.co_flags & inspect.CO_COROUTINE:
+        if _loop is None:
+            import asyncio
+            _loop = asyncio.new_event_loop()
+        value = _loop.run_until_complete(value)
+    return value
 
 
 def exc_line(ename, evalue):
