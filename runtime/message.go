@@ -217,6 +217,10 @@ const (
 	// ControlDrain stops the run from starting tasks: workers drop its
 	// queued tasks but let its running attempts finish (fail fast).
 	ControlDrain ControlType = "DRAIN"
+	// ControlPing asks every worker for a heartbeat now, so a runner that
+	// just started knows who serves which label without waiting a
+	// HeartbeatInterval.
+	ControlPing ControlType = "PING"
 )
 
 // Control is a runner's order to every worker, on ControlTopic.

@@ -201,6 +201,9 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 		return nil, &InfraError{fmt.Errorf("subscribe to %s: %w", WorkersTopic, err)}
 	}
 
+	// Whoever serves a label answers at once, not within a heartbeat
+	// interval: the no-worker warning and lost-message detection need it.
+	s.control(ControlPing)
 	for _, t := range s.tasks {
 		if t.waiting == 0 {
 			s.ready = append(s.ready, t)

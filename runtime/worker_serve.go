@@ -466,6 +466,13 @@ func (w *Worker) controlLoop(ch <-chan *message.Message) {
 			w.cfg.Logf("worker %s: %v", w.cfg.Name, err)
 			continue
 		}
+		if c.Type == ControlPing {
+			w.publishHeartbeat(false)
+			continue
+		}
+		if c.Type != ControlCancel && c.Type != ControlDrain {
+			continue // from a newer runner: not for this worker
+		}
 		now := time.Now()
 		w.mu.Lock()
 		// Forget runs long over, so the map stays small on a worker that

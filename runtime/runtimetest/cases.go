@@ -514,6 +514,31 @@ func testHeartbeats(t *testing.T, e *env) {
 	}
 }
 
+func testPingAnswered(t *testing.T, e *env) {
+	// A worker whose next heartbeat is an hour away answers a new run's
+	// PING at once.
+	e.worker("quiet", func(c *runtime.WorkerConfig) { c.HeartbeatInterval = time.Hour })
+	time.Sleep(e.slow(100 * time.Millisecond)) // let its first heartbeat pass
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	beats, err := e.bus.Fanout().Subscribe(ctx, runtime.WorkersTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewGraph()
+	g.Out(g.Echo("a", []any{int64(1)}))
+	wantStatus(t, e.run(context.Background(), g, runtime.Config{}), runtime.Success)
+	select {
+	case msg := <-beats:
+		msg.Ack()
+		if hb, err := runtime.DecodeHeartbeat(msg); err != nil || hb.Worker != "quiet" {
+			t.Errorf("heartbeat %+v, %v", hb, err)
+		}
+	case <-time.After(e.slow(5 * time.Second)):
+		t.Error("no heartbeat: the run's PING went unanswered")
+	}
+}
+
 func testReleaseOnShutdown(t *testing.T, e *env) {
 	stopA := e.worker("a", func(c *runtime.WorkerConfig) { c.GracePeriod = 50 * time.Millisecond })
 	g := NewGraph()

@@ -78,6 +78,7 @@ var tests = []struct {
 	{"NoWorkerWarning", testNoWorkerWarning},
 	{"Labels", testLabels},
 	{"Heartbeats", testHeartbeats},
+	{"PingAnswered", testPingAnswered},
 	{"ReleaseOnShutdown", testReleaseOnShutdown},
 }
 
