@@ -654,6 +654,7 @@ func TestExampleJobs(t *testing.T) {
 		{"myjob1", nil, map[string]json.RawMessage{"scale": raw(`3`)}, raw(`5`), `{"job":"myjob1","x":5,"scaled":15}`},
 		{"report", nil, map[string]json.RawMessage{"region": raw(`"apac"`), "months": raw(`6`)}, nil,
 			`{"region":"apac","months":6,"total":544.15,"best_month":6}`},
+		{"myjob", []json.RawMessage{raw(`7`)}, nil, nil, `{"i":7,"square":49}`},
 		{"report", nil, nil, nil, `{"region":"emea","months":12,"total":1910.05,"best_month":12}`},
 	}
 	for _, eng := range engines(t) {
