@@ -25,7 +25,7 @@ type probe struct{}
 var errNoPlugin = errors.New("plugin gpu-thing: cannot start: exec format error")
 
 func (probe) Describe() sdk.KindSpec {
-	return sdk.KindSpec{Name: "probe", Actions: []sdk.ActionSpec{{Name: "metrics"}, {Name: "panic"}, {Name: "infra"}}}
+	return sdk.KindSpec{Name: "probe", Actions: []sdk.ActionSpec{{Name: "metrics"}, {Name: "panic"}, {Name: "infra"}, {Name: "task"}}}
 }
 
 func (probe) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
@@ -44,6 +44,8 @@ func (probe) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 		m["boom"]++
 	case "infra":
 		return nil, errNoPlugin
+	case "task":
+		return map[string]any{"store": t.Store, "attempt": t.Attempt, "run": t.RunID, "deadline": !t.Deadline.IsZero()}, nil
 	}
 	return nil, sdk.Permanent(errors.New("no such action"))
 }
@@ -356,5 +358,49 @@ func TestMaxInFlightPerLabel(t *testing.T) {
 				t.Errorf("gpu task %s: %s", id, tr.State)
 			}
 		}
+	}
+}
+
+// TestWorkerStoreAndMiddleware: a worker's own store wins over the runner's,
+// its middleware wraps every task (outermost first), and a timeout reaches
+// the kind as its deadline.
+func TestWorkerStoreAndMiddleware(t *testing.T) {
+	noLeaks(t)
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	defer bus.Close()
+	var order []string
+	mw := func(name string) runtime.Middleware {
+		return func(next runtime.Handler) runtime.Handler {
+			return func(ctx context.Context, m *runtime.TaskMessage, e sdk.Emitter) (json.RawMessage, error) {
+				order = append(order, name+">")
+				res, err := next(ctx, m, e)
+				order = append(order, "<"+name)
+				return res, err
+			}
+		}
+	}
+	w, err := runtime.NewWorker(runtime.WorkerConfig{
+		Bus: bus, Executor: runtime.KindExecutor(probe{}), Store: "/worker/store",
+		Concurrency: 1, Middleware: []runtime.Middleware{mw("a"), mw("b")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(wctx) }()
+	defer func() { stop(); <-served }()
+
+	g := probeGraph("task")
+	g.Nodes[0].Opts.Timeout = time.Minute
+	rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus, Store: "/runner/store", RunID: "r7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(rep.Results[0]), `{"attempt":1,"deadline":true,"run":"r7","store":"/worker/store"}`; got != want {
+		t.Errorf("task saw %s, want %s", got, want)
+	}
+	if got := strings.Join(order, " "); got != "a> b> <b <a" {
+		t.Errorf("middleware ran %s", got)
 	}
 }
