@@ -18,6 +18,9 @@ import (
 // plugin-serve`, so the plugin variants run tasks as `omp run` does.
 var ompBin string
 
+// pluginDir holds omp-kind-crashy, the plugin host's misbehaving test kind.
+var pluginDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
 }
@@ -30,11 +33,17 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	ompBin = filepath.Join(dir, "omp")
-	cmd := exec.Command("go", "build", "-o", ompBin, "github.com/ompdev/omp/runtime/testdata/kinds")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the kinds server: %v\n", err)
-		return 1
+	pluginDir = filepath.Join(dir, "plugins")
+	for _, b := range []struct{ out, pkg string }{
+		{ompBin, "github.com/ompdev/omp/runtime/testdata/kinds"},
+		{filepath.Join(pluginDir, "omp-kind-crashy"), "github.com/ompdev/omp/plugins/host/testdata/crashy"},
+	} {
+		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", b.pkg, err)
+			return 1
+		}
 	}
 	code := m.Run()
 	if kids := children(); code == 0 && len(kids) > 0 {
@@ -71,9 +80,9 @@ func children() []string {
 }
 
 // newHost returns a plugin host that serves the built-in kinds from ompBin
-// and no third-party kinds; it is closed, killing its plugins, when tb ends.
+// and crashy from pluginDir; it is closed, killing its plugins, when tb ends.
 func newHost(tb testing.TB) *host.Host {
-	h, err := host.New(host.Config{Self: []string{ompBin}, PluginPath: []string{}})
+	h, err := host.New(host.Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
 	if err != nil {
 		tb.Fatal(err)
 	}
