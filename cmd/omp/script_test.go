@@ -39,7 +39,7 @@ func TestScripts(t *testing.T) {
 			if err := setupGoBuild(env); err != nil {
 				return err
 			}
-			return nil
+			return setupAMQP(env)
 		},
 		RequireExplicitExec: true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
