@@ -386,3 +386,50 @@ func TestUnreachableBroker(t *testing.T) {
 		})
 	}
 }
+
+// examples/models.omp, whose fits are labelled gpu, through `omp run
+// --broker` with a worker for gpu and one for the default label: the
+// run succeeds and each task runs on the worker of its label.
+func TestExampleOnLabelledWorkers(t *testing.T) {
+	url := amqptest.VHost(t)
+	store := t.TempDir()
+	// The run writes fitted models into its store: work on a copy.
+	if err := os.CopyFS(store, os.DirFS("../../examples")); err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, url, "wgpu", "--labels", "gpu", "--concurrency", "2")
+	startWorker(t, url, "wdefault", "--concurrency", "2")
+
+	cmd := exec.Command(ompBin, "run", "--broker", url, "--json", filepath.Join(store, "models.omp"))
+	cmd.Env = append(os.Environ(), "OMP_PLUGIN_PATH=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("omp run: %v\n%s", err, stderr.String())
+	}
+	var rep runtime.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("omp run --json: %v\n%s", err, out)
+	}
+	if rep.Status != runtime.Success {
+		t.Fatalf("status %s:\n%s", rep.Status, stderr.String())
+	}
+	ran := 0
+	for _, tr := range rep.Tasks {
+		if tr.Kind == "reduce" {
+			continue
+		}
+		ran++
+		want := "wdefault"
+		if tr.Label == "gpu" {
+			want = "wgpu"
+		}
+		if tr.Worker != want {
+			t.Errorf("%s %s.%s @%s ran on %q, want %s", tr.Kind, tr.Name, tr.Action, tr.Label, tr.Worker, want)
+		}
+	}
+	if ran == 0 {
+		t.Error("the report has no task")
+	}
+}
