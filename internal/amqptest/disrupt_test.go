@@ -63,6 +63,11 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	if after := w.count(": RESULT"); after <= before {
 		t.Errorf("the worker ran nothing after the restart (%d results before, %d in all)", before, after)
 	}
+	// Its heartbeats go on too.
+	out, err := exec.Command(ompBin, "workers", "--broker", url, "--wait", "1s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "steady ") {
+		t.Errorf("omp workers after the restart: %v\n%s", err, out)
+	}
 }
 
 // A task that runs longer than RabbitMQ's consumer_timeout, on a worker
