@@ -25,7 +25,7 @@ type probe struct{}
 var errNoPlugin = errors.New("plugin gpu-thing: cannot start: exec format error")
 
 func (probe) Describe() sdk.KindSpec {
-	return sdk.KindSpec{Name: "probe", Actions: []sdk.ActionSpec{{Name: "metrics"}, {Name: "panic"}, {Name: "infra"}, {Name: "task"}}}
+	return sdk.KindSpec{Name: "probe", Actions: []sdk.ActionSpec{{Name: "metrics"}, {Name: "panic"}, {Name: "infra"}, {Name: "task"}, {Name: "garbage"}}}
 }
 
 func (probe) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
@@ -44,6 +44,8 @@ func (probe) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 		m["boom"]++
 	case "infra":
 		return nil, errNoPlugin
+	case "garbage":
+		return json.RawMessage("{not json"), nil
 	case "task":
 		return map[string]any{"store": t.Store, "attempt": t.Attempt, "run": t.RunID, "deadline": !t.Deadline.IsZero()}, nil
 	}
@@ -402,5 +404,23 @@ func TestWorkerStoreAndMiddleware(t *testing.T) {
 	}
 	if got := strings.Join(order, " "); got != "a> b> <b <a" {
 		t.Errorf("middleware ran %s", got)
+	}
+}
+
+func TestResultNotJSON(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, probe{})
+	g := probeGraph("garbage")
+	g.Nodes[0].Opts.Retries = 2
+	rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Tasks[0]
+	if tr.State != runtime.Failure || tr.Error != "probe garbage: result is not valid JSON" || tr.Attempts != 1 {
+		t.Errorf("%s after %d attempts: %q", tr.State, tr.Attempts, tr.Error)
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Errorf("report: %v", err)
 	}
 }

@@ -262,10 +262,12 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 		ev = Event{Type: EventRelease}
 	case errors.Is(cause, errRunCancelled):
 		ev = Event{Type: EventFailure, Error: "cancelled", Cancelled: true}
+	case err == nil && len(res) == 0:
+		ev = Event{Type: EventResult, Result: json.RawMessage("null")}
+	case err == nil && !json.Valid(res):
+		// It could not even be sent: fail the task, not the delivery.
+		ev = Event{Type: EventFailure, Error: fmt.Sprintf("%s %s: result is not valid JSON", m.Kind, m.Name), Permanent: true}
 	case err == nil:
-		if len(res) == 0 {
-			res = json.RawMessage("null")
-		}
 		ev = Event{Type: EventResult, Result: res}
 	default:
 		infra := w.cfg.IsInfra(err)
