@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/spf13/cobra"
 
 	"github.com/ompdev/omp/runtime"
@@ -43,6 +46,9 @@ type busOptions struct {
 	// its concurrency.
 	prefetch int
 	name     string
+	// logf, if set, gets one line per problem with the broker connection
+	// (lost, reconnecting), already redacted.
+	logf func(format string, args ...any)
 }
 
 // openBus returns the bus of a run: the embedded bus when brokerURL is
@@ -60,12 +66,16 @@ func openAMQP(ctx context.Context, brokerURL string, o busOptions) (*amqpbus.Bus
 	if err := checkBroker(brokerURL); err != nil {
 		return nil, err
 	}
-	b, err := amqpbus.New(ctx, amqpbus.Config{
+	cfg := amqpbus.Config{
 		URL:      brokerURL,
 		Name:     o.name,
 		Prefetch: o.prefetch,
 		Prefix:   os.Getenv("OMP_BROKER_PREFIX"),
-	})
+	}
+	if o.logf != nil {
+		cfg.Logger = newErrorLogger(o.logf)
+	}
+	b, err := amqpbus.New(ctx, cfg)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return nil, withCode(ExitCancelled, nil)
@@ -76,3 +86,37 @@ func openAMQP(ctx context.Context, brokerURL string, o busOptions) (*amqpbus.Bus
 	}
 	return b, nil
 }
+
+// errorLogger passes Watermill's errors on as one line each, at most one a
+// message every 30 seconds (a broker that stays away would otherwise get a
+// line per reconnection attempt), and drops the rest, which is chatter
+// about channels opening and closing.
+type errorLogger struct {
+	logf func(format string, args ...any)
+	mu   *sync.Mutex
+	last map[string]time.Time
+}
+
+func newErrorLogger(logf func(format string, args ...any)) errorLogger {
+	return errorLogger{logf: logf, mu: new(sync.Mutex), last: map[string]time.Time{}}
+}
+
+func (l errorLogger) Error(msg string, err error, _ watermill.LogFields) {
+	now := time.Now()
+	l.mu.Lock()
+	if t, ok := l.last[msg]; ok && now.Sub(t) < 30*time.Second {
+		l.mu.Unlock()
+		return
+	}
+	l.last[msg] = now
+	l.mu.Unlock()
+	if err != nil {
+		l.logf("broker: %s: %s", msg, strings.ReplaceAll(err.Error(), "\n", " "))
+	} else {
+		l.logf("broker: %s", msg)
+	}
+}
+func (errorLogger) Info(string, watermill.LogFields)                   {}
+func (errorLogger) Debug(string, watermill.LogFields)                  {}
+func (errorLogger) Trace(string, watermill.LogFields)                  {}
+func (l errorLogger) With(watermill.LogFields) watermill.LoggerAdapter { return l }

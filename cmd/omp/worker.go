@@ -88,7 +88,13 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 	}
 	log := &lineWriter{w: s.err}
 
-	bus, err := openAMQP(ctx, opts.broker, busOptions{prefetch: opts.concurrency, name: "omp worker " + opts.name})
+	bus, err := openAMQP(ctx, opts.broker, busOptions{
+		prefetch: opts.concurrency,
+		name:     "omp worker " + opts.name,
+		logf: func(format string, args ...any) {
+			log.printf("omp worker "+opts.name+": "+format, args...)
+		},
+	})
 	if err != nil {
 		return err
 	}

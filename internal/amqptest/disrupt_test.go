@@ -63,6 +63,17 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	if after := w.count(": RESULT"); after <= before {
 		t.Errorf("the worker ran nothing after the restart (%d results before, %d in all)", before, after)
 	}
+	// It said what happened, briefly.
+	var lines []string
+	for _, l := range strings.Split(w.stderr.String(), "\n") {
+		if strings.Contains(l, ": broker: ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 || len(lines) > 40 {
+		t.Errorf("the worker logged %d lines about the broker, want a few:\n%s", len(lines), w.stderr)
+	}
+	t.Logf("the worker said:\n%s", strings.Join(lines, "\n"))
 	// Its heartbeats go on too.
 	out, err := exec.Command(ompBin, "workers", "--broker", url, "--wait", "1s").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "steady ") {
