@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -40,6 +41,17 @@ func setupAMQP(env *testscript.Env) error {
 		env.T().Skip(fmt.Sprintf("RabbitMQ at %s does not answer (%v): start it with bash .ci/rabbitmq.sh", hp, err))
 	}
 	c.Close()
+	// internal/amqptest's tests that stop the broker or lower its
+	// consumer_timeout take this lock exclusively; share it meanwhile.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "omp-amqp-tests.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return fmt.Errorf("broker lock: %v", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_SH); err != nil {
+		lock.Close()
+		return fmt.Errorf("broker lock: %v", err)
+	}
+	env.Defer(func() { lock.Close() })
 	u, err := url.Parse(base)
 	if err != nil {
 		return fmt.Errorf("OMP_TEST_AMQP: cannot parse it")
