@@ -268,15 +268,16 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 		})
 	}()
 	a.waitFor(t, ": start ", 30*time.Second)
-	for a.count(": start ") < 20 {
-		time.Sleep(5 * time.Millisecond)
+	// Kill it with tasks running, after it has done some.
+	for a.count(": start ") < 20 || a.count(": start ") <= a.count(": RESULT") {
+		time.Sleep(time.Millisecond)
 	}
 	a.cmd.Process.Kill()
 	<-a.done
 	started := a.count(": start ")
 	finished := a.count(": RESULT")
 	if started <= finished {
-		t.Logf("victim had no task running when killed (started %d, finished %d)", started, finished)
+		t.Errorf("victim had no task running when killed (started %d, finished %d)", started, finished)
 	}
 	rep := <-done
 	wantNumbers(t, rep, n)
