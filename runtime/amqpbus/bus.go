@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 		b.pub.close()
 		return fail(err)
 	}
-	fcfg := b.wconfig(b.cfg.URL)
+	fcfg := b.wconfig()
 	fcfg.Queue.GenerateName = func(topic string) string {
 		return b.name(topic) + "." + watermill.NewShortUUID()
 	}
@@ -169,7 +169,7 @@ func (e *DialError) Unwrap() error { return e.err }
 // wconfig is the watermill-amqp configuration every part of the bus starts
 // from: durable, persistent, and routed by queue name through the default
 // exchange except for the fan-out topics.
-func (b *Bus) wconfig(url string) wamqp.Config {
+func (b *Bus) wconfig() wamqp.Config {
 	return wamqp.Config{
 		Connection: b.connConfig(""),
 		Marshaler:  marshaler{},
@@ -381,7 +381,7 @@ type publisher struct {
 }
 
 func newPublisher(b *Bus) (*publisher, error) {
-	p, err := wamqp.NewPublisherWithConnection(b.wconfig(b.cfg.URL), b.log, b.pubConn)
+	p, err := wamqp.NewPublisherWithConnection(b.wconfig(), b.log, b.pubConn)
 	if err != nil {
 		return nil, b.red.err(fmt.Errorf("amqpbus: %w", err))
 	}
@@ -461,7 +461,7 @@ func (p *publisher) renew(cur *wamqp.Publisher) {
 	if p.p != cur {
 		return
 	}
-	np, err := wamqp.NewPublisherWithConnection(p.b.wconfig(p.b.cfg.URL), p.b.log, p.b.pubConn)
+	np, err := wamqp.NewPublisherWithConnection(p.b.wconfig(), p.b.log, p.b.pubConn)
 	if err != nil {
 		return
 	}

@@ -22,7 +22,7 @@ type eventSubscriber struct {
 }
 
 func newEventSubscriber(b *Bus) (*eventSubscriber, error) {
-	cfg := b.wconfig(b.cfg.URL)
+	cfg := b.wconfig()
 	cfg.Consume.Qos.PrefetchCount = b.cfg.EventPrefetch
 	sub, err := wamqp.NewSubscriberWithConnection(cfg, b.log, b.subConn)
 	if err != nil {

@@ -64,7 +64,8 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		if ctx.Err() != nil || b.isClosed() {
 			return
 		}
-		ch, deliveries, dead, err := s.open(topic)
+		tag := "omp-" + watermill.NewShortUUID()
+		ch, deliveries, dead, err := s.open(topic, tag)
 		if err != nil {
 			b.log.Debug("Cannot consume, retrying", fields.Add(watermill.LogFields{"err": b.red.string(err.Error())}))
 			select {
@@ -101,7 +102,7 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		if stopped {
 			// Stop deliveries, let the handlers put back what nobody took,
 			// then close the channel.
-			ch.Cancel("", false)
+			ch.Cancel(tag, false)
 			handlers.Wait()
 			ch.Close()
 			return
@@ -110,7 +111,7 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 	}
 }
 
-func (s *taskSubscriber) open(topic string) (*amqp.Channel, <-chan amqp.Delivery, <-chan struct{}, error) {
+func (s *taskSubscriber) open(topic, tag string) (*amqp.Channel, <-chan amqp.Delivery, <-chan struct{}, error) {
 	b := s.b
 	if !b.subConn.IsConnected() {
 		return nil, nil, nil, errNotConnected
@@ -133,7 +134,7 @@ func (s *taskSubscriber) open(topic string) (*amqp.Channel, <-chan amqp.Delivery
 		ch.Close()
 		return nil, nil, nil, err
 	}
-	deliveries, err := ch.Consume(b.name(topic), "", false, false, false, false, nil)
+	deliveries, err := ch.Consume(b.name(topic), tag, false, false, false, false, nil)
 	if err != nil {
 		ch.Close()
 		return nil, nil, nil, err
