@@ -42,6 +42,10 @@ func NewEmbeddedBus(cfg EmbeddedConfig) Bus {
 			// blocking publishers; a blocking Publish would serialize the
 			// scheduler behind every worker.
 			BlockPublishUntilSubscriberAck: false,
+			// Receivers find the decoded value in the context (see
+			// taskOf), and no message of the runtime needs GoChannel's
+			// per-subscriber context.
+			PreserveContext: true,
 		}, cfg.Logger),
 		ctx:    ctx,
 		cancel: cancel,

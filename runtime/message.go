@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -312,3 +313,31 @@ func DecodeControl(msg *message.Message) (*Control, error) {
 }
 
 func (d Duration) std() time.Duration { return time.Duration(d) }
+
+// decodedKey keys, in a message's context, the value its payload encodes, so
+// that a bus that stays in one process (the embedded bus, which preserves
+// message contexts) spares the receiver decoding what the sender just
+// encoded. The payload is there all the same: every other receiver decodes.
+type decodedKey struct{}
+
+// withDecoded attaches v to msg's context.
+func withDecoded(msg *message.Message, v any) {
+	msg.SetContext(context.WithValue(msg.Context(), decodedKey{}, v))
+}
+
+// taskOf returns the task message msg carries.
+func taskOf(msg *message.Message) (*TaskMessage, error) {
+	if m, ok := msg.Context().Value(decodedKey{}).(*TaskMessage); ok {
+		c := *m // the worker sets fields of its own copy
+		return &c, nil
+	}
+	return DecodeTask(msg)
+}
+
+// eventOf returns the event msg carries.
+func eventOf(msg *message.Message) (*Event, error) {
+	if e, ok := msg.Context().Value(decodedKey{}).(*Event); ok {
+		return e, nil
+	}
+	return DecodeEvent(msg)
+}

@@ -237,7 +237,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 				s.abort(errors.New("event subscription ended"))
 				break
 			}
-			ev, err := DecodeEvent(msg)
+			ev, err := eventOf(msg)
 			msg.Ack()
 			if err == nil {
 				now := time.Now()
@@ -416,6 +416,8 @@ func (s *scheduler) publish(t *task, now time.Time) {
 		s.finish(t, Failure, nil, fmt.Sprintf("encode task message: %v", err))
 		return
 	}
+	sent := *t.msg // t.msg changes with the next dispatch
+	withDecoded(msg, &sent)
 	t.claimed = false
 	t.nextSeq, t.early, t.delivery = 1, nil, ""
 	t.dispatchedAt, t.lastSeen = now, now

@@ -194,7 +194,7 @@ func (w *Worker) Serve(ctx context.Context) error {
 
 // handle runs one task message: claim, ack, run, report.
 func (w *Worker) handle(life context.Context, msg *message.Message) {
-	m, err := DecodeTask(msg)
+	m, err := taskOf(msg)
 	if err != nil {
 		// A message nobody can read would come back forever: drop it.
 		w.cfg.Logf("worker %s: dropping task message: %v", w.cfg.Name, err)
@@ -425,6 +425,7 @@ func (o *outbox) publish(next map[string]*batch) {
 		}
 		msg, err := EncodeEvent(e)
 		if err == nil {
+			withDecoded(msg, e)
 			err = o.w.pub.Publish(topic, msg)
 		}
 		if err != nil && len(b.waiters) == 0 {
