@@ -15,6 +15,7 @@ import (
 
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
 
 // newHost returns a host serving the built-in kinds from the test's omp
@@ -27,37 +28,6 @@ func newHost(t testing.TB) *Host {
 	}
 	t.Cleanup(func() { h.Close() })
 	return h
-}
-
-// recorder is an Emitter that keeps what it is sent.
-type recorder struct {
-	mu       sync.Mutex
-	logs     []string
-	metrics  []string
-	progress []string
-	onLog    func(string)
-}
-
-func (r *recorder) Log(line string) {
-	r.mu.Lock()
-	r.logs = append(r.logs, line)
-	f := r.onLog
-	r.mu.Unlock()
-	if f != nil {
-		f(line)
-	}
-}
-
-func (r *recorder) Metric(name string, value float64, step int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.metrics = append(r.metrics, name+"="+strconv.FormatFloat(value, 'g', -1, 64)+"@"+strconv.Itoa(step))
-}
-
-func (r *recorder) Progress(done, total int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.progress = append(r.progress, strconv.Itoa(done)+"/"+strconv.Itoa(total))
 }
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
@@ -84,7 +54,7 @@ func TestEcho(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := h.Run(context.Background(), tc.task, &recorder{})
+			got, err := h.Run(context.Background(), tc.task, &sdktest.Recorder{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +81,7 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tk := task("echo", "run")
 			tk.Kwargs = tc.kwargs
-			_, err := h.Run(context.Background(), tk, &recorder{})
+			_, err := h.Run(context.Background(), tk, &sdktest.Recorder{})
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -127,7 +97,7 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 
 func TestEmitterReachesHost(t *testing.T) {
 	h := newHost(t)
-	rec := &recorder{}
+	rec := &sdktest.Recorder{}
 	res, err := h.Run(context.Background(), task("crashy", "report"), rec)
 	if err != nil {
 		t.Fatal(err)
@@ -135,13 +105,13 @@ func TestEmitterReachesHost(t *testing.T) {
 	if string(res) != `"done"` {
 		t.Errorf("result %s", res)
 	}
-	if got := strings.Join(rec.logs, "|"); got != "one|two" {
+	if got := strings.Join(rec.Logs(), "|"); got != "one|two" {
 		t.Errorf("logs = %q, want one|two", got)
 	}
-	if got := strings.Join(rec.metrics, " "); got != "loss=0.25@3" {
+	if got := strings.Join(rec.Metrics(), " "); got != "loss=0.25@3" {
 		t.Errorf("metrics = %q", got)
 	}
-	if got := strings.Join(rec.progress, " "); got != "1/2" {
+	if got := strings.Join(rec.ProgressReports(), " "); got != "1/2" {
 		t.Errorf("progress = %q", got)
 	}
 }
@@ -187,7 +157,7 @@ func TestTaskCrossesTheBoundary(t *testing.T) {
 
 func pid(t *testing.T, h *Host) int {
 	t.Helper()
-	res, err := h.Run(context.Background(), task("crashy", "pid"), &recorder{})
+	res, err := h.Run(context.Background(), task("crashy", "pid"), &sdktest.Recorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +183,7 @@ func TestProcessIsReused(t *testing.T) {
 		}
 	}
 	// The alias reaches the same kind.
-	res, err := h.Run(context.Background(), task("crash", "pid"), &recorder{})
+	res, err := h.Run(context.Background(), task("crash", "pid"), &sdktest.Recorder{})
 	if err != nil || string(res) != strconv.Itoa(first) {
 		t.Errorf("alias: %s, %v; want %d", res, err, first)
 	}
@@ -234,7 +204,7 @@ func TestPluginCrash(t *testing.T) {
 		t.Run(tc.action, func(t *testing.T) {
 			h := newHost(t)
 			before := pid(t, h)
-			_, err := h.Run(context.Background(), task("crashy", tc.action), &recorder{})
+			_, err := h.Run(context.Background(), task("crashy", tc.action), &sdktest.Recorder{})
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -258,7 +228,7 @@ func TestCancelReachesKind(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "cancelled")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rec := &recorder{onLog: func(string) { cancel() }}
+	rec := &sdktest.Recorder{OnLog: func(string) { cancel() }}
 	_, err := h.Run(ctx, task("crashy", "block", strconv.Quote(marker)), rec)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -305,13 +275,13 @@ func TestThirdPartyKindOnPluginPath(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("kinds:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	rec := &recorder{}
+	rec := &sdktest.Recorder{}
 	res, err := h.Run(context.Background(), task("upper", "run", `"shout"`), rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(res) != `"SHOUT"` || strings.Join(rec.logs, "|") != "upper-casing x" {
-		t.Errorf("upper: %s, logs %q", res, rec.logs)
+	if string(res) != `"SHOUT"` || strings.Join(rec.Logs(), "|") != "upper-casing x" {
+		t.Errorf("upper: %s, logs %q", res, rec.Logs())
 	}
 }
 

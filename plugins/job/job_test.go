@@ -17,38 +17,8 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
-
-// recorder is an Emitter that keeps what a task reported.
-type recorder struct {
-	mu       sync.Mutex
-	logs     []string
-	metrics  []string
-	progress []string
-	onLog    func(string)
-}
-
-func (r *recorder) Log(line string) {
-	r.mu.Lock()
-	r.logs = append(r.logs, line)
-	f := r.onLog
-	r.mu.Unlock()
-	if f != nil {
-		f(line)
-	}
-}
-
-func (r *recorder) Metric(name string, value float64, step int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.metrics = append(r.metrics, name+"="+strconv.FormatFloat(value, 'g', -1, 64)+"@"+strconv.Itoa(step))
-}
-
-func (r *recorder) Progress(done, total int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.progress = append(r.progress, strconv.Itoa(done)+"/"+strconv.Itoa(total))
-}
 
 // engines are the ways a notebook runs: the built-in runner on both Pythons
 // of this machine, and nbclient where it can be imported.
@@ -208,9 +178,9 @@ func streams(t *testing.T, nb notebook, cell int) map[string]string {
 
 var savedName = regexp.MustCompile(`^results/(.+)_\d{8}T\d{6}\.\d{6}Z\.ipynb$`)
 
-func runJob(t *testing.T, k Kind, task sdk.Task) (Result, *recorder, error) {
+func runJob(t *testing.T, k Kind, task sdk.Task) (Result, *sdktest.Recorder, error) {
 	t.Helper()
-	rec := &recorder{}
+	rec := &sdktest.Recorder{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if task.Action == "" {
@@ -278,14 +248,14 @@ func TestParameters(t *testing.T) {
 				t.Errorf("cell 5 streams = %q, want stdout done, stderr careful", got)
 			}
 
-			if !contains(rec.logs, "alpha is 0.5") {
-				t.Errorf("logs = %q, want the notebook's omp.log line", rec.logs)
+			if !contains(rec.Logs(), "alpha is 0.5") {
+				t.Errorf("logs = %q, want the notebook's omp.log line", rec.Logs())
 			}
-			if got := strings.Join(rec.metrics, " "); got != "accuracy=0.93@0 loss=0.5@2" {
+			if got := strings.Join(rec.Metrics(), " "); got != "accuracy=0.93@0 loss=0.5@2" {
 				t.Errorf("metrics = %s, want accuracy=0.93@0 loss=0.5@2", got)
 			}
-			if n := len(rec.progress); n == 0 || rec.progress[n-1] != "6/6" {
-				t.Errorf("progress = %q, want it to end at 6/6", rec.progress)
+			if n := len(rec.ProgressReports()); n == 0 || rec.ProgressReports()[n-1] != "6/6" {
+				t.Errorf("progress = %q, want it to end at 6/6", rec.ProgressReports())
 			}
 		})
 	}
@@ -386,8 +356,8 @@ func TestResultNotJSON(t *testing.T) {
 				t.Errorf("result JSON = %s", data)
 			}
 			want := "the notebook's result (object) is not JSON-serialisable: Object of type object is not JSON serializable; the task's result is null"
-			if !contains(rec.logs, want) {
-				t.Errorf("logs = %q, want %q", rec.logs, want)
+			if !contains(rec.Logs(), want) {
+				t.Errorf("logs = %q, want %q", rec.Logs(), want)
 			}
 		})
 	}
@@ -507,7 +477,7 @@ func TestCancel(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			pids := make(chan int, 1)
-			rec := &recorder{onLog: func(line string) {
+			rec := &sdktest.Recorder{OnLog: func(line string) {
 				if p, ok := strings.CutPrefix(line, "sleeping in pid "); ok {
 					n, _ := strconv.Atoi(p)
 					pids <- n
@@ -628,7 +598,7 @@ func TestHelperProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper for TestKernelDiesWithOmp")
 	}
-	rec := &recorder{onLog: func(line string) { os.Stdout.WriteString(line + "\n") }}
+	rec := &sdktest.Recorder{OnLog: func(line string) { os.Stdout.WriteString(line + "\n") }}
 	k := Kind{Python: os.Getenv("OMP_JOB_HELPER_PYTHON"), Engine: "nbclient"}
 	_, err := k.Run(context.Background(), sdk.Task{Kind: "job", Name: "sleep", Action: "run", Store: dir}, rec)
 	t.Fatalf("the helper's job ended instead of being killed: %v", err)
@@ -709,7 +679,7 @@ func BenchmarkRun(b *testing.B) {
 			task := sdk.Task{Kind: "job", Name: "untagged", Action: "run", Store: dir,
 				Args: []json.RawMessage{raw(`1`)}, Kwargs: map[string]json.RawMessage{"scale": raw(`2`)}}
 			for b.Loop() {
-				if _, err := eng.kind.Run(context.Background(), task, &recorder{}); err != nil {
+				if _, err := eng.kind.Run(context.Background(), task, &sdktest.Recorder{}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/plugins/sdk/sdktest"
 	"github.com/ompdev/omp/store"
 )
 
@@ -48,7 +49,7 @@ func TestBucketStore(t *testing.T) {
 			if tc.args != "" {
 				tk.Args = rawList(t, tc.args)
 			}
-			res, err := runFrom(ctx, st, tk, &recorder{})
+			res, err := runFrom(ctx, st, tk, &sdktest.Recorder{})
 			if tc.err != "" {
 				if err == nil || err.Error() != tc.err || sdk.IsPermanent(err) != tc.permanent {
 					t.Fatalf("err = %v (permanent %v), want %q (permanent %v)", err, sdk.IsPermanent(err), tc.err, tc.permanent)

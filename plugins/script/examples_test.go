@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
 
 // TestExampleScripts runs the scripts in examples/scripts, so the examples
@@ -45,21 +47,21 @@ func TestExampleScripts(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 				defer cancel()
 			}
-			rec := &recorder{}
+			rec := &sdktest.Recorder{}
 			res, err := Kind{}.Run(ctx, tk, rec)
 			if tc.err != "" {
 				if err == nil || err.Error() != tc.err {
 					t.Fatalf("err = %v, want %q", err, tc.err)
 				}
 			} else if err != nil {
-				t.Fatalf("Run: %v (logs %q)", err, rec.logs)
+				t.Fatalf("Run: %v (logs %q)", err, rec.Logs())
 			} else if got := result(t, res); got != tc.want {
 				t.Errorf("result %s, want %s", got, tc.want)
 			}
-			if got := strings.Join(rec.logs, "|"); got != tc.logs {
+			if got := strings.Join(rec.Logs(), "|"); got != tc.logs {
 				t.Errorf("logs %q, want %q", got, tc.logs)
 			}
-			if got := strings.Join(rec.metrics, " "); got != tc.metrics {
+			if got := strings.Join(rec.Metrics(), " "); got != tc.metrics {
 				t.Errorf("metrics %q, want %q", got, tc.metrics)
 			}
 		})

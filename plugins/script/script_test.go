@@ -8,43 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
-
-type recorder struct {
-	mu       sync.Mutex
-	logs     []string
-	metrics  []string
-	onLog    func(string)
-	onMetric func(string)
-}
-
-func (r *recorder) Log(line string) {
-	r.mu.Lock()
-	r.logs = append(r.logs, line)
-	f := r.onLog
-	r.mu.Unlock()
-	if f != nil {
-		f(line)
-	}
-}
-
-func (r *recorder) Metric(name string, value float64, step int) {
-	m := name + "=" + strconv.FormatFloat(value, 'g', -1, 64) + "@" + strconv.Itoa(step)
-	r.mu.Lock()
-	r.metrics = append(r.metrics, m)
-	f := r.onMetric
-	r.mu.Unlock()
-	if f != nil {
-		f(m)
-	}
-}
-
-func (r *recorder) Progress(done, total int) {}
 
 // newStore makes a store with the given files under scripts/; a name ending
 // in "*" is made executable (without the star).
@@ -172,17 +141,17 @@ func runCase(t *testing.T, dir string, edit func(sdk.Task) sdk.Task, want string
 	if edit != nil {
 		tk = edit(tk)
 	}
-	rec := &recorder{}
+	rec := &sdktest.Recorder{}
 	res, err := Kind{}.Run(context.Background(), tk, rec)
 	if err != nil {
-		t.Fatalf("Run: %v (logs %q)", err, rec.logs)
+		t.Fatalf("Run: %v (logs %q)", err, rec.Logs())
 	}
 	root, _ := filepath.Abs(dir)
 	if got, want := result(t, res), strings.ReplaceAll(want, "$STORE", root); got != want {
 		t.Errorf("result %s, want %s", got, want)
 	}
-	if strings.Join(rec.logs, "\n") != strings.Join(logs, "\n") {
-		t.Errorf("logs %q, want %q", rec.logs, logs)
+	if strings.Join(rec.Logs(), "\n") != strings.Join(logs, "\n") {
+		t.Errorf("logs %q, want %q", rec.Logs(), logs)
 	}
 }
 
@@ -213,7 +182,7 @@ func TestFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := newStore(t, tc.files)
-			_, err := Kind{}.Run(context.Background(), task(dir, tc.script), &recorder{})
+			_, err := Kind{}.Run(context.Background(), task(dir, tc.script), &sdktest.Recorder{})
 			root, _ := filepath.Abs(dir)
 			want := strings.ReplaceAll(tc.want, "$STORE", root)
 			if err == nil || err.Error() != want {
@@ -240,15 +209,15 @@ echo '{"name": "loss", "value": 0.25, "step": 2}' >> "$OMP_METRICS"
 echo 'not json' >> "$OMP_METRICS"
 printf '{"name": "acc", "value": 1}' >> "$OMP_METRICS"
 `})
-	rec := &recorder{}
-	rec.onMetric = func(string) { _ = os.WriteFile(filepath.Join(dir, "go"), nil, 0o644) }
+	rec := &sdktest.Recorder{}
+	rec.OnMetric = func(string) { _ = os.WriteFile(filepath.Join(dir, "go"), nil, 0o644) }
 	if _, err := (Kind{}).Run(context.Background(), task(dir, "s"), rec); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(rec.metrics, " "), "loss=0.5@1 loss=0.25@2 acc=1@0"; got != want {
+	if got, want := strings.Join(rec.Metrics(), " "), "loss=0.5@1 loss=0.25@2 acc=1@0"; got != want {
 		t.Errorf("metrics %s, want %s", got, want)
 	}
-	if got, want := strings.Join(rec.logs, "\n"), `omp: ignored metrics line "not json": want {"name": ..., "value": ..., "step": ...}`; got != want {
+	if got, want := strings.Join(rec.Logs(), "\n"), `omp: ignored metrics line "not json": want {"name": ..., "value": ..., "step": ...}`; got != want {
 		t.Errorf("logs %q, want %q", got, want)
 	}
 }
@@ -298,7 +267,7 @@ wait
 `})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rec := &recorder{onLog: func(string) { cancel() }}
+	rec := &sdktest.Recorder{OnLog: func(string) { cancel() }}
 	start := time.Now()
 	_, err := Kind{}.Run(ctx, task(dir, "s"), rec)
 	if !errors.Is(err, context.Canceled) {
@@ -317,7 +286,7 @@ sleep 300 &
 echo $! > grandchild.pid
 echo done
 `})
-	res, err := Kind{}.Run(context.Background(), task(dir, "s"), &recorder{})
+	res, err := Kind{}.Run(context.Background(), task(dir, "s"), &sdktest.Recorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
