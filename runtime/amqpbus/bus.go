@@ -9,8 +9,15 @@
 //     Config.MaxDeliveries times without an ack goes to the dead-letter
 //     queue PREFIX+omp.dead, and its run receives a permanent FAILURE event
 //     naming the reason, so a poison message cannot loop.
+//   - A task message that waits in a worker longer than Config.HoldLimit
+//     (every slot busy) goes back to the end of its queue as a fresh copy,
+//     so that waiting never meets RabbitMQ's consumer_timeout and never
+//     counts as a failed delivery; a worker acks a task when it claims it,
+//     so running tasks, however long, do not meet it either.
 //   - A run's event queue is declared by Prepare and deleted when the
-//     runner's Events subscription ends.
+//     runner's Events subscription ends. Events and heartbeats are
+//     transient (confirmed, but not written to disk): a broker crash may
+//     lose some, which the runtime's leases and re-dispatch recover.
 //   - Connections are re-established with backoff when the broker goes
 //     away; subscriptions resume and publishes wait (up to PublishTimeout).
 //   - No error or log line contains the broker's password.
