@@ -100,9 +100,13 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 			}
 		}
 		if stopped {
-			// Stop deliveries, let the handlers put back what nobody took,
-			// then close the channel.
+			// Stop deliveries, put back those already on their way and
+			// what the handlers hold, then close the channel (which would
+			// requeue them, counting a failed delivery each).
 			ch.Cancel(tag, false)
+			for d := range deliveries {
+				s.putBack(topic, d)
+			}
 			handlers.Wait()
 			ch.Close()
 			return
