@@ -30,9 +30,9 @@ func newWorkersCmd(s *streams) *cobra.Command {
 		Short: "List the live workers on RabbitMQ, their labels and running tasks",
 		Long: `List the workers that serve tasks on RabbitMQ, from the heartbeats
 they publish: name, labels, host, concurrency and running tasks. omp workers
-listens for --wait (a little more than one heartbeat interval); a worker
-unseen for three of its heartbeat intervals, or that announced it stops, is
-not listed.`,
+asks every worker for a heartbeat and listens for --wait; a worker unseen
+for three of its heartbeat intervals, or that announced it stops, is not
+listed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWorkers(cmd.Context(), s, opts)
@@ -40,7 +40,7 @@ not listed.`,
 	}
 	addBrokerFlag(cmd, &opts.broker)
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the workers as a JSON array")
-	cmd.Flags().DurationVar(&opts.wait, "wait", 6*time.Second, "how long to listen for heartbeats")
+	cmd.Flags().DurationVar(&opts.wait, "wait", 2*time.Second, "how long to listen for heartbeats")
 	return cmd
 }
 
@@ -104,6 +104,14 @@ func runWorkers(ctx context.Context, s *streams, opts workersOptions) error {
 	lctx, cancel := context.WithTimeout(ctx, opts.wait)
 	defer cancel()
 	msgs, err := bus.Fanout().Subscribe(lctx, runtime.WorkersTopic)
+	if err != nil {
+		return withCode(ExitInfra, err)
+	}
+	// Ask every worker for a heartbeat now rather than wait for the next.
+	ping, err := runtime.EncodeControl(&runtime.Control{Type: runtime.ControlPing, Time: time.Now().UTC()})
+	if err == nil {
+		err = bus.Publisher().Publish(runtime.ControlTopic, ping)
+	}
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
