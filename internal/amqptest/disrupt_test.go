@@ -96,10 +96,16 @@ func TestLongTaskBeyondConsumerTimeout(t *testing.T) {
 		old := strings.TrimSpace(amqptest.Ctl(t, "eval", fmt.Sprintf("application:get_env(rabbit, %s).", key)))
 		amqptest.Ctl(t, "eval", fmt.Sprintf("application:set_env(rabbit, %s, %s).", key, v))
 		t.Cleanup(func() {
-			// Unsetting channel_tick_interval would break every new
-			// channel: set the old value back.
-			if val, ok := strings.CutPrefix(old, "{ok,"); ok {
+			val, ok := strings.CutPrefix(old, "{ok,")
+			switch {
+			case ok:
 				amqptest.Ctl(t, "eval", fmt.Sprintf("application:set_env(rabbit, %s, %s).", key, strings.TrimSuffix(val, "}")))
+			case key == "channel_tick_interval":
+				// Unset, it breaks every new channel (rabbit_channel
+				// matches {ok, _}): put RabbitMQ's default.
+				amqptest.Ctl(t, "eval", "application:set_env(rabbit, channel_tick_interval, 60000).")
+			default:
+				amqptest.Ctl(t, "eval", fmt.Sprintf("application:unset_env(rabbit, %s).", key))
 			}
 		})
 	}
