@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -422,5 +423,44 @@ func TestResultNotJSON(t *testing.T) {
 	}
 	if _, err := json.Marshal(rep); err != nil {
 		t.Errorf("report: %v", err)
+	}
+}
+
+// TestNoGrowthAcrossRuns: a long-lived bus and worker serving run after run
+// (an `omp worker` does for months) keeps no goroutines per finished run.
+func TestNoGrowthAcrossRuns(t *testing.T) {
+	noLeaks(t)
+	bus := embedded(t, echo.Kind{})
+	g := runtimetest.NewGraph()
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, g.Echo(fmt.Sprint("e", i), []any{int64(i)}))
+	}
+	g.Out(g.Reduce("sum", false, ids...))
+	run := func() {
+		rep, err := runtime.Run(context.Background(), g.G, runtime.Config{Bus: bus})
+		if err != nil || string(rep.Results[0]) != "45" {
+			t.Fatalf("run: %v, %v", err, rep.Results)
+		}
+	}
+	settle := func() int {
+		n := goruntime.NumGoroutine()
+		for range 50 {
+			time.Sleep(10 * time.Millisecond)
+			if m := goruntime.NumGoroutine(); m == n {
+				break
+			} else {
+				n = m
+			}
+		}
+		return n
+	}
+	run()
+	before := settle()
+	for range 30 {
+		run()
+	}
+	if after := settle(); after > before+3 {
+		t.Errorf("%d goroutines after 30 more runs, %d before", after, before)
 	}
 }
