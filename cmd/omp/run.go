@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -54,7 +55,7 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	f.StringArrayVarP(&opts.params, "param", "p", nil, "set parameter `NAME=VALUE` (an omp literal, else a string)")
 	f.StringVar(&opts.pipeline, "pipeline", "", "run the pipeline block `NAME`")
 	f.StringVar(&opts.store, "store", os.Getenv("OMP_STORE"), "store `DIR` or URL (default: the directory of FILE, or $OMP_STORE)")
-	f.IntVar(&opts.workers, "workers", 0, "tasks run at once by the embedded workers (default: the number of CPUs)")
+	f.IntVar(&opts.workers, "workers", defaultWorkers(), "tasks run at once by the embedded workers")
 	f.BoolVar(&opts.keepGoing, "keep-going", false, "after a failure, run every task that does not depend on it")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document about the run to stdout")
 	f.StringVar(&opts.report, "report", "", "write a JUnit XML report to `FILE`")
@@ -63,7 +64,7 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 }
 
 func runRun(ctx context.Context, s *streams, opts runOptions) error {
-	if opts.workers < 0 {
+	if opts.workers < 1 {
 		return withCode(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.workers))
 	}
 	store, err := storeLocation(opts.store, opts.file)
@@ -148,6 +149,12 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	}
 	return nil
 }
+
+// defaultWorkers is how many tasks the embedded workers run at once: four
+// per CPU, since a task spends much of its time waiting (on its plugin's
+// RPC, a subprocess, a notebook kernel), and a queue of quick tasks is bound
+// by that latency, not by the CPUs.
+func defaultWorkers() int { return 4 * goruntime.NumCPU() }
 
 // storeLocation is the store the tasks see: the flag, else the directory of
 // the pipeline file, as an absolute path so that workers started elsewhere

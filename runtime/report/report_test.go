@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,4 +125,39 @@ func TestConsoleLive(t *testing.T) {
 	if got := buf.String(); got != want {
 		t.Errorf("live console printed %q, want %q", got, want)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the console's flush timer
+// writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestConsoleFlushes checks that a line does not wait in the buffer for the
+// next one: a task that starts and then runs for an hour must show at once.
+func TestConsoleFlushes(t *testing.T) {
+	var buf syncBuffer
+	c := NewConsole(&buf, false)
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: &runtime.TaskReport{Kind: "script", Name: "long"}})
+	deadline := time.Now().Add(2 * time.Second)
+	for buf.String() == "" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := buf.String(); got != "▸ script long\n" {
+		t.Errorf("printed %q before Done, want the start line", got)
+	}
+	c.Done()
 }
