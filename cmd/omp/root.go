@@ -87,7 +87,8 @@ func Main() ExitCode {
 func execute(ctx context.Context, s *streams, args []string) ExitCode {
 	root := newRootCmd(s)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	root.SetContext(ctx)
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return ExitOK
 	}
@@ -100,6 +101,6 @@ func execute(ctx context.Context, s *streams, args []string) ExitCode {
 	}
 	// cobra's own errors (unknown command, wrong number of arguments) are
 	// usage errors.
-	fmt.Fprintf(s.err, "omp: %v\n", err)
+	fmt.Fprintf(s.err, "omp: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 	return ExitUsage
 }
