@@ -9,26 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
-
-type logs struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logs) Log(line string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, line)
-}
-func (*logs) Metric(string, float64, int) {}
-func (*logs) Progress(int, int)           {}
 
 // TestHTTPKind builds omp-kind-http, finds it through OMP_PLUGIN_PATH as omp
 // does, and sends real requests through the plugin host to a server on
@@ -122,7 +109,7 @@ func TestHTTPKind(t *testing.T) {
 			if tc.input != "" {
 				task.Input = json.RawMessage(tc.input)
 			}
-			var l logs
+			var l sdktest.Recorder
 			res, err := h.Run(ctx, task, &l)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -153,8 +140,8 @@ func TestHTTPKind(t *testing.T) {
 			if k := tc.header[0]; k != "" && got.Headers[k] != tc.header[1] {
 				t.Errorf("header %s = %q, want %q (headers %v)", k, got.Headers[k], tc.header[1], got.Headers)
 			}
-			if len(l.lines) != 1 || !strings.HasPrefix(l.lines[0], strings.ToUpper(tc.action)+" "+srv.URL) {
-				t.Errorf("logs = %q, want one line about the request", l.lines)
+			if lines := l.Logs(); len(lines) != 1 || !strings.HasPrefix(lines[0], strings.ToUpper(tc.action)+" "+srv.URL) {
+				t.Errorf("logs = %q, want one line about the request", lines)
 			}
 		})
 	}
