@@ -135,8 +135,27 @@ func (w *Worker) Serve(ctx context.Context) error {
 	go func() { defer loops.Done(); w.heartbeatLoop(life) }()
 	go func() { defer loops.Done(); w.leaseLoop(life) }()
 
-	slots := make(chan struct{}, w.cfg.Concurrency)
+	// Tasks run on at most Concurrency runner goroutines that live as long
+	// as the takers, each taking one task after another, instead of a
+	// goroutine per task: a task's call path (gRPC to the plugin) is deep,
+	// and a fresh goroutine per task spent about a tenth of the worker's
+	// CPU growing and copying its stack.
+	work := make(chan *message.Message)
+	slots := make(chan struct{}, w.cfg.Concurrency) // one per runner
 	var jobs, takers sync.WaitGroup
+	runner := func(msg *message.Message) {
+		defer jobs.Done()
+		for ok := true; ok; msg, ok = <-work {
+			if msg.Context().Err() != nil {
+				// The bus took the message back while it waited for a
+				// runner (AMQP: held past its hold limit or its channel
+				// died): someone else may run it now.
+				msg.Nack()
+				continue
+			}
+			w.handle(life, msg)
+		}
+	}
 	for _, ch := range subs {
 		takers.Add(1)
 		go func() {
@@ -146,32 +165,28 @@ func (w *Worker) Serve(ctx context.Context) error {
 					msg.Nack()
 					continue
 				}
-				// Take a slot only with a message in hand: a taker that
-				// held a slot while waiting would starve other labels.
+				// Wait for a runner only with a message in hand: a taker
+				// that held one while waiting would starve other labels.
+				// An idle runner goes first; a new one starts only when
+				// none is idle and there is room for it.
 				select {
+				case work <- msg:
+					continue
+				default:
+				}
+				select {
+				case work <- msg:
 				case slots <- struct{}{}:
+					jobs.Add(1)
+					go runner(msg)
 				case <-ctx.Done():
 					msg.Nack()
-					continue
 				}
-				if msg.Context().Err() != nil {
-					// The bus took the message back while it waited for
-					// a slot (AMQP: held past its hold limit or its
-					// channel died): someone else may run it now.
-					<-slots
-					msg.Nack()
-					continue
-				}
-				jobs.Add(1)
-				go func() {
-					defer jobs.Done()
-					defer func() { <-slots }()
-					w.handle(life, msg)
-				}()
 			}
 		}()
 	}
 	takers.Wait() // the subscriptions end with ctx
+	close(work)
 
 	done := make(chan struct{})
 	go func() { jobs.Wait(); close(done) }()
