@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -40,7 +41,14 @@ func Serve(k Kind) {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			return plugin.DefaultGRPCServer(append(opts,
 				grpc.MaxRecvMsgSize(wire.MaxMessage),
-				grpc.MaxSendMsgSize(wire.MaxMessage)))
+				grpc.MaxSendMsgSize(wire.MaxMessage),
+				// Every task is one RPC: without stream workers gRPC
+				// starts a goroutine per RPC, whose stack then grows
+				// while decoding the task (about a sixth of an echo
+				// plugin's CPU). When all workers are busy, gRPC still
+				// starts a goroutine, so a slow task never holds up
+				// another.
+				grpc.NumStreamWorkers(streamWorkers())))
 		},
 		// go-plugin's own chatter would end up in the task's stderr tail
 		// on the host side: keep only what may explain a failure.
@@ -57,6 +65,11 @@ func Serve(k Kind) {
 	// outlives omp; the host force-kills a plugin after 2 s (host.killGrace).
 	srv.drain(1500 * time.Millisecond)
 }
+
+// streamWorkers is how many goroutines serve RPCs: as many as the embedded
+// runner's default concurrency (four per CPU), so a plugin kept busy by it
+// seldom starts one per RPC.
+func streamWorkers() uint32 { return uint32(4 * goruntime.NumCPU()) }
 
 // grpcPlugin is the server half of go-plugin's plugin; the host has the
 // client half.
