@@ -387,7 +387,13 @@ def run_nbclient(nb, cwd, nb_out, origin):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-    client = NotebookClient(nb, timeout=None, kernel_name=KERNEL_NAME,
+    from jupyter_client.manager import KernelManager
+    # Unix sockets in this task's own directory, not TCP ports: the ports
+    # jupyter_client picks free and releases race with other kernels
+    # starting at the same moment (ZMQError: Address already in use).
+    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc",
+                       ip=os.path.join(os.path.dirname(os.path.abspath(sys.argv[2])), "kernel"))
+    client = NotebookClient(nb, km=km, timeout=None, kernel_name=KERNEL_NAME,
                             resources={"metadata": {"path": cwd}})
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     status = {"ok": True}
