@@ -240,9 +240,6 @@ func TestExamplesOverBroker(t *testing.T) {
 		t.Run(strings.TrimSuffix(name, ".omp"), func(t *testing.T) {
 			embedded := freshExamples(t)
 			brokered := freshExamples(t)
-			// One after the other, not at once: Jupyter kernels that start
-			// together race for the TCP ports jupyter_client picked free and
-			// released, which now and then kills or hangs a notebook task.
 			want, _ := ompRun(t, embedded, taskEnv(), "run", name)
 			// --json, for the worker of each task; its results are the lines
 			// that omp run prints without it.
