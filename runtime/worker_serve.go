@@ -308,16 +308,23 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 			msg.Nack()
 		}
 	}
+	// Every end line names the run, task and attempt, also for a task so
+	// quick that it never sent a claim (and so never logged a start line).
 	switch {
 	case err != nil:
 		// A claimed task's lease ends with this attempt, so the runner
 		// dispatches it again: nothing is lost, the work is repeated.
-		w.cfg.Logf("worker %s: report %s: %v", w.cfg.Name, m.TaskID, err)
+		w.cfg.Logf("worker %s: report %s: %v", w.cfg.Name, taskRef(m), err)
 	case ev.Type == EventFailure:
-		w.cfg.Logf("worker %s: %s %s failed: %s", w.cfg.Name, m.Kind, m.Name, ev.Error)
+		w.cfg.Logf("worker %s: FAILURE %s: %s", w.cfg.Name, taskRef(m), ev.Error)
 	default:
-		w.cfg.Logf("worker %s: %s %s: %s", w.cfg.Name, m.Kind, m.Name, ev.Type)
+		w.cfg.Logf("worker %s: %s %s", w.cfg.Name, ev.Type, taskRef(m))
 	}
+}
+
+// taskRef names an attempt in the worker's log.
+func taskRef(m *TaskMessage) string {
+	return fmt.Sprintf("%s %s.%s (run %s, task %s, attempt %d)", m.Kind, m.Name, m.Action, m.RunID, m.TaskID, m.Attempt)
 }
 
 // claim sends STARTED for a job (already marked settled) and then acks its
@@ -330,7 +337,7 @@ func (w *Worker) claim(j *job, seq int) bool {
 		return false
 	}
 	j.msg.Ack()
-	w.cfg.Logf("worker %s: start %s %s %s (run %s, task %s, attempt %d)", w.cfg.Name, j.m.Kind, j.m.Name, j.m.Action, j.m.RunID, j.m.TaskID, j.m.Attempt)
+	w.cfg.Logf("worker %s: start %s", w.cfg.Name, taskRef(j.m))
 	return true
 }
 
