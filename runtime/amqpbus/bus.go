@@ -268,8 +268,8 @@ var errNotConnected = &amqp.Error{Code: amqp.ChannelError, Reason: "not connecte
 func (b *Bus) Publisher() message.Publisher { return b.pub }
 
 // Tasks subscribes to a task topic. Each subscription holds up to
-// 2*Config.Prefetch messages unacknowledged (delivered, not yet claimed);
-// runtime.AnyLabel is not supported.
+// Config.Prefetch messages unacknowledged; runtime.AnyLabel is not
+// supported.
 func (b *Bus) Tasks() message.Subscriber { return b.tasks }
 
 // Events subscribes to a run's event topic; the event queue is deleted when

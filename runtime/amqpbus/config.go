@@ -27,10 +27,8 @@ type Config struct {
 	// Default 5. Every bus on a broker must use the same value: RabbitMQ
 	// refuses to redeclare a queue with other arguments.
 	MaxDeliveries int
-	// Prefetch is the worker's concurrency: one Tasks subscription holds
-	// up to twice this many task messages unacknowledged (those delivered
-	// but not yet claimed), so that its next tasks are on hand while
-	// claims are confirmed. Default 1.
+	// Prefetch is how many task messages one Tasks subscription holds
+	// unacknowledged; set it to the worker's concurrency. Default 1.
 	Prefetch int
 	// EventPrefetch is how many events the runner's subscription lets
 	// RabbitMQ push ahead of its acks. Default 1000.
