@@ -3,12 +3,12 @@ package runtime_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
 )
@@ -34,16 +34,12 @@ func testMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	ompBin = filepath.Join(dir, "omp")
 	pluginDir = filepath.Join(dir, "plugins")
-	for _, b := range []struct{ out, pkg string }{
-		{ompBin, "github.com/ompdev/omp/runtime/testdata/kinds"},
-		{filepath.Join(pluginDir, "omp-kind-crashy"), "github.com/ompdev/omp/plugins/host/testdata/crashy"},
-	} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n", b.pkg, err)
-			return 1
-		}
+	if err := testbin.Build(
+		testbin.Target{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
+		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
+	); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	code := m.Run()
 	if kids := children(); code == 0 && len(kids) > 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/internal/amqptest"
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/amqpbus"
 	"github.com/ompdev/omp/runtime/runtimetest"
@@ -31,9 +32,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	ompBin = filepath.Join(dir, "omp")
-	out, err := exec.Command("go", "build", "-o", ompBin, "github.com/ompdev/omp/cmd/omp").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/omp: %v\n%s", err, out)
+	if err := testbin.Build(testbin.Target{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

@@ -3,11 +3,12 @@ package host
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/ompdev/omp/internal/testbin"
 )
 
 // Binaries built once for the whole test binary: omp itself (which serves the
@@ -33,17 +34,13 @@ func testMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	ompBin = filepath.Join(dir, "omp")
 	pluginDir = filepath.Join(dir, "plugins")
-	for _, b := range []struct{ out, pkg string }{
-		{ompBin, "github.com/ompdev/omp/cmd/omp"},
-		{filepath.Join(pluginDir, "omp-kind-crashy"), "github.com/ompdev/omp/plugins/host/testdata/crashy"},
-		{filepath.Join(pluginDir, "omp-kind-upper"), "github.com/ompdev/omp/examples/plugins/upper"},
-	} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n", b.pkg, err)
-			return 1
-		}
+	if err := testbin.Build(
+		testbin.Target{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin},
+		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
+		testbin.Target{Pkg: "github.com/ompdev/omp/examples/plugins/upper", Out: filepath.Join(pluginDir, "omp-kind-upper")},
+	); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	code := m.Run()
 	if code == 0 {

@@ -6,12 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/plugins/sdk/sdktest"
@@ -22,9 +22,8 @@ import (
 // loopback.
 func TestHTTPKind(t *testing.T) {
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "omp-kind-http"), ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := testbin.Build(testbin.Target{Pkg: ".", Out: filepath.Join(dir, "omp-kind-http")}); err != nil {
+		t.Fatal(err)
 	}
 	t.Setenv("OMP_PLUGIN_PATH", dir)
 
