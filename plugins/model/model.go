@@ -375,6 +375,24 @@ func (c *call) load(ctx context.Context) (*version, fitted, error) {
 	return rec, goFitted{est}, nil
 }
 
+// loadData loads the version to apply and the data to apply it to: X, and
+// Y too when withY is set and the model is supervised. X must have the
+// columns the version was fitted on.
+func (c *call) loadData(ctx context.Context, withY bool) (*version, fitted, *table, *table, error) {
+	rec, m, err := c.load(ctx)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	x, y, err := c.xy(ctx, withY && m.supervised())
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := checkFeatures(rec, x); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return rec, m, x, y, nil
+}
+
 // checkFeatures compares X with the columns the version was fitted on.
 func checkFeatures(rec *version, x *table) error {
 	if x.cols != len(rec.Features) {
@@ -385,15 +403,8 @@ func checkFeatures(rec *version, x *table) error {
 }
 
 func (c *call) predict(ctx context.Context) (any, error) {
-	rec, m, err := c.load(ctx)
+	rec, m, x, _, err := c.loadData(ctx, false)
 	if err != nil {
-		return nil, err
-	}
-	x, _, err := c.xy(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFeatures(rec, x); err != nil {
 		return nil, err
 	}
 	pred, err := m.predict(ctx, x)
@@ -415,15 +426,8 @@ func (c *call) predict(ctx context.Context) (any, error) {
 }
 
 func (c *call) transform(ctx context.Context) (any, error) {
-	rec, m, err := c.load(ctx)
+	_, m, x, _, err := c.loadData(ctx, false)
 	if err != nil {
-		return nil, err
-	}
-	x, _, err := c.xy(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFeatures(rec, x); err != nil {
 		return nil, err
 	}
 	rows, err := m.transform(ctx, x)
@@ -451,15 +455,8 @@ func (c *call) writeDataset(ctx context.Context, header []string, rows [][]float
 }
 
 func (c *call) score(ctx context.Context) (any, error) {
-	rec, m, err := c.load(ctx)
+	rec, m, x, y, err := c.loadData(ctx, true)
 	if err != nil {
-		return nil, err
-	}
-	x, y, err := c.xy(ctx, m.supervised())
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFeatures(rec, x); err != nil {
 		return nil, err
 	}
 	s, metric, err := m.score(ctx, x, y)
