@@ -69,27 +69,11 @@ type proc struct {
 	err    error
 }
 
-// startWorker starts `omp worker` with args and waits until it serves.
+// startWorker starts `omp worker` with args, in the test's directory and
+// environment without third-party plugins, and waits until it serves.
 func startWorker(t *testing.T, url, name string, args ...string) *proc {
 	t.Helper()
-	args = append([]string{"worker", "--broker", url, "--name", name, "--heartbeat", "300ms"}, args...)
-	cmd := exec.Command(ompBin, args...)
-	cmd.Env = append(os.Environ(), "OMP_PLUGIN_PATH=")
-	p := &proc{name: name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("worker %s stderr:\n%s", name, p.stderr)
-		}
-	})
-	p.waitFor(t, "serving", 15*time.Second)
-	return p
+	return startWorkerIn(t, "", append(os.Environ(), "OMP_PLUGIN_PATH="), url, name, args...)
 }
 
 // waitFor waits until the worker's stderr contains text.
