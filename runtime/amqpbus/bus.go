@@ -473,7 +473,17 @@ func (p *publisher) renew(cur *wamqp.Publisher) {
 		return
 	}
 	p.p = np
-	go cur.Close()
+	go closePublisher(cur)
+}
+
+// closePublisher closes a watermill-amqp publisher. Its Close (v3.0.2)
+// panics on a nil *amqp.Channel when one of the pooled channels failed to
+// reopen in the moment the connection dropped; such a channel belonged to
+// the dead connection and has nothing left to close, and a worker must not
+// die of it.
+func closePublisher(p *wamqp.Publisher) {
+	defer func() { _ = recover() }()
+	p.Close()
 }
 
 // batch publishes msgs on one channel and then waits for all their
@@ -529,7 +539,7 @@ func (p *publisher) Close() error { return nil }
 func (p *publisher) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.p.Close()
+	closePublisher(p.p)
 	p.bmu.Lock()
 	defer p.bmu.Unlock()
 	if p.bch != nil {
