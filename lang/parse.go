@@ -61,6 +61,7 @@ func Parse(filename string, src []byte) (f *File, err error) {
 				if ferr.Pos.Offset > e.Pos.Offset || ferr.Pos.Offset == e.Pos.Offset && !strings.HasPrefix(ferr.Msg, "expected newline") {
 					e = ferr
 				}
+				noteUnclosed(e, toks)
 				errs = append(errs, e)
 			}
 		}
@@ -136,6 +137,54 @@ func syntaxError(filename string, err error) *Error {
 		return &Error{Pos: pos, Msg: perr.Message()}
 	}
 	return &Error{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}
+}
+
+// closers maps each bracket to the token that closes it.
+var closers = map[string]string{"(": ")", "[": "]", "{": "}", "<": ">"}
+
+// noteUnclosed adds to e where the bracket it expects to be closed was
+// opened, when that was on an earlier line: newlines inside brackets are
+// ignored, so a missing ")" shows only at a later line's first token, and
+// the opening bracket is what the user has to find.
+func noteUnclosed(e *Error, toks []lexer.Token) {
+	var open []lexer.Token
+	closed := false // the innermost bracket open at e is closed after it
+	depth := 0
+	for _, t := range toks {
+		if t.Type != TokPunct {
+			continue
+		}
+		after := t.Pos.Offset >= e.Pos.Offset
+		switch t.Value {
+		case "(", "[", "{", "<":
+			if after {
+				depth++
+			} else {
+				open = append(open, t)
+			}
+		case ")", "]", "}", ">":
+			switch {
+			case !after:
+				if len(open) > 0 {
+					open = open[:len(open)-1]
+				}
+			case depth > 0:
+				depth--
+			default:
+				closed = true
+			}
+		}
+		if closed {
+			break
+		}
+	}
+	if len(open) == 0 || closed {
+		return
+	}
+	b := open[len(open)-1]
+	if b.Pos.Line < e.Pos.Line && strings.Contains(e.Msg, strconv.Quote(closers[b.Value])) {
+		e.Msg += fmt.Sprintf(" (unclosed %q at %d:%d)", b.Value, b.Pos.Line, b.Pos.Column)
+	}
 }
 
 // describe names a token in an error message.
