@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -730,6 +731,27 @@ func (c *compiler) duration(o *lang.Option, v any) (time.Duration, bool) {
 	return d, true
 }
 
+// kwargs checks a task's keyword arguments against those its action
+// declares, so that a misspelt one is an error instead of being ignored.
+func (c *compiler) kwargs(t *lang.Task, kind string, as ActionSpec) {
+	if as.AnyKwargs {
+		return
+	}
+	for _, a := range t.Args {
+		if a.Kw == nil || a.Value.Name == nil {
+			continue
+		}
+		key := *a.Value.Name
+		switch {
+		case slices.Contains(as.Kwargs, key):
+		case len(as.Kwargs) == 0:
+			c.errorf(a.Pos, "%s.%s takes no keyword arguments, got %s", kind, as.Name, key)
+		default:
+			c.errorf(a.Pos, "%s.%s has no keyword argument %s%s", kind, as.Name, key, hintOrList(key, as.Kwargs, "keyword arguments"))
+		}
+	}
+}
+
 func (c *compiler) task(t *lang.Task, id string, in *result, sc *scope) string {
 	n := &Node{ID: id, Op: OpTask, Kind: t.Kind, Pos: toPos(t.Pos)}
 	action := "run"
@@ -793,6 +815,8 @@ func (c *compiler) task(t *lang.Task, id string, in *result, sc *scope) string {
 			c.errorf(t.Pos, "not enough arguments for %s.%s: got %d, want at least %d", spec.Name, action, positional, as.MinArgs)
 		} else if as.MaxArgs >= 0 && positional > as.MaxArgs {
 			c.errorf(t.Args[as.MaxArgs].Pos, "too many arguments for %s.%s: got %d, want at most %d", spec.Name, action, positional, as.MaxArgs)
+		} else {
+			c.kwargs(t, spec.Name, as)
 		}
 	}
 

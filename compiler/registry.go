@@ -18,11 +18,14 @@ type KindSpec struct {
 }
 
 // ActionSpec declares one action of a kind. MinArgs and MaxArgs bound the
-// number of positional arguments; MaxArgs < 0 means no upper bound.
+// number of positional arguments; MaxArgs < 0 means no upper bound. Kwargs
+// are the keyword arguments it takes; with AnyKwargs it takes any.
 type ActionSpec struct {
-	Name    string
-	MinArgs int
-	MaxArgs int
+	Name      string
+	MinArgs   int
+	MaxArgs   int
+	Kwargs    []string
+	AnyKwargs bool
 }
 
 // Action returns the action called name, if the kind declares it.
@@ -78,12 +81,12 @@ func Builtins() *MapRegistry {
 	return NewRegistry(
 		KindSpec{Name: "model", Actions: []ActionSpec{
 			{Name: "fit", MinArgs: 0, MaxArgs: 2},
-			{Name: "predict", MinArgs: 0, MaxArgs: 1},
-			{Name: "score", MinArgs: 0, MaxArgs: 2},
-			{Name: "transform", MinArgs: 0, MaxArgs: 1},
+			{Name: "predict", MinArgs: 0, MaxArgs: 1, Kwargs: []string{"version", "into"}},
+			{Name: "score", MinArgs: 0, MaxArgs: 2, Kwargs: []string{"version"}},
+			{Name: "transform", MinArgs: 0, MaxArgs: 1, Kwargs: []string{"version", "into"}},
 		}},
-		KindSpec{Name: "script", Actions: []ActionSpec{{Name: "run", MaxArgs: variadic}}},
-		KindSpec{Name: "job", Aliases: []string{"notebook"}, Actions: []ActionSpec{{Name: "run", MaxArgs: variadic}}},
-		KindSpec{Name: "echo", Actions: []ActionSpec{{Name: "run", MaxArgs: 1}}},
+		KindSpec{Name: "script", Actions: []ActionSpec{{Name: "run", MaxArgs: variadic, AnyKwargs: true}}},
+		KindSpec{Name: "job", Aliases: []string{"notebook"}, Actions: []ActionSpec{{Name: "run", MaxArgs: variadic, AnyKwargs: true}}},
+		KindSpec{Name: "echo", Actions: []ActionSpec{{Name: "run", MaxArgs: 1, Kwargs: []string{"sleep", "log", "fail", "fail_attempts", "permanent"}}}},
 	)
 }

@@ -111,7 +111,7 @@ func registryFromHost(ctx context.Context, h *host.Host) (*compiler.MapRegistry,
 	for _, k := range kinds {
 		spec := compiler.KindSpec{Name: k.Spec.Name, Aliases: k.Spec.Aliases}
 		for _, a := range k.Spec.Actions {
-			spec.Actions = append(spec.Actions, compiler.ActionSpec{Name: a.Name, MinArgs: a.MinArgs, MaxArgs: a.MaxArgs})
+			spec.Actions = append(spec.Actions, compiler.ActionSpec{Name: a.Name, MinArgs: a.MinArgs, MaxArgs: a.MaxArgs, Kwargs: a.Kwargs, AnyKwargs: a.AnyKwargs})
 		}
 		reg.Add(spec)
 	}

@@ -583,12 +583,13 @@ func specFromWire(w *wire.KindSpec) sdk.KindSpec {
 	s := sdk.KindSpec{Name: w.Name, Aliases: w.Aliases, Description: w.Description}
 	for _, a := range w.Actions {
 		s.Actions = append(s.Actions, sdk.ActionSpec{
-			Name:    a.Name,
-			MinArgs: int(a.MinArgs),
-			MaxArgs: int(a.MaxArgs),
-			Args:    a.Args,
-			Kwargs:  a.Kwargs,
-			Doc:     a.Doc,
+			Name:      a.Name,
+			MinArgs:   int(a.MinArgs),
+			MaxArgs:   int(a.MaxArgs),
+			Args:      a.Args,
+			Kwargs:    a.Kwargs,
+			AnyKwargs: a.AnyKwargs,
+			Doc:       a.Doc,
 		})
 	}
 	return s

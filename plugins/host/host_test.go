@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -283,6 +284,35 @@ func TestThirdPartyKindOnPluginPath(t *testing.T) {
 	if string(res) != `"SHOUT"` || strings.Join(rec.Logs(), "|") != "upper-casing x" {
 		t.Errorf("upper: %s, logs %q", res, rec.Logs())
 	}
+}
+
+// What a third-party kind describes reaches the compiler whole: a lost
+// AnyKwargs would turn every keyword argument of its tasks into an error.
+func TestSpecCrossesTheBoundary(t *testing.T) {
+	t.Setenv("OMP_PLUGIN_PATH", pluginDir)
+	h, err := New(Config{Self: []string{ompBin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	kinds, err := h.Kinds(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sdk.KindSpec{Name: "crashy", Aliases: []string{"crash"}, Description: "misbehaves on request", Actions: []sdk.ActionSpec{
+		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"},
+		{Name: "block", MaxArgs: 1, Args: []string{"seconds"}, Kwargs: []string{"until"}, Doc: "blocks"},
+		{Name: "task", MaxArgs: -1, AnyKwargs: true}, {Name: "report"},
+	}}
+	for _, k := range kinds {
+		if k.Spec.Name == "crashy" {
+			if !reflect.DeepEqual(k.Spec, want) {
+				t.Errorf("the host got\n%+v\nwant\n%+v", k.Spec, want)
+			}
+			return
+		}
+	}
+	t.Fatal("kind crashy not found")
 }
 
 func TestInfraErrors(t *testing.T) {

@@ -80,11 +80,12 @@ func (Kind) Describe() sdk.KindSpec {
 		Aliases:     []string{"notebook"},
 		Description: "Runs the Jupyter notebook jobs/NAME.ipynb with Python and saves the executed copy in results/",
 		Actions: []sdk.ActionSpec{{
-			Name:    "run",
-			MinArgs: 0,
-			MaxArgs: -1,
-			Args:    []string{"args..."},
-			Doc:     "Executes the notebook; positional arguments are `args`, keyword arguments are variables set after the `parameters` cell, the upstream result is `input`.",
+			Name:      "run",
+			MinArgs:   0,
+			MaxArgs:   -1,
+			Args:      []string{"args..."},
+			AnyKwargs: true,
+			Doc:       "Executes the notebook; positional arguments are `args`, keyword arguments are variables set after the `parameters` cell, the upstream result is `input`.",
 		}},
 	}
 }

@@ -59,10 +59,11 @@ func (Kind) Describe() sdk.KindSpec {
 		Name:        "script",
 		Description: "runs scripts/NAME from the store with the JSON protocol",
 		Actions: []sdk.ActionSpec{{
-			Name:    "run",
-			MinArgs: 0,
-			MaxArgs: -1,
-			Doc:     "run the script with the arguments on stdin",
+			Name:      "run",
+			MinArgs:   0,
+			MaxArgs:   -1,
+			AnyKwargs: true,
+			Doc:       "run the script with the arguments on stdin",
 		}},
 	}
 }

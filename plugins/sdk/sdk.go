@@ -30,15 +30,19 @@ type KindSpec struct {
 }
 
 // ActionSpec declares one action. MinArgs and MaxArgs bound the positional
-// arguments; MaxArgs < 0 means no upper bound. Args and Kwargs name them for
-// help texts.
+// arguments; MaxArgs < 0 means no upper bound. Args names them for help
+// texts. Kwargs lists the keyword arguments the action takes: the compiler
+// rejects any other, so that a misspelt one is an error rather than ignored,
+// unless AnyKwargs is set (a script or a notebook takes whatever it is
+// given).
 type ActionSpec struct {
-	Name    string   `json:"name"`
-	MinArgs int      `json:"min_args"`
-	MaxArgs int      `json:"max_args"`
-	Args    []string `json:"args,omitempty"`
-	Kwargs  []string `json:"kwargs,omitempty"`
-	Doc     string   `json:"doc,omitempty"`
+	Name      string   `json:"name"`
+	MinArgs   int      `json:"min_args"`
+	MaxArgs   int      `json:"max_args"`
+	Args      []string `json:"args,omitempty"`
+	Kwargs    []string `json:"kwargs,omitempty"`
+	AnyKwargs bool     `json:"any_kwargs,omitempty"`
+	Doc       string   `json:"doc,omitempty"`
 }
 
 // Task is one attempt at one task, as the kind receives it.

@@ -187,12 +187,13 @@ func specToWire(k KindSpec) *wire.KindSpec {
 	w := &wire.KindSpec{Name: k.Name, Aliases: k.Aliases, Description: k.Description}
 	for _, a := range k.Actions {
 		w.Actions = append(w.Actions, &wire.ActionSpec{
-			Name:    a.Name,
-			MinArgs: int32(a.MinArgs),
-			MaxArgs: int32(a.MaxArgs),
-			Args:    a.Args,
-			Kwargs:  a.Kwargs,
-			Doc:     a.Doc,
+			Name:      a.Name,
+			MinArgs:   int32(a.MinArgs),
+			MaxArgs:   int32(a.MaxArgs),
+			Args:      a.Args,
+			Kwargs:    a.Kwargs,
+			AnyKwargs: a.AnyKwargs,
+			Doc:       a.Doc,
 		})
 	}
 	return w

@@ -138,6 +138,7 @@ type ActionSpec struct {
 	Args          []string               `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty"`
 	Kwargs        []string               `protobuf:"bytes,5,rep,name=kwargs,proto3" json:"kwargs,omitempty"`
 	Doc           string                 `protobuf:"bytes,6,opt,name=doc,proto3" json:"doc,omitempty"`
+	AnyKwargs     bool                   `protobuf:"varint,7,opt,name=any_kwargs,json=anyKwargs,proto3" json:"any_kwargs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,6 +213,13 @@ func (x *ActionSpec) GetDoc() string {
 		return x.Doc
 	}
 	return ""
+}
+
+func (x *ActionSpec) GetAnyKwargs() bool {
+	if x != nil {
+		return x.AnyKwargs
+	}
+	return false
 }
 
 type Task struct {
@@ -740,7 +748,7 @@ const file_wire_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaliases\x18\x02 \x03(\tR\aaliases\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x123\n" +
-	"\aactions\x18\x04 \x03(\v2\x19.omp.plugin.v1.ActionSpecR\aactions\"\x94\x01\n" +
+	"\aactions\x18\x04 \x03(\v2\x19.omp.plugin.v1.ActionSpecR\aactions\"\xb3\x01\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
@@ -748,7 +756,9 @@ const file_wire_proto_rawDesc = "" +
 	"\bmax_args\x18\x03 \x01(\x05R\amaxArgs\x12\x12\n" +
 	"\x04args\x18\x04 \x03(\tR\x04args\x12\x16\n" +
 	"\x06kwargs\x18\x05 \x03(\tR\x06kwargs\x12\x10\n" +
-	"\x03doc\x18\x06 \x01(\tR\x03doc\"\x88\x03\n" +
+	"\x03doc\x18\x06 \x01(\tR\x03doc\x12\x1d\n" +
+	"\n" +
+	"any_kwargs\x18\a \x01(\bR\tanyKwargs\"\x88\x03\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x17\n" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\x12\x18\n" +

@@ -13,8 +13,10 @@ import (
 type crashy struct{}
 
 func (crashy) Describe() sdk.KindSpec {
-	return sdk.KindSpec{Name: "crashy", Aliases: []string{"crash"}, Actions: []sdk.ActionSpec{
-		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"}, {Name: "block", MaxArgs: 1}, {Name: "task", MaxArgs: -1}, {Name: "report"},
+	return sdk.KindSpec{Name: "crashy", Aliases: []string{"crash"}, Description: "misbehaves on request", Actions: []sdk.ActionSpec{
+		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"},
+		{Name: "block", MaxArgs: 1, Args: []string{"seconds"}, Kwargs: []string{"until"}, Doc: "blocks"},
+		{Name: "task", MinArgs: 0, MaxArgs: -1, AnyKwargs: true}, {Name: "report"},
 	}}
 }
 
