@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,6 +344,71 @@ func TestWorkerSIGTERM(t *testing.T) {
 			t.Errorf("task ran on %s, want stayer (leaver released it)", w)
 		}
 	})
+}
+
+// A run cancelled while no worker listens leaves its tasks in the queue: a
+// worker that starts later drops them instead of running them for nobody,
+// and serves the next run as usual.
+func TestLateWorkerDropsTasksOfAnEndedRun(t *testing.T) {
+	url := amqptest.VHost(t)
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	queued := func() int {
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Close()
+		q, err := ch.QueueDeclarePassive("omp.tasks.default", true, false, false, false, nil)
+		if err != nil {
+			return -1 // not declared yet
+		}
+		return q.Messages
+	}
+
+	g, _ := numbers(5, "1ms")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for queued() < 5 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	rep, err := runtime.Run(ctx, g.G, runtime.Config{Bus: runner(t, url)})
+	if err != nil || rep.Status != runtime.Cancelled {
+		t.Fatalf("Run: %v, status %v; want CANCELLED", err, rep)
+	}
+
+	// The runner deletes the run's event queue as its subscription ends
+	// (and omp run waits for that before it exits).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ch.QueueDeclarePassive("omp.events."+rep.RunID, true, false, false, false, nil); err != nil {
+			break
+		}
+		ch.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the run's event queue outlived the run by 10s")
+		}
+	}
+	w := startWorker(t, url, "late")
+	w.waitFor(t, "Dropping the tasks of run "+rep.RunID, 15*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); queued() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tasks still queued", queued())
+		}
+	}
+	if n := w.count(": start "); n != 0 {
+		t.Errorf("the late worker started %d tasks of the cancelled run:\n%s", n, w.stderr)
+	}
+	g, _ = numbers(3, "1ms")
+	wantNumbers(t, run(t, g, runtime.Config{Bus: runner(t, url)}), 3)
 }
 
 // An unreachable broker: exit 3 within 10s, one line naming host:port and

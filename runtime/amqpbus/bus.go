@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	if b.pub, err = newPublisher(b); err != nil {
 		return fail(err)
 	}
-	b.tasks = &taskSubscriber{b: b}
+	b.tasks = &taskSubscriber{b: b, runs: map[string]*runCheck{}}
 	if b.events, err = newEventSubscriber(b); err != nil {
 		b.pub.close()
 		return fail(err)

@@ -27,6 +27,10 @@ func TestHeldMessageIsPutBackWithoutCounting(t *testing.T) {
 	if err := bus.Prepare(ctx, "", []string{"default"}); err != nil {
 		t.Fatal(err)
 	}
+	// The run's runner listens: the task of a run without one is dropped.
+	if _, err := bus.Events().Subscribe(ctx, runtime.EventTopic("r1")); err != nil {
+		t.Fatal(err)
+	}
 	topic := runtime.TaskTopic("default")
 	msgs, err := bus.Tasks().Subscribe(ctx, topic)
 	if err != nil {

@@ -2,6 +2,7 @@ package amqpbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,7 +30,20 @@ import (
 // delivery that nobody takes within HoldLimit is put back at the end of the
 // queue as a fresh copy, and a delivery whose channel died is dropped, since
 // the broker already requeued it.
-type taskSubscriber struct{ b *Bus }
+type taskSubscriber struct {
+	b *Bus
+
+	mu   sync.Mutex
+	runs map[string]*runCheck
+}
+
+// runCheck is what a worker learnt of one run's runner: asked once per run,
+// not once per task.
+type runCheck struct {
+	once sync.Once
+	gone bool
+	at   time.Time
+}
 
 func (s *taskSubscriber) Close() error { return nil }
 
@@ -164,6 +178,11 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	mctx, stale := context.WithCancel(ctx)
 	defer stale()
 	msg.SetContext(mctx)
+	if run := msg.Metadata.Get(runHeader); run != "" && s.runGone(run) {
+		b.log.Error(fmt.Sprintf("Dropping the tasks of run %s: its runner is gone", run), nil, watermill.LogFields{"topic": topic})
+		d.Ack(false)
+		return
+	}
 	hold := time.NewTimer(b.cfg.HoldLimit)
 	defer hold.Stop()
 	select {
@@ -202,6 +221,47 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	case <-dead:
 	case <-b.closed:
 	}
+}
+
+// runGone tells whether the runner of a run is gone, from its event queue,
+// which the runner deletes when the run ends: a task left in the queue by a
+// run that ended while no worker listened (cancelled, or failed fast) is then
+// dropped rather than run for nobody. A worker that was alive when the run
+// ended has its DRAIN or CANCEL already. Should the broker not answer, the
+// task runs.
+func (s *taskSubscriber) runGone(run string) bool {
+	now := time.Now()
+	s.mu.Lock()
+	c := s.runs[run]
+	if c == nil {
+		if len(s.runs) >= 1000 {
+			// A worker lives for months: forget runs checked long ago.
+			for id, old := range s.runs {
+				if now.Sub(old.at) > time.Hour {
+					delete(s.runs, id)
+				}
+			}
+		}
+		c = &runCheck{at: now}
+		s.runs[run] = c
+	}
+	s.mu.Unlock()
+	c.once.Do(func() {
+		q := s.b.name(runtime.EventTopic(run))
+		err := s.b.tryChannel(func(ch *amqp.Channel) error {
+			_, err := ch.QueueDeclarePassive(q, true, false, false, false, s.b.eventQueueArgs())
+			return err
+		})
+		var aerr *amqp.Error
+		c.gone = errors.As(err, &aerr) && aerr.Code == amqp.NotFound
+		if err != nil && !c.gone {
+			// Ask again for the next task.
+			s.mu.Lock()
+			delete(s.runs, run)
+			s.mu.Unlock()
+		}
+	})
+	return c.gone
 }
 
 // putBack publishes a copy of d at the end of its queue and acks d. Unlike a
