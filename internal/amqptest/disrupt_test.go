@@ -80,9 +80,10 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	// not heard yet.
 	var out []byte
 	var err error
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+	for ask, deadline := 1, time.Now().Add(15*time.Second); time.Now().Before(deadline); ask++ {
 		out, err = exec.Command(ompBin, "workers", "--broker", url, "--wait", "1s").CombinedOutput()
 		if err == nil && strings.Contains(string(out), "steady ") {
+			t.Logf("omp workers listed it at the %d. ask", ask)
 			return
 		}
 	}
