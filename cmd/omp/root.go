@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -58,9 +59,11 @@ func newRootCmd(s *streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "omp",
 		Short:         "Run pipelines of models, scripts and notebooks, locally or on RabbitMQ workers",
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("omp {{.Version}}\n")
 	root.SetIn(s.in)
 	root.SetOut(s.out)
 	root.SetErr(s.err)
@@ -103,4 +106,32 @@ func execute(ctx context.Context, s *streams, args []string) ExitCode {
 	// usage errors.
 	fmt.Fprintf(s.err, "omp: %v\nRun '%s --help' for usage.\n", err, cmd.CommandPath())
 	return ExitUsage
+}
+
+// version is the module version omp was built as (go install …@v1.2.3), or
+// for a build from a checkout the commit it was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	if v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	return "(devel) " + rev[:min(12, len(rev))] + modified
 }
