@@ -233,6 +233,12 @@ func (s *taskSubscriber) runGone(run string) bool {
 	now := time.Now()
 	s.mu.Lock()
 	c := s.runs[run]
+	if c != nil && c.gone && now.Sub(c.at) > time.Minute {
+		// A broker that lost its queues loses the event queue of a live
+		// run too, until the runner declares it again: look again rather
+		// than drop the run's tasks for ever.
+		c = nil
+	}
 	if c == nil {
 		if len(s.runs) >= 1000 {
 			// A worker lives for months: forget runs checked long ago.
@@ -253,13 +259,14 @@ func (s *taskSubscriber) runGone(run string) bool {
 			return err
 		})
 		var aerr *amqp.Error
-		c.gone = errors.As(err, &aerr) && aerr.Code == amqp.NotFound
-		if err != nil && !c.gone {
+		gone := errors.As(err, &aerr) && aerr.Code == amqp.NotFound
+		s.mu.Lock()
+		c.gone = gone
+		if err != nil && !gone {
 			// Ask again for the next task.
-			s.mu.Lock()
 			delete(s.runs, run)
-			s.mu.Unlock()
 		}
+		s.mu.Unlock()
 	})
 	return c.gone
 }
