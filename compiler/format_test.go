@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,35 @@ func TestDOTIsValid(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s: dot: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// TestMermaidIsValid parses every golden graph with Mermaid's own parser,
+// when Node.js and the parser are installed (npm ci in testdata/mermaid;
+// .ci/run does it).
+func TestMermaidIsValid(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("Node.js is not installed")
+	}
+	if _, err := os.Stat("testdata/mermaid/node_modules/mermaid"); err != nil {
+		t.Skip("Mermaid is not installed: run npm ci in compiler/testdata/mermaid")
+	}
+	dir := t.TempDir()
+	args := []string{"testdata/mermaid/check.mjs"}
+	for name, g := range goldenGraphs(t) {
+		var b bytes.Buffer
+		if err := g.WriteMermaid(&b); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, strings.TrimSuffix(name, ".txtar")+".mmd")
+		if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, file)
+	}
+	if out, err := exec.Command(node, args...).CombinedOutput(); err != nil {
+		t.Errorf("Mermaid rejects the output: %v\n%s", err, out)
 	}
 }
 
