@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/ompdev/omp/lang"
 )
 
 // goldenGraphs compiles the inputs of testdata/graphs.
@@ -40,13 +42,36 @@ func goldenGraphs(t *testing.T) map[string]*Graph {
 	return out
 }
 
-// TestDOTIsValid feeds every golden graph to Graphviz, when it is installed.
+// renderedGraphs is every graph the DOT and Mermaid checks render: the
+// golden graphs and the examples'.
+func renderedGraphs(t *testing.T) map[string]*Graph {
+	out := goldenGraphs(t)
+	files, _ := filepath.Glob("../examples/*.omp")
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := lang.Parse(file, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := Compile(f, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["example-"+filepath.Base(file)] = g
+	}
+	return out
+}
+
+// TestDOTIsValid feeds every rendered graph to Graphviz, when it is installed.
 func TestDOTIsValid(t *testing.T) {
 	dot, err := exec.LookPath("dot")
 	if err != nil {
 		t.Skip("Graphviz dot is not installed")
 	}
-	for name, g := range goldenGraphs(t) {
+	for name, g := range renderedGraphs(t) {
 		var b bytes.Buffer
 		if err := g.WriteDOT(&b); err != nil {
 			t.Fatal(err)
@@ -59,7 +84,7 @@ func TestDOTIsValid(t *testing.T) {
 	}
 }
 
-// TestMermaidIsValid parses every golden graph with Mermaid's own parser,
+// TestMermaidIsValid parses every rendered graph with Mermaid's own parser,
 // when Node.js and the parser are installed (npm ci in testdata/mermaid;
 // .ci/run does it).
 func TestMermaidIsValid(t *testing.T) {
@@ -72,12 +97,12 @@ func TestMermaidIsValid(t *testing.T) {
 	}
 	dir := t.TempDir()
 	args := []string{"testdata/mermaid/check.mjs"}
-	for name, g := range goldenGraphs(t) {
+	for name, g := range renderedGraphs(t) {
 		var b bytes.Buffer
 		if err := g.WriteMermaid(&b); err != nil {
 			t.Fatal(err)
 		}
-		file := filepath.Join(dir, strings.TrimSuffix(name, ".txtar")+".mmd")
+		file := filepath.Join(dir, name+".mmd")
 		if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
