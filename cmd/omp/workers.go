@@ -101,7 +101,7 @@ func runWorkers(ctx context.Context, s *streams, opts workersOptions) error {
 		return err
 	}
 	defer bus.Close()
-	lctx, cancel := context.WithTimeout(ctx, opts.wait)
+	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	msgs, err := bus.Fanout().Subscribe(lctx, runtime.WorkersTopic)
 	if err != nil {
@@ -115,6 +115,10 @@ func runWorkers(ctx context.Context, s *streams, opts workersOptions) error {
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
+	// --wait is the time the workers have to answer: on a busy broker,
+	// subscribing and asking take a share of a second that is not theirs.
+	stop := time.AfterFunc(opts.wait, cancel)
+	defer stop.Stop()
 	var beats []*runtime.Heartbeat
 	var seen []time.Time
 	for msg := range msgs {

@@ -75,19 +75,12 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	}
 	t.Logf("the worker said:\n%s", strings.Join(lines, "\n"))
 	// It is listed again. Its control queue went with the old connection
-	// and comes back asynchronously, so ask a few times; its periodic
-	// heartbeat (every 5s) answers within the deadline even if pings are
-	// not heard yet.
-	var out []byte
-	var err error
-	for ask, deadline := 1, time.Now().Add(15*time.Second); time.Now().Before(deadline); ask++ {
-		out, err = exec.Command(ompBin, "workers", "--broker", url, "--wait", "1s").CombinedOutput()
-		if err == nil && strings.Contains(string(out), "steady ") {
-			t.Logf("omp workers listed it at the %d. ask", ask)
-			return
-		}
-	}
-	t.Errorf("omp workers after the restart: %v\n%s", err, out)
+	// and comes back asynchronously; its periodic heartbeat (every 5s)
+	// would answer within askWorkers' deadline even if pings were not
+	// heard yet.
+	askWorkers(t, url, func(live []listedWorker) bool {
+		return len(live) == 1 && live[0].Name == "steady"
+	}, "steady")
 }
 
 // A task that runs longer than RabbitMQ's consumer_timeout, on a worker
