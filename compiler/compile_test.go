@@ -349,24 +349,30 @@ func TestExamples(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			src, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := lang.Parse(file, src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := Check(f, Config{}); err != nil {
-				t.Fatal(err)
-			}
-			g, err := Compile(f, Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkInvariants(t, g)
+			checkInvariants(t, compileExample(t, file))
 		})
 	}
+}
+
+// compileExample checks and compiles an example with the built-in kinds.
+func compileExample(t *testing.T, file string) *Graph {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := lang.Parse(file, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(f, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Compile(f, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // TestSpecExamples compiles every ```omp block of spec.md. A block with ###

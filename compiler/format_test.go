@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/txtar"
-
-	"github.com/ompdev/omp/lang"
 )
 
 // goldenGraphs compiles the inputs of testdata/graphs.
@@ -48,19 +46,7 @@ func renderedGraphs(t *testing.T) map[string]*Graph {
 	out := goldenGraphs(t)
 	files, _ := filepath.Glob("../examples/*.omp")
 	for _, file := range files {
-		src, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := lang.Parse(file, src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := Compile(f, Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out["example-"+filepath.Base(file)] = g
+		out["example-"+filepath.Base(file)] = compileExample(t, file)
 	}
 	return out
 }
