@@ -25,54 +25,36 @@ import (
 // DefaultURL is the broker the tests use when OMP_TEST_AMQP is unset.
 const DefaultURL = "amqp://guest:guest@127.0.0.1:5672/"
 
+// TB is what the broker helpers need of a test: testing.TB has it, and a
+// testscript setup can provide it too.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+}
+
 // URL returns the test broker's URL, skipping or failing t when it does not
 // answer.
-func URL(t testing.TB) string {
+func URL(t TB) string {
 	t.Helper()
-	u := os.Getenv("OMP_TEST_AMQP")
-	if u == "" {
-		u = DefaultURL
-	}
-	hp := amqpbus.HostPort(u)
-	c, err := net.DialTimeout("tcp", hp, 2*time.Second)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("RabbitMQ at %s does not answer (%v); .ci/rabbitmq.sh should have started it", hp, err)
-		}
-		t.Skipf("RabbitMQ at %s does not answer (%v): start it (bash .ci/rabbitmq.sh) or set OMP_TEST_AMQP", hp, err)
-	}
-	c.Close()
-	shareBroker(t, false)
-	return u
+	return broker(t, false)
 }
 
 // Disrupt returns the test broker's URL like URL, for a test that disturbs
 // everyone's broker (stops it, lowers its consumer timeout): it waits until
 // no other AMQP test of any test process of this machine runs, and keeps
 // them waiting until it ends. Do not call URL in the same test.
-func Disrupt(t testing.TB) string {
+func Disrupt(t TB) string {
 	t.Helper()
-	u := os.Getenv("OMP_TEST_AMQP")
-	if u == "" {
-		u = DefaultURL
-	}
-	shareBroker(t, true)
-	hp := amqpbus.HostPort(u)
-	c, err := net.DialTimeout("tcp", hp, 2*time.Second)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("RabbitMQ at %s does not answer (%v); .ci/rabbitmq.sh should have started it", hp, err)
-		}
-		t.Skipf("RabbitMQ at %s does not answer (%v): start it (bash .ci/rabbitmq.sh) or set OMP_TEST_AMQP", hp, err)
-	}
-	c.Close()
-	return u
+	return broker(t, true)
 }
 
-// shareBroker takes a lock on a file that every AMQP test holds shared and a
-// disruptive test holds exclusive: go test runs packages in parallel
-// processes, so a lock inside one process would not do.
-func shareBroker(t testing.TB, exclusive bool) {
+// broker takes a lock on a file that every AMQP test holds shared and a
+// disruptive test holds exclusive (go test runs packages in parallel
+// processes, so a lock inside one process would not do), then checks that
+// the broker answers.
+func broker(t TB, exclusive bool) string {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(os.TempDir(), "omp-amqp-tests.lock"), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
@@ -87,6 +69,21 @@ func shareBroker(t testing.TB, exclusive bool) {
 		t.Fatalf("broker lock: %v", err)
 	}
 	t.Cleanup(func() { f.Close() })
+
+	u := os.Getenv("OMP_TEST_AMQP")
+	if u == "" {
+		u = DefaultURL
+	}
+	hp := amqpbus.HostPort(u)
+	c, err := net.DialTimeout("tcp", hp, 2*time.Second)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("RabbitMQ at %s does not answer (%v); .ci/rabbitmq.sh should have started it", hp, err)
+		}
+		t.Skipf("RabbitMQ at %s does not answer (%v): start it (bash .ci/rabbitmq.sh) or set OMP_TEST_AMQP", hp, err)
+	}
+	c.Close()
+	return u
 }
 
 var seq atomic.Int64
@@ -105,26 +102,26 @@ func Prefix(t testing.TB) string {
 // user all rights on it, and returns the URL of the vhost. The vhost is
 // deleted, with everything in it, when t ends. It needs rabbitmqctl on the
 // broker's machine, as on this project's machines.
-func VHost(t testing.TB) string {
+func VHost(t TB) string {
 	t.Helper()
 	return vhost(t, URL(t))
 }
 
 // DisruptVHost is VHost for a test that disturbs the broker itself: see
 // Disrupt.
-func DisruptVHost(t testing.TB) string {
+func DisruptVHost(t TB) string {
 	t.Helper()
 	return vhost(t, Disrupt(t))
 }
 
-func vhost(t testing.TB, base string) string {
+func vhost(t TB, base string) string {
 	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("OMP_TEST_AMQP: %v", amqpbus.RedactURL(base))
 	}
 	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
-		t.Skip("rabbitmqctl not found: a test with a vhost of its own needs it")
+		t.Skipf("rabbitmqctl not found: a test with a vhost of its own needs it")
 	}
 	vhost := fmt.Sprintf("omp-test-%d-%d", os.Getpid(), seq.Add(1))
 	user := u.User.Username()
@@ -139,7 +136,7 @@ func vhost(t testing.TB, base string) string {
 	return u.String()
 }
 
-func ctl(t testing.TB, args ...string) {
+func ctl(t TB, args ...string) {
 	t.Helper()
 	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
 	if err != nil {
