@@ -128,24 +128,16 @@ func vhost(t TB, base string) string {
 	if user == "" {
 		user = "guest"
 	}
-	ctl(t, "add_vhost", vhost)
-	t.Cleanup(func() { ctl(t, "delete_vhost", vhost) })
-	ctl(t, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+	Ctl(t, "add_vhost", vhost)
+	t.Cleanup(func() { Ctl(t, "delete_vhost", vhost) })
+	Ctl(t, "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
 	u.Path = "/" + vhost
 	u.RawPath = ""
 	return u.String()
 }
 
-func ctl(t TB, args ...string) {
-	t.Helper()
-	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // Ctl runs rabbitmqctl with args and returns its output.
-func Ctl(t testing.TB, args ...string) string {
+func Ctl(t TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
 	if err != nil {
