@@ -108,30 +108,12 @@ func execute(ctx context.Context, s *streams, args []string) ExitCode {
 	return ExitUsage
 }
 
-// version is the module version omp was built as (go install …@v1.2.3), or
-// for a build from a checkout the commit it was built from.
+// version is the module version omp was built as: a release (go install
+// …@v1.2.3), a pseudo-version naming the commit of a checkout it was built
+// in, or (devel) when the build recorded neither.
 func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
 	}
-	v := info.Main.Version
-	if v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "+dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return "(devel)"
-	}
-	return "(devel) " + rev[:min(12, len(rev))] + modified
+	return "(devel)"
 }
