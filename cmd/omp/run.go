@@ -67,6 +67,12 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	if opts.workers < 1 {
 		return withCode(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.workers))
 	}
+	// A bad --broker is found before any plugin starts or any task runs.
+	if opts.broker != "" {
+		if err := checkBroker(opts.broker); err != nil {
+			return err
+		}
+	}
 	store, err := storeLocation(opts.store, opts.file)
 	if err != nil {
 		return withCode(ExitUsage, err)

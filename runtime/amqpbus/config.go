@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -117,20 +119,35 @@ func (c *Config) Validate() error {
 }
 
 // CheckURL reports whether rawURL is a broker URL omp can use: amqp:// or
-// amqps:// with a host. The error names the URL with its password redacted.
+// amqps:// with a host and, if it names one, a port from 1 to 65535. The
+// error quotes the URL redacted by RedactURL, whatever its form.
 func CheckURL(rawURL string) error {
+	red := RedactURL(rawURL)
+	scheme, _, hasScheme := strings.Cut(rawURL, "://")
+	if !hasScheme || !schemePrefix.MatchString(scheme+"://") {
+		return fmt.Errorf("invalid broker URL %q: missing amqp:// or amqps://", red)
+	}
+	if s := strings.ToLower(scheme); s != "amqp" && s != "amqps" {
+		return fmt.Errorf("invalid broker URL %q: want amqp:// or amqps://", red)
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// url's errors quote the whole URL, password and all.
-		return errors.New("invalid broker URL: cannot parse it")
-	}
-	switch u.Scheme {
-	case "amqp", "amqps":
-	default:
-		return fmt.Errorf("invalid broker URL %q: want amqp:// or amqps://", u.Redacted())
+		// url's errors quote the part they reject, which may be a
+		// piece of the password.
+		return fmt.Errorf("invalid broker URL %q: cannot parse it", red)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("invalid broker URL %q: no host", u.Redacted())
+		return fmt.Errorf("invalid broker URL %q: no host", red)
+	}
+	if strings.Contains(rawURL[len(scheme)+3:], "@") && u.User == nil {
+		// amqp://u:12/x@h reads as host u, port 12: the password
+		// would become the address.
+		return fmt.Errorf("invalid broker URL %q: \"@\" after the host (write / in a password as %%2F)", red)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid broker URL %q: port %s is out of range (1 to 65535)", red, p)
+		}
 	}
 	return nil
 }

@@ -2,19 +2,38 @@ package amqpbus
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
 
-// RedactURL returns rawURL with the password replaced by "xxxxx", so that a
-// broker URL can appear in logs and error messages. A URL that does not
-// parse is replaced whole: it may still hold a password.
-func RedactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<unparsable broker URL>"
+// RedactURL returns broker text with its credentials replaced by "xxxxx",
+// so that it can appear in logs and error messages. It works on the text,
+// not on a parsed URL, so that a malformed URL (amqp//u:p@h, u:p@h,
+// amqp:u:p@h, or one that does not parse at all) is redacted as surely as a
+// good one: whatever stands between the scheme (or the start) and the last
+// "@" is hidden, except a user name before the first colon. Text without a
+// colon before the "@" may be a token, and is hidden whole.
+func RedactURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
 	}
-	return u.Redacted()
+	start := 0
+	if m := schemePrefix.FindStringIndex(raw[:at]); m != nil {
+		start = m[1]
+	}
+	user, _, ok := strings.Cut(raw[start:at], ":")
+	if !ok {
+		user = ""
+	} else {
+		user += ":"
+	}
+	return raw[:start] + user + "xxxxx" + raw[at:]
 }
+
+// schemePrefix matches a URL scheme at the start of a text, with the "//"
+// that should follow it.
+var schemePrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:(//)?`)
 
 // HostPort returns the host:port a broker URL names, with the scheme's
 // default port when the URL names none.

@@ -10,9 +10,17 @@ func TestRedactURL(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"password", "amqp://guest:s3cret@rabbit:5672/", "amqp://guest:xxxxx@rabbit:5672/"},
 		{"tls and vhost", "amqps://omp:p%40ss@mq.example.com/prod", "amqps://omp:xxxxx@mq.example.com/prod"},
-		{"user only", "amqp://guest@rabbit/", "amqp://guest@rabbit/"},
+		{"user only, maybe a token", "amqp://guest@rabbit/", "amqp://xxxxx@rabbit/"},
 		{"no credentials", "amqp://127.0.0.1:5672/", "amqp://127.0.0.1:5672/"},
-		{"unparsable", "amqp://u:p@[::1/%zz", "<unparsable broker URL>"},
+		{"unparsable", "amqp://u:p@[::1/%zz", "amqp://u:xxxxx@[::1/%zz"},
+		{"slash in password", "amqp://u:12/ab@rabbit/", "amqp://u:xxxxx@rabbit/"},
+		{"@ in password", "amqp://u:p@ss@rabbit/", "amqp://u:xxxxx@rabbit/"},
+		{"no colon after scheme", "amqp//guest:Secret9@127.0.0.1:5672/", "amqp//guest:xxxxx@127.0.0.1:5672/"},
+		{"no scheme", "guest:Secret9@127.0.0.1:5672/", "guest:xxxxx@127.0.0.1:5672/"},
+		{"no slashes", "amqp:guest:Secret9@127.0.0.1", "amqp:guest:xxxxx@127.0.0.1"},
+		{"password only", ":Secret9@rabbit", ":xxxxx@rabbit"},
+		{"scheme-like password", "amqp://u:x://Secret9@rabbit", "amqp://u:xxxxx@rabbit"},
+		{"empty", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,10 +50,18 @@ func TestCheckURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"amqp://guest:guest@127.0.0.1:5672/", ""},
 		{"amqps://u:p@mq.example.com/v", ""},
+		{"AMQP://u:p@mq.example.com:65535/v", ""},
 		{"http://u:s3cret@mq/", `invalid broker URL "http://u:xxxxx@mq/": want amqp:// or amqps://`},
-		{"amqp://", `invalid broker URL "amqp:": no host`},
-		{"rabbit:5672", `invalid broker URL "rabbit:5672": want amqp:// or amqps://`},
-		{"amqp://u:s3cret@[::1/%zz", "invalid broker URL: cannot parse it"},
+		{"amqp://", `invalid broker URL "amqp://": no host`},
+		{"rabbit:5672", `invalid broker URL "rabbit:5672": missing amqp:// or amqps://`},
+		{"amqp://u:s3cret@[::1/%zz", `invalid broker URL "amqp://u:xxxxx@[::1/%zz": cannot parse it`},
+		{"amqp://u:s3c/ret@rabbit/", `invalid broker URL "amqp://u:xxxxx@rabbit/": cannot parse it`},
+		{"amqp://u:12/ret@rabbit/", `invalid broker URL "amqp://u:xxxxx@rabbit/": "@" after the host (write / in a password as %2F)`},
+		{"amqp//guest:Secret9@127.0.0.1:5672/", `invalid broker URL "amqp//guest:xxxxx@127.0.0.1:5672/": missing amqp:// or amqps://`},
+		{"guest:Secret9@127.0.0.1:5672/", `invalid broker URL "guest:xxxxx@127.0.0.1:5672/": missing amqp:// or amqps://`},
+		{"amqp:guest:Secret9@127.0.0.1", `invalid broker URL "amqp:guest:xxxxx@127.0.0.1": missing amqp:// or amqps://`},
+		{"amqp://guest:Secret9@127.0.0.1:99999/", `invalid broker URL "amqp://guest:xxxxx@127.0.0.1:99999/": port 99999 is out of range (1 to 65535)`},
+		{"amqp://guest:Secret9@127.0.0.1:0/", `invalid broker URL "amqp://guest:xxxxx@127.0.0.1:0/": port 0 is out of range (1 to 65535)`},
 	}
 	for _, tc := range tests {
 		err := CheckURL(tc.in)
