@@ -94,6 +94,7 @@ type compiler struct {
 type param struct {
 	pos   lexer.Position
 	value any
+	typ   string // of the declared value, as valueType says
 }
 
 // binding is a let name. node is "" until its statement has been compiled.
@@ -230,46 +231,8 @@ func (c *compiler) declareParam(p *lang.Param) {
 		return
 	}
 	v := c.literal(p.Value, "a param's value")
-	c.params[p.Name] = &param{pos: p.Pos, value: v}
+	c.params[p.Name] = &param{pos: p.Pos, value: v, typ: valueType(p.Value)}
 	c.values[p.Name] = v
-}
-
-// override applies -p values, in name order so that errors come out in a
-// stable order.
-func (c *compiler) override(raw map[string]string) {
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	names := make([]string, 0, len(c.params))
-	for n := range c.params {
-		names = append(names, n)
-	}
-	for _, k := range keys {
-		p, ok := c.params[k]
-		if !ok {
-			c.errorf(c.filePos(), "-p %s: no param %s is declared%s", k, k, didYouMean(k, names))
-			continue
-		}
-		p.value = overrideValue(raw[k])
-		c.values[k] = p.value
-	}
-}
-
-// overrideValue reads a -p value as an omp literal, or failing that, as a
-// plain string: `-p name=hello` needs no quotes.
-func overrideValue(raw string) any {
-	v, err := lang.ParseValue(raw)
-	if err != nil {
-		return raw
-	}
-	sub := &compiler{file: "-p"}
-	x := sub.literal(v, "a -p value")
-	if len(sub.errs) > 0 {
-		return raw
-	}
-	return x
 }
 
 // literal evaluates a value that may not name anything (a param's value).

@@ -81,13 +81,17 @@ func readError(err error) error {
 	return err
 }
 
-// parseParams splits -p NAME=VALUE flags; a later value for a name wins.
+// parseParams splits -p NAME=VALUE flags. A name given twice is an error:
+// silently taking either value would run something the user did not ask for.
 func parseParams(params []string) (map[string]string, error) {
 	raw := make(map[string]string, len(params))
 	for _, p := range params {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
 			return nil, fmt.Errorf("-p %q: want NAME=VALUE", p)
+		}
+		if prev, dup := raw[name]; dup {
+			return nil, fmt.Errorf("-p %s is given twice (%q and %q)", name, prev, value)
 		}
 		raw[name] = value
 	}
