@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,10 +68,16 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	if opts.workers < 1 {
 		return withCode(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.workers))
 	}
-	// A bad --broker is found before any plugin starts or any task runs.
+	// A bad --broker or --report is found before any plugin starts or any
+	// task runs: after the run, the mistake would hide its real status.
 	if opts.broker != "" {
 		if err := checkBroker(opts.broker); err != nil {
 			return err
+		}
+	}
+	if opts.report != "" {
+		if err := checkReport(opts.report); err != nil {
+			return withCode(ExitUsage, err)
 		}
 	}
 	store, err := storeLocation(opts.store, opts.file)
@@ -200,6 +207,30 @@ func writeResults(s *streams, r *runtime.Report, asJSON bool) error {
 	}
 	_, err := s.out.Write(buf.Bytes())
 	return err
+}
+
+// checkReport reports whether a report can be written to path, by creating
+// and removing a file next to it, without touching path itself.
+func checkReport(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("--report %s: is a directory", path)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("--report %s: no such directory %s", path, dir)
+	case err != nil:
+		return fmt.Errorf("--report %s: %w", path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--report %s: %s is not a directory", path, dir)
+	}
+	f, err := os.CreateTemp(dir, ".omp-report-*")
+	if err != nil {
+		return fmt.Errorf("--report %s: cannot write in %s: %w", path, dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func writeJUnit(path, name string, r *runtime.Report) error {
