@@ -11,7 +11,10 @@
 //     object and rename it into place (so the rename never crosses a device);
 //     object stores replace an object in one request.
 //   - Names are slash-separated and relative; CheckName rejects any name
-//     that could reach outside the store.
+//     that could reach outside the store. In a local directory, names are
+//     resolved through os.Root: a symbolic link that leads outside the
+//     directory is refused (ErrOutside) by every operation, while one that
+//     stays inside works as its target does.
 //   - A missing object is reported as an error that matches ErrNotFound and
 //     names the object and the store.
 package store
@@ -21,12 +24,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gocloud.dev/blob"
@@ -41,6 +47,10 @@ import (
 // ErrNotFound is matched (errors.Is) by the error for a missing object.
 var ErrNotFound = errors.New("object not found")
 
+// ErrOutside is matched (errors.Is) by the error for a name that a symbolic
+// link in a local store leads outside its directory.
+var ErrOutside = errors.New("leads outside the store")
+
 // Object describes one stored object.
 type Object struct {
 	Name     string    `json:"name"`
@@ -53,6 +63,11 @@ type Store struct {
 	bucket *blob.Bucket
 	loc    string // redacted
 	dir    string // absolute local directory, or ""
+	// root is dir as an os.Root, through which every object of a local
+	// store is read and written, so that no symbolic link leads out of it.
+	root *os.Root
+	// sidecars: Put goes through fileblob, which writes the .attrs files.
+	sidecars bool
 }
 
 // Open opens the store at loc: a directory path, or a URL with a scheme that
@@ -149,7 +164,12 @@ func openLocal(dir, red string, sidecars bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", red, err)
 	}
-	return &Store{bucket: b, loc: red, dir: dir}, nil
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("store %s: %w", red, err)
+	}
+	return &Store{bucket: b, loc: red, dir: dir, root: root, sidecars: sidecars}, nil
 }
 
 // unwrapOpen drops gocloud's "open blob.Bucket: " prefixes, which say nothing
@@ -252,7 +272,12 @@ func (s *Store) Location() string { return s.loc }
 func (s *Store) Dir() (string, bool) { return s.dir, s.dir != "" }
 
 // Close releases the store.
-func (s *Store) Close() error { return s.bucket.Close() }
+func (s *Store) Close() error {
+	if s.root != nil {
+		s.root.Close()
+	}
+	return s.bucket.Close()
+}
 
 func (s *Store) notFound(name string) error {
 	return &notFoundError{name: name, loc: s.loc}
@@ -279,6 +304,18 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
+	if s.root != nil {
+		r, err := s.open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return nil, s.wrap(name, err)
+		}
+		return data, nil
+	}
 	data, err := s.bucket.ReadAll(ctx, name)
 	if err != nil {
 		return nil, s.wrap(name, err)
@@ -291,6 +328,16 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 	if err := CheckName(name); err != nil {
 		return err
 	}
+	if s.root != nil && !s.sidecars {
+		return s.putLocal(name, data)
+	}
+	if s.root != nil {
+		// fileblob writes the object and its sidecar by path: check
+		// first that the object's directory stays inside the store.
+		if err := s.root.MkdirAll(filepath.FromSlash(path.Dir(name)), 0o777); err != nil {
+			return s.localErr(name, err)
+		}
+	}
 	if err := s.bucket.WriteAll(ctx, name, data, nil); err != nil {
 		return s.wrap(name, err)
 	}
@@ -301,6 +348,16 @@ func (s *Store) Put(ctx context.Context, name string, data []byte) error {
 func (s *Store) Exists(ctx context.Context, name string) (bool, error) {
 	if err := CheckName(name); err != nil {
 		return false, err
+	}
+	if s.root != nil {
+		fi, err := s.root.Stat(filepath.FromSlash(name))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return false, nil
+		case err != nil:
+			return false, s.localErr(name, err)
+		}
+		return !fi.IsDir(), nil
 	}
 	ok, err := s.bucket.Exists(ctx, name)
 	if err != nil {
@@ -334,7 +391,20 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
 		if s.dir != "" && (hidden(obj.Key) || fileblobTemp.MatchString(obj.Key)) {
 			continue
 		}
-		out = append(out, Object{Name: obj.Key, Size: obj.Size, Modified: obj.ModTime})
+		o := Object{Name: obj.Key, Size: obj.Size, Modified: obj.ModTime}
+		var fi os.FileInfo
+		if s.root != nil && obj.As(&fi) && fi.Mode()&fs.ModeSymlink != 0 {
+			// fileblob lists a link as it is; the object is its target.
+			t, err := s.root.Stat(filepath.FromSlash(obj.Key))
+			if err != nil {
+				return nil, s.localErr(obj.Key, err)
+			}
+			if t.IsDir() {
+				continue
+			}
+			o.Size, o.Modified = t.Size(), t.ModTime()
+		}
+		out = append(out, o)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -356,9 +426,17 @@ func (s *Store) Fetch(ctx context.Context, name, dst string) (err error) {
 	if err := CheckName(name); err != nil {
 		return err
 	}
-	r, err := s.bucket.NewReader(ctx, name, nil)
+	var r io.ReadCloser
+	if s.root != nil {
+		r, err = s.open(name)
+	} else {
+		r, err = s.bucket.NewReader(ctx, name, nil)
+		if err != nil {
+			err = s.wrap(name, err)
+		}
+	}
 	if err != nil {
-		return s.wrap(name, err)
+		return err
 	}
 	defer r.Close()
 	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
@@ -385,3 +463,94 @@ func (s *Store) Fetch(ctx context.Context, name, dst string) (err error) {
 	}
 	return nil
 }
+
+// open opens an object of a local store for reading, through its root.
+func (s *Store) open(name string) (*os.File, error) {
+	f, err := s.root.Open(filepath.FromSlash(name))
+	if err != nil {
+		return nil, s.localErr(name, err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, s.notFound(name)
+	}
+	return f, nil
+}
+
+// putLocal writes an object of a local store as fileblob would, to a
+// temporary file next to it renamed into place, but through the store's
+// root: a directory of the name that is a link out of the store is refused.
+// A link in the last element is replaced, not written through.
+func (s *Store) putLocal(name string, data []byte) (err error) {
+	file := filepath.FromSlash(name)
+	if err := s.root.MkdirAll(filepath.Dir(file), 0o777); err != nil {
+		return s.localErr(name, err)
+	}
+	tmp := fmt.Sprintf("%s.%x.tmp", file, time.Now().UnixNano())
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return s.localErr(name, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			s.root.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return s.wrap(name, err)
+	}
+	if err := f.Close(); err != nil {
+		return s.wrap(name, err)
+	}
+	if err := s.root.Rename(tmp, file); err != nil {
+		return s.localErr(name, err)
+	}
+	return nil
+}
+
+// localErr words an error of the store's os.Root: a missing object, a name
+// that a link leads outside the store (ErrOutside), or another failure.
+func (s *Store) localErr(name string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return s.notFound(name)
+	case isEscape(err):
+		return &outsideError{name: name, loc: s.loc}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s in store %s: %w", name, s.loc, err)
+}
+
+type outsideError struct{ name, loc string }
+
+func (e *outsideError) Error() string {
+	return fmt.Sprintf("%s: a symbolic link leads outside store %s", e.name, e.loc)
+}
+
+func (e *outsideError) Is(target error) bool { return target == ErrOutside }
+
+// isEscape reports whether err is os.Root's refusal of a path that leaves
+// it. os does not export that error, so it is fetched once by asking a root
+// for "..".
+func isEscape(err error) bool {
+	e := rootEscape()
+	return e != nil && errors.Is(err, e)
+}
+
+var rootEscape = sync.OnceValue(func() error {
+	r, err := os.OpenRoot(os.TempDir())
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	_, err = r.Stat("..")
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return nil
+})

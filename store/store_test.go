@@ -368,3 +368,145 @@ func TestAtomicPut(t *testing.T) {
 		})
 	}
 }
+
+// TestSymlinks: in a local store, a name that a symbolic link leads outside
+// the store's directory is refused by every operation, while a link that
+// stays inside works as its target.
+func TestSymlinks(t *testing.T) {
+	ctx := context.Background()
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("SECRET"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{"scripts", "datasets"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "datasets", "real.csv"), []byte("a\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		"scripts/etcdir":      outside,
+		"datasets/passwd.csv": filepath.Join(outside, "secret.txt"),
+		"datasets/up.csv":     "../../" + filepath.Base(outside) + "/secret.txt",
+		"datasets/alias.csv":  "real.csv",
+		"linkdir":             "datasets",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	outsideErr := func(name string) string {
+		return name + ": a symbolic link leads outside store " + dir
+	}
+	tests := []struct {
+		name string
+		op   func() (string, error)
+		want string // the result, or the error when err is set
+		err  bool
+	}{
+		{"get through a dir link out", func() (string, error) {
+			b, err := s.Get(ctx, "scripts/etcdir/secret.txt")
+			return string(b), err
+		}, outsideErr("scripts/etcdir/secret.txt"), true},
+		{"get a file link out", func() (string, error) {
+			b, err := s.Get(ctx, "datasets/passwd.csv")
+			return string(b), err
+		}, outsideErr("datasets/passwd.csv"), true},
+		{"get a relative link out", func() (string, error) {
+			b, err := s.Get(ctx, "datasets/up.csv")
+			return string(b), err
+		}, outsideErr("datasets/up.csv"), true},
+		{"get a link inside", func() (string, error) {
+			b, err := s.Get(ctx, "datasets/alias.csv")
+			return string(b), err
+		}, "a\n1\n", false},
+		{"get through a dir link inside", func() (string, error) {
+			b, err := s.Get(ctx, "linkdir/real.csv")
+			return string(b), err
+		}, "a\n1\n", false},
+		{"put through a dir link out", func() (string, error) {
+			return "", s.Put(ctx, "scripts/etcdir/x", []byte("pwned"))
+		}, outsideErr("scripts/etcdir/x"), true},
+		{"put under a dir link out", func() (string, error) {
+			return "", s.Put(ctx, "scripts/etcdir/sub/x", []byte("pwned"))
+		}, outsideErr("scripts/etcdir/sub/x"), true},
+		{"put through a dir link inside", func() (string, error) {
+			if err := s.Put(ctx, "linkdir/new.csv", []byte("b\n2\n")); err != nil {
+				return "", err
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "datasets", "new.csv"))
+			return string(b), err
+		}, "b\n2\n", false},
+		{"exists through a link out", func() (string, error) {
+			ok, err := s.Exists(ctx, "scripts/etcdir/secret.txt")
+			return fmt.Sprint(ok), err
+		}, outsideErr("scripts/etcdir/secret.txt"), true},
+		{"exists through a link inside", func() (string, error) {
+			ok, err := s.Exists(ctx, "linkdir/alias.csv")
+			return fmt.Sprint(ok), err
+		}, "true", false},
+		{"fetch a link out", func() (string, error) {
+			return "", s.Fetch(ctx, "datasets/passwd.csv", filepath.Join(t.TempDir(), "f"))
+		}, outsideErr("datasets/passwd.csv"), true},
+		{"list a link out", func() (string, error) {
+			_, err := s.List(ctx, "datasets/passwd")
+			return "", err
+		}, outsideErr("datasets/passwd.csv"), true},
+		{"list a dir link out", func() (string, error) {
+			_, err := s.List(ctx, "scripts/")
+			return "", err
+		}, outsideErr("scripts/etcdir"), true},
+		{"list a link inside", func() (string, error) {
+			objs, err := s.List(ctx, "datasets/a")
+			if len(objs) != 1 {
+				return fmt.Sprint(objs), err
+			}
+			return fmt.Sprint(objs[0].Name, " ", objs[0].Size), err
+		}, "datasets/alias.csv 4", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.op()
+			switch {
+			case tc.err && err == nil:
+				t.Fatalf("got %q, want error %q", got, tc.want)
+			case tc.err && err.Error() != tc.want:
+				t.Fatalf("got error %q, want %q", err, tc.want)
+			case tc.err && !errors.Is(err, ErrOutside):
+				t.Fatalf("error %q does not match ErrOutside", err)
+			case !tc.err && err != nil:
+				t.Fatal(err)
+			case !tc.err && got != tc.want:
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// With .attrs sidecars, Put goes through fileblob, after the same check.
+	side, err := Open(ctx, "file://"+filepath.ToSlash(dir)+"?metadata=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer side.Close()
+	if err := side.Put(ctx, "scripts/etcdir/x", []byte("pwned")); !errors.Is(err, ErrOutside) {
+		t.Errorf("Put with sidecars through a link out: got %v, want ErrOutside", err)
+	}
+	if err := side.Put(ctx, "linkdir/side.csv", []byte("c\n")); err != nil {
+		t.Errorf("Put with sidecars through a link inside: %v", err)
+	}
+	entries, err := os.ReadDir(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("the store wrote outside its directory: %v", entries)
+	}
+}

@@ -82,13 +82,14 @@ func openStore(ctx context.Context, opts *StoreOptions) (*store.Store, error) {
 	return st, nil
 }
 
-// storeErr maps a store error to an exit code: a bad name is a usage error,
-// anything else (a missing object, a failed write) a failure.
+// storeErr maps a store error to an exit code: a bad name, or one that a
+// symbolic link leads outside the store, is a usage error, anything else (a
+// missing object, a failed write) a failure.
 func storeErr(name string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if store.CheckName(name) != nil {
+	if store.CheckName(name) != nil || errors.Is(err, store.ErrOutside) {
 		return withCode(ExitUsage, err)
 	}
 	return withCode(ExitFailure, err)
@@ -101,7 +102,9 @@ func runStoreLs(ctx context.Context, s *streams, opts *StoreOptions, prefix stri
 	}
 	defer st.Close()
 	objs, err := st.List(ctx, prefix)
-	if err != nil {
+	if errors.Is(err, store.ErrOutside) {
+		return withCode(ExitUsage, err)
+	} else if err != nil {
 		return withCode(ExitFailure, err)
 	}
 	if !opts.Long {
