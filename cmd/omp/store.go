@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -59,8 +62,8 @@ mem://, s3://bucket?endpoint=..., gs://bucket, azblob://container.`,
 		},
 	}
 	get := &cobra.Command{
-		Use:   "get NAME [FILE]",
-		Short: "Copy object NAME to FILE, or to standard output",
+		Use:   "get NAME [FILE|DIR/]",
+		Short: "Copy object NAME to FILE, into DIR, or to standard output",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := ""
@@ -154,6 +157,10 @@ func runStoreGet(ctx context.Context, s *streams, opts *StoreOptions, name, file
 	}
 	defer st.Close()
 	if file != "" && file != "-" {
+		file, err := getDest(name, file)
+		if err != nil {
+			return withCode(ExitUsage, err)
+		}
 		return storeErr(name, st.Fetch(ctx, name, file))
 	}
 	data, err := st.Get(ctx, name)
@@ -162,4 +169,21 @@ func runStoreGet(ctx context.Context, s *streams, opts *StoreOptions, name, file
 	}
 	_, err = s.out.Write(data)
 	return err
+}
+
+// getDest is the file that store get writes: dst itself, or the object's
+// base name inside dst when dst is a directory or ends in a slash, as cp
+// does.
+func getDest(name, dst string) (string, error) {
+	fi, err := os.Stat(dst)
+	switch {
+	case err == nil && fi.IsDir():
+		return filepath.Join(dst, path.Base(name)), nil
+	case strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, string(filepath.Separator)):
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%s: no such directory", dst)
+		}
+		return "", fmt.Errorf("%s: not a directory", dst)
+	}
+	return dst, nil
 }
