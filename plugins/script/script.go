@@ -106,7 +106,7 @@ type located struct {
 // directory, which is its working directory.
 func locate(ctx context.Context, st *store.Store, loc, name string) (*located, error) {
 	if root, ok := st.Dir(); ok {
-		argv, err := resolveDir(root, name)
+		argv, err := resolveDir(ctx, st, root, name)
 		if err != nil {
 			return nil, sdk.Permanent(err)
 		}
@@ -162,8 +162,10 @@ func locate(ctx context.Context, st *store.Store, loc, name string) (*located, e
 	return &located{argv: argv, dir: tmp, store: loc, cleanup: cleanup}, nil
 }
 
-// resolveDir finds the script called name in the local store root.
-func resolveDir(root, name string) ([]string, error) {
+// resolveDir finds the script called name in the local store root. The
+// script runs by its path, which the kernel resolves, so the store checks
+// first that no symbolic link leads that path outside it.
+func resolveDir(ctx context.Context, st *store.Store, root, name string) ([]string, error) {
 	dir := filepath.Join(root, "scripts")
 	path := filepath.Join(dir, name)
 	fi, err := os.Stat(path)
@@ -188,6 +190,13 @@ func resolveDir(root, name string) ([]string, error) {
 			}
 			return nil, fmt.Errorf("script %s is ambiguous: %s", name, strings.Join(rel, ", "))
 		}
+	}
+	rel, err := filepath.Rel(root, path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Exists(ctx, filepath.ToSlash(rel)); err != nil {
+		return nil, fmt.Errorf("script %s: %w", name, err)
 	}
 	// An executable file runs by itself, unless it has no #! line and an
 	// extension omp knows: exec would fail with "exec format error" where a

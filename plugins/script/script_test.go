@@ -304,3 +304,57 @@ func rawList(t *testing.T, s string) []json.RawMessage {
 	}
 	return l
 }
+
+// TestSymlinks: a script that a symbolic link leads outside the store is
+// refused and not run; one linked inside the store runs.
+func TestSymlinks(t *testing.T) {
+	outside := t.TempDir()
+	marker := filepath.Join(outside, "ran")
+	evil := "#!/bin/sh\ntouch " + marker + "\necho '{\"pwned\": true}'\n"
+	if err := os.WriteFile(filepath.Join(outside, "evil.sh"), []byte(evil), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "run"), []byte(evil), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := newStore(t, map[string]string{"real.sh": "echo '{\"ok\": true}'\n"})
+	for link, target := range map[string]string{
+		"evil.sh":  filepath.Join(outside, "evil.sh"),
+		"tools":    outside,
+		"alias.sh": "real.sh",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, "scripts", link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, _ := filepath.Abs(dir)
+	tests := []struct{ script, want, err string }{
+		{"evil", "", "script evil: scripts/evil.sh: a symbolic link leads outside store " + root},
+		{"evil.sh", "", "script evil.sh: scripts/evil.sh: a symbolic link leads outside store " + root},
+		{"tools/run", "", "script tools/run: scripts/tools/run: a symbolic link leads outside store " + root},
+		{"alias", `{"ok":true}`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.script, func(t *testing.T) {
+			res, err := Kind{}.Run(context.Background(), task(dir, tc.script), &sdktest.Recorder{})
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("err = %v, want %s", err, tc.err)
+				}
+				if !sdk.IsPermanent(err) {
+					t.Error("a script outside the store is a permanent failure")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := result(t, res); got != tc.want {
+				t.Errorf("result %s, want %s", got, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a script outside the store ran")
+	}
+}
