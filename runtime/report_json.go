@@ -11,9 +11,9 @@ import (
 // time that never came (a task that never started) null.
 
 // MarshalJSON writes the report with every field present; see TaskReport.
-func (r *Report) MarshalJSON() ([]byte, error) {
+func (r Report) MarshalJSON() ([]byte, error) {
 	type plain Report
-	p := plain(*r)
+	p := plain(r)
 	if p.Results == nil {
 		p.Results = []json.RawMessage{}
 	}
@@ -27,9 +27,9 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 // finished are null for a task that never started or never finished, log
 // and metrics [] when there are none, and the strings "" where they do not
 // apply (a reduce node has no name, label or worker).
-func (t *TaskReport) MarshalJSON() ([]byte, error) {
+func (t TaskReport) MarshalJSON() ([]byte, error) {
 	type plain TaskReport
-	p := plain(*t)
+	p := plain(t)
 	if p.Log == nil {
 		p.Log = []string{}
 	}
