@@ -614,7 +614,7 @@ func describe(v any) string {
 	case int64:
 		return "int " + strconv.FormatInt(x, 10)
 	case float64:
-		return "float " + strconv.FormatFloat(x, 'g', -1, 64)
+		return "float " + lang.FormatFloat(x)
 	case string:
 		return "string " + strconv.Quote(x)
 	case []any:

@@ -107,7 +107,7 @@ func refsIn(n *Node) []string {
 			}
 		}
 	}
-	walk(n.Args)
+	walk([]any(n.Args))
 	for _, v := range n.Kwargs {
 		walk(v)
 	}

@@ -15,7 +15,7 @@ type Graph struct {
 	// compiled, or "" for a file without blocks.
 	Pipeline string `json:"pipeline,omitempty"`
 	// Params are the parameter values in force, after -p overrides.
-	Params map[string]any `json:"params"`
+	Params ValueMap `json:"params"`
 	// Nodes are all nodes, topologically ordered.
 	Nodes []*Node `json:"nodes"`
 	// Outputs has one entry per top-level statement, in source order: the
@@ -60,13 +60,13 @@ type Node struct {
 	Op Op     `json:"op"`
 
 	// Task fields (Op == OpTask).
-	Kind   string         `json:"kind,omitempty"`
-	Name   string         `json:"name,omitempty"`
-	Action string         `json:"action,omitempty"`
-	Args   []any          `json:"args,omitempty"`
-	Kwargs map[string]any `json:"kwargs,omitempty"`
-	Label  string         `json:"label,omitempty"`
-	Opts   Options        `json:"options"`
+	Kind   string   `json:"kind,omitempty"`
+	Name   string   `json:"name,omitempty"`
+	Action string   `json:"action,omitempty"`
+	Args   Values   `json:"args,omitempty"`
+	Kwargs ValueMap `json:"kwargs,omitempty"`
+	Label  string   `json:"label,omitempty"`
+	Opts   Options  `json:"options"`
 
 	// Reducer is the built-in reducer of a reduce node: collect, sum, count,
 	// min, max, mean, concat, merge, first, last.
@@ -84,7 +84,9 @@ type Node struct {
 }
 
 // Ref stands, inside a node's Args or Kwargs, for the result of node Node.
-// In the JSON form it is written {"$ref": "NODE-ID"}.
+// Only the compiler makes one, for a let name: a literal map, a param or a
+// task result that looks like {"$ref": "ID"} is data like any other. In the
+// JSON form a Ref is written {"$ref": "NODE-ID"} (see Values).
 type Ref struct {
 	Node string `json:"$ref"`
 }

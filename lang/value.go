@@ -2,6 +2,7 @@ package lang
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -155,4 +156,14 @@ func parseItems(lex tokenStream, closer string, item func() error) error {
 			return unexpected(t, `"," or "`+closer+`"`)
 		}
 	}
+}
+
+// FormatFloat writes f as an omp float literal, which reads back as a float:
+// 2.0, not 2, so that a message about a float does not show an integer.
+func FormatFloat(f float64) string {
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEIN") {
+		s += ".0"
+	}
+	return s
 }

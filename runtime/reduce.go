@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
+
+	"github.com/ompdev/omp/compiler"
 )
 
 // reduce computes a reduce node from its inputs' results: the list of them,
@@ -50,7 +53,7 @@ var reducers = map[string]func([]json.RawMessage) (json.RawMessage, error){
 		if err != nil {
 			return nil, err
 		}
-		return sum(nums), nil
+		return sum(nums)
 	},
 	"mean": func(items []json.RawMessage) (json.RawMessage, error) {
 		nums, err := numbers(items)
@@ -60,11 +63,14 @@ var reducers = map[string]func([]json.RawMessage) (json.RawMessage, error){
 		if len(nums) == 0 {
 			return nil, errors.New("no values")
 		}
-		var s float64
-		for _, n := range nums {
-			s += n.f
+		// The mean lies between the smallest and the largest value, so it
+		// is a finite float even where the sum is not.
+		n := float64(len(nums))
+		if s := floatSum(nums); !math.IsInf(s, 0) {
+			return compiler.AppendFloat(nil, s/n)
 		}
-		return formatFloat(s / float64(len(nums)))
+		m, _ := new(big.Float).Quo(bigSum(nums), big.NewFloat(n)).Float64()
+		return compiler.AppendFloat(nil, m)
 	},
 	"min": func(items []json.RawMessage) (json.RawMessage, error) { return extreme(items, -1) },
 	"max": func(items []json.RawMessage) (json.RawMessage, error) { return extreme(items, +1) },
@@ -135,35 +141,70 @@ func numbers(items []json.RawMessage) ([]number, error) {
 	return nums, nil
 }
 
-func sum(nums []number) json.RawMessage {
+// sum adds nums. Integers add up exactly: an int64 overflow on the way
+// does not matter, but the sum must fit in 64 bits, as omp's integers do.
+// With a float among them the sum is a float, which must be finite.
+func sum(nums []number) (json.RawMessage, error) {
 	var i int64
-	var f float64
 	exact := true
 	for _, n := range nums {
-		f += n.f
-		if exact && n.isInt {
-			s := i + n.i
-			// Overflow: go on in floating point.
-			if (n.i > 0 && s < i) || (n.i < 0 && s > i) {
-				exact = false
-			}
-			i = s
-		} else {
+		if !n.isInt {
 			exact = false
+			break
 		}
+		s := i + n.i
+		if (n.i > 0 && s < i) || (n.i < 0 && s > i) {
+			return bigIntSum(nums)
+		}
+		i = s
 	}
 	if exact {
-		return strconv.AppendInt(nil, i, 10)
+		return strconv.AppendInt(nil, i, 10), nil
 	}
-	b, _ := formatFloat(f)
-	return b
+	f := floatSum(nums)
+	if math.IsInf(f, 0) {
+		// Maybe only a partial sum overflowed: [1e308, 1e308, -1e308].
+		f, _ = bigSum(nums).Float64()
+	}
+	if math.IsInf(f, 0) {
+		return nil, fmt.Errorf("the sum is beyond the largest float (%v)", math.MaxFloat64)
+	}
+	return compiler.AppendFloat(nil, f)
 }
 
-func formatFloat(f float64) (json.RawMessage, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return nil, fmt.Errorf("result %v is not a JSON number", f)
+func bigIntSum(nums []number) (json.RawMessage, error) {
+	s, v := new(big.Int), new(big.Int)
+	for _, n := range nums {
+		s.Add(s, v.SetInt64(n.i))
 	}
-	return json.Marshal(f)
+	if !s.IsInt64() {
+		return nil, fmt.Errorf("the sum %s does not fit in a 64-bit integer", s)
+	}
+	return strconv.AppendInt(nil, s.Int64(), 10), nil
+}
+
+func floatSum(nums []number) float64 {
+	var f float64
+	for _, n := range nums {
+		f += n.f
+	}
+	return f
+}
+
+// bigSum adds nums without overflow: a big.Float's exponent has no float64
+// limit, and 2200 bits hold any float64 exactly, whatever its exponent.
+func bigSum(nums []number) *big.Float {
+	s := new(big.Float).SetPrec(2200)
+	v := new(big.Float).SetPrec(2200)
+	for _, n := range nums {
+		if n.isInt {
+			v.SetInt64(n.i)
+		} else {
+			v.SetFloat64(n.f)
+		}
+		s.Add(s, v)
+	}
+	return s
 }
 
 // extreme returns the smallest (dir < 0) or largest item: numbers by value,
@@ -227,7 +268,8 @@ func concat(items []json.RawMessage) (json.RawMessage, error) {
 	return joinList(out), nil
 }
 
-// merge merges maps; a later map's key wins.
+// merge merges maps, shallowly: a later map's key wins, and its value
+// replaces the earlier one whole (maps inside are not merged).
 func merge(items []json.RawMessage) (json.RawMessage, error) {
 	m := map[string]json.RawMessage{}
 	for k, it := range items {

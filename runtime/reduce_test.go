@@ -20,16 +20,42 @@ func TestReduce(t *testing.T) {
 		{"sum", false, `[1,2,3]`, `6`},
 		{"sum", false, `[]`, `0`},
 		{"sum", false, `[1,0.5]`, `1.5`},
-		{"sum", false, `[9223372036854775807,1]`, `9223372036854776000`}, // past int64: a float
+		{"sum", false, `[0.5,1.5]`, `2.0`}, // a float sum stays a float
+		{"sum", false, `[9223372036854775807,1]`, `error: reduce sum: the sum 9223372036854775808 does not fit in a 64-bit integer`},
+		{"sum", false, `[-9223372036854775808,-1]`, `error: reduce sum: the sum -9223372036854775809 does not fit in a 64-bit integer`},
+		{"sum", false, `[9223372036854775807,1,-2]`, `9223372036854775806`}, // exact past an overflow on the way
+		{"sum", false, `[1e308,1e308]`, `error: reduce sum: the sum is beyond the largest float (1.7976931348623157e+308)`},
+		{"sum", false, `[-1e308,-1e308]`, `error: reduce sum: the sum is beyond the largest float (1.7976931348623157e+308)`},
+		{"sum", false, `[1e308,1e308,-1e308]`, `1e+308`},
 		{"sum", false, `[1,"2"]`, `error: reduce sum: value 2 is a string "2", not a number`},
 		{"sum", false, `[null]`, `error: reduce sum: value 1 is null, not a number`},
 		{"mean", false, `[1,2]`, `1.5`},
 		{"mean", false, `[]`, `error: reduce mean: no values`},
+		{"mean", false, `[1,3]`, `2.0`},
+		{"mean", false, `[1e308,1e308]`, `1e+308`},
+		{"mean", false, `[1.7976931348623157e308,1.7976931348623157e308,1.7976931348623157e308]`, `1.7976931348623157e+308`},
+		{"mean", false, `[9223372036854775807,9223372036854775807]`, `9223372036854776000.0`}, // a float
+		{"mean", true, `[[]]`, `error: reduce mean: no values`},
 		{"min", false, `[3,-1,2]`, `-1`},
 		{"max", false, `[3,-1,2.5]`, `3`},
 		{"max", false, `["pear","apple"]`, `"pear"`},
 		{"max", false, `[1,"a"]`, `error: reduce max: value 1 is a number 1: compare numbers or strings`},
 		{"min", false, `[]`, `error: reduce min: no values`},
+		{"max", false, `[]`, `error: reduce max: no values`},
+		{"min", false, `["b","a","c"]`, `"a"`},
+		{"min", false, `["b","B","é","a"]`, `"B"`}, // bytes: upper case first
+		{"max", false, `["b","é","z"]`, `"é"`},     // bytes: UTF-8 above ASCII
+		{"min", false, `[2,1.5,3]`, `1.5`},
+		{"min", false, `["a",null]`, `error: reduce min: value 2 is null: compare numbers or strings`},
+		{"first", false, `[]`, `error: reduce first: no values`},
+		{"count", false, `[]`, `0`},
+		{"count", true, `[[]]`, `0`},
+		{"sum", true, `[[]]`, `0`},
+		{"concat", false, `[]`, `[]`},
+		{"concat", true, `[[]]`, `[]`},
+		{"merge", false, `[]`, `{}`},
+		{"merge", true, `[[]]`, `{}`},
+		{"merge", false, `[{"a":{"x":1},"b":1},{"a":{"y":2}}]`, `{"a":{"y":2},"b":1}`}, // shallow
 		{"concat", false, `[[1],[2,[3]],[]]`, `[1,2,[3]]`},
 		{"concat", false, `["ab","c"]`, `"abc"`},
 		{"concat", false, `[[1],2]`, `error: reduce concat: value 2 is a number 2, not a list`},

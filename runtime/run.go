@@ -186,23 +186,24 @@ type Report struct {
 }
 
 // TaskReport is one node of a run. Reduce nodes, which the runtime computes
-// itself, have Kind "reduce" and the reducer as Action.
+// itself, have Kind "reduce" and the reducer as Action. In JSON every field
+// is always present (see MarshalJSON).
 type TaskReport struct {
 	ID       string    `json:"id"`
 	Kind     string    `json:"kind"`
-	Name     string    `json:"name,omitempty"`
-	Action   string    `json:"action,omitempty"`
-	Label    string    `json:"label,omitempty"`
-	Worker   string    `json:"worker,omitempty"`
+	Name     string    `json:"name"`
+	Action   string    `json:"action"`
+	Label    string    `json:"label"`
+	Worker   string    `json:"worker"`
 	State    State     `json:"state"`
 	Attempts int       `json:"attempts"`
-	Started  time.Time `json:"started,omitzero"`
-	Finished time.Time `json:"finished,omitzero"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
 	Duration float64   `json:"duration"` // seconds, first start to finish
-	Error    string    `json:"error,omitempty"`
+	Error    string    `json:"error"`
 	// Log is the tail of the task's log (the last LogTail lines).
-	Log     []string `json:"log,omitempty"`
-	Metrics []Metric `json:"metrics,omitempty"`
+	Log     []string `json:"log"`
+	Metrics []Metric `json:"metrics"`
 	Pos     string   `json:"pos"`
 }
 

@@ -898,7 +898,8 @@ func (s *scheduler) report(start time.Time) *Report {
 }
 
 // appendValue appends the JSON of an argument value, with each Ref replaced
-// by the result of the node it names.
+// by the result of the node it names. A float keeps its fraction (2.0), so
+// that a kind sees a float where the source has one.
 func (s *scheduler) appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
@@ -927,11 +928,11 @@ func (s *scheduler) appendValue(b []byte, v any) ([]byte, error) {
 			}
 		}
 		return append(b, ']'), nil
+	case float64:
+		return compiler.AppendFloat(b, v)
 	case map[string]any:
-		// The JSON form of a graph writes a Ref as {"$ref": "ID"}.
-		if id, ok := v["$ref"].(string); ok && len(v) == 1 {
-			return s.appendResult(b, id)
-		}
+		// Only a compiler.Ref is a reference: a literal map is data, whatever
+		// its keys, and goes to the task as written.
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)

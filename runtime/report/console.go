@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -257,7 +256,7 @@ func literal(v any) string {
 	if r, ok := v.(compiler.Ref); ok {
 		return "$" + r.Node
 	}
-	b, err := json.Marshal(v)
+	b, err := compiler.AppendJSON(nil, v)
 	if err != nil {
 		return "?"
 	}
