@@ -665,11 +665,9 @@ func describe(v any) string {
 }
 
 func (c *compiler) label(l *lang.Label) string {
-	for _, r := range l.Name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			c.errorf(l.Pos, "label %s may contain only letters, digits, '_' and '-'", l.Name)
-			break
-		}
+	// The lexer reads labels by this rule; a tree built by hand may not.
+	if !lang.ValidLabel(l.Name) {
+		c.errorf(l.Pos, "label %s may contain only ASCII letters, digits, '_' and '-'", l.Name)
 	}
 	return l.Name
 }

@@ -128,10 +128,10 @@ type Arg struct {
 	Kw    *Value `parser:"( '=' @@ )?"`
 }
 
-// Label is `@NAME`.
+// Label is `@NAME`, one token (see ValidLabel); Pos is the '@'.
 type Label struct {
 	Pos  lexer.Position
-	Name string `parser:"'@' @Ident"`
+	Name string `parser:"@Label"`
 }
 
 // Option is `KEY=VALUE` after `with`.
