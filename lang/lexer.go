@@ -501,12 +501,69 @@ func (l *scanner) str() {
 		}
 	}
 	text := l.text[start : start+n]
-	l.advance(n)
-	if _, err := strconv.Unquote(text); err != nil {
-		l.errorf(pos, "invalid string literal %s: bad escape or encoding", text)
+	if i, msg := badString(text); msg != "" {
+		// At the escape, and without the literal, which may be long
+		// and hold anything.
+		l.advance(i)
+		l.errorf(l.pos(), "%s", msg)
+		l.advance(n - i)
 		text = `""`
+	} else {
+		l.advance(n)
 	}
 	l.emit(TokString, text, pos)
+}
+
+// badString finds the first bad escape or invalid UTF-8 in a string
+// literal, quotes included, and returns its offset and what is wrong, or
+// a message of "" when there is none.
+func badString(text string) (int, string) {
+	s := text[1 : len(text)-1]
+	for s != "" {
+		i := len(text) - 1 - len(s)
+		if r, size := utf8.DecodeRuneInString(s); r == utf8.RuneError && size == 1 {
+			return i, "invalid UTF-8 encoding in string literal"
+		}
+		_, _, tail, err := strconv.UnquoteChar(s, '"')
+		if err != nil {
+			return i, "invalid escape " + escapeText(s) + " in string literal"
+		}
+		s = tail
+	}
+	if _, err := strconv.Unquote(text); err != nil {
+		return 0, "invalid string literal" // not expected: UnquoteChar agrees
+	}
+	return 0, ""
+}
+
+// escapeText returns the escape at the start of s (a backslash, a letter,
+// and for \x, \u, \U and octal the digits that follow) for a message.
+func escapeText(s string) string {
+	n := 2
+	if len(s) > 1 {
+		switch c := s[1]; {
+		case c == 'x':
+			n = 4
+		case c == 'u':
+			n = 6
+		case c == 'U':
+			n = 10
+		case '0' <= c && c <= '7':
+			n = 4
+		}
+	}
+	n = min(n, len(s))
+	// Stop at the closing quote, and show only what prints as itself.
+	if k := strings.IndexByte(s[1:n], '"'); k >= 0 {
+		n = k + 1
+	}
+	esc := s[:n]
+	for _, r := range esc {
+		if r < ' ' || r > '~' {
+			return strconv.QuoteToASCII(esc)
+		}
+	}
+	return esc
 }
 
 func (l *scanner) punct() {

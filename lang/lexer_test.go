@@ -79,7 +79,12 @@ func TestLexErrors(t *testing.T) {
 	}{
 		{"unterminated string", `job "abc`, "t.omp:1:5: string literal not terminated"},
 		{"newline in string", "job \"ab\nc\"", "t.omp:1:5: string literal not terminated\nt.omp:2:2: string literal not terminated"},
-		{"bad escape", `job "a\q"()`, `t.omp:1:5: invalid string literal "a\q": bad escape or encoding`},
+		{"bad escape", `job "a\q"()`, `t.omp:1:7: invalid escape \q in string literal`},
+		{"bad hex escape", `job "a\x4"()`, `t.omp:1:7: invalid escape \x4 in string literal`},
+		{"surrogate", `job "\ud800"()`, `t.omp:1:6: invalid escape \ud800 in string literal`},
+		{"escaped control character", "job \"\\\x1b\"()", `t.omp:1:6: invalid escape "\\\x1b" in string literal`},
+		{"long literal is not echoed", `job "` + strings.Repeat("x", 1000) + `\q"()`, `t.omp:1:1006: invalid escape \q in string literal`},
+		{"invalid UTF-8 in a string", "job \"é\xff\"()", `t.omp:1:7: invalid UTF-8 encoding in string literal`},
 		{"bad character", "job a() ; job b()", "t.omp:1:9: invalid character ';'"},
 		{"column counts runes", "\"é\" $", "t.omp:1:5: invalid character '$'"},
 		{"integer overflow", "x(99999999999999999999)", "t.omp:1:3: integer literal 99999999999999999999 out of range"},

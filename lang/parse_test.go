@@ -72,7 +72,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad list", "echo a([1, 2 3])", `t.omp:1:14: expected "," or "]", found number 3`},
 		{"label missing", "echo a() @ with retries=1", `t.omp:1:11: expected a label right after "@", found a space`},
 		{"wrong closer leaves the bracket open", "echo a([1,\n  2)\necho b(1)", `t.omp:2:4: expected "," or "]", found ")" (unclosed "[" at 1:8)`},
-		{"syntax errors after a lexical error", "echo a(\"\\q\")\necho c(1) echo d()", "t.omp:1:8: invalid string literal \"\\q\": bad escape or encoding\nt.omp:2:11: unexpected name echo (a statement ends at a newline; put each statement on its own line)"},
+		{"syntax errors after a lexical error", "echo a(\"\\q\")\necho c(1) echo d()", "t.omp:1:9: invalid escape \\q in string literal\nt.omp:2:11: unexpected name echo (a statement ends at a newline; put each statement on its own line)"},
 		{"no syntax error for a statement with a lexical error", "job a() ; job b()", "t.omp:1:9: invalid character ';'"},
 		{"a lexical error between statements belongs to the next", "echo a(1 2)\n$ echo b()\necho c(,)", "t.omp:1:10: expected \",\" or \")\", found number 2\nt.omp:2:1: invalid character '$'\nt.omp:3:8: expected a value or \")\", found \",\""},
 		{"newline after =", "param n =\n  3", "t.omp:1:10: expected a value, found newline\nt.omp:2:3: expected a task or block, found number 3"},
