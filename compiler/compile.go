@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"sort"
@@ -56,16 +57,18 @@ func IsReducer(name string) bool {
 	return false
 }
 
-// Compile compiles the selected pipeline of f into a Graph. Every pipeline
-// block of the file is checked, so an error anywhere in the file fails the
-// compilation. The error, if any, is a lang.ErrorList sorted by position.
+// Compile compiles the selected pipeline of f into a Graph. It checks the
+// params, the top-level statements and the selected block, not the other
+// blocks, so that one block can be run while another is work in progress;
+// when no block can be selected, it checks them all, as Check does. The
+// error, if any, is a lang.ErrorList sorted by position.
 func Compile(f *lang.File, cfg Config) (*Graph, error) {
 	return compile(f, cfg, true)
 }
 
-// Check reports every error in f, as Compile does, but does not require
-// that a pipeline can be selected when cfg.Pipeline is "": a file whose
-// several blocks are all fine passes.
+// Check reports every error in f, in every pipeline block. A non-empty
+// cfg.Pipeline must name a block, but when it is "" no block need be
+// selectable: a file whose several blocks are all fine passes.
 func Check(f *lang.File, cfg Config) error {
 	_, err := compile(f, cfg, false)
 	return err
@@ -136,7 +139,9 @@ type result struct {
 	gathered string
 }
 
-func compile(f *lang.File, cfg Config, selectRequired bool) (*Graph, error) {
+// compile compiles f; run is set for Compile, which needs one block selected
+// and compiles only that one, and unset for Check.
+func compile(f *lang.File, cfg Config, run bool) (*Graph, error) {
 	c := &compiler{reg: cfg.Registry, file: f.Name, params: map[string]*param{}, values: map[string]any{}}
 	if c.reg == nil {
 		c.reg = Builtins()
@@ -176,8 +181,15 @@ func compile(f *lang.File, cfg Config, selectRequired bool) (*Graph, error) {
 		for _, s := range loose {
 			c.errorf(s.Pos, "statement outside a pipeline block (a file with pipeline blocks may only declare params outside them)")
 		}
-		selected := c.selectPipeline(blocks, byName, cfg.Pipeline, selectRequired)
+		selected := c.selectPipeline(blocks, byName, cfg.Pipeline, run)
+		only := byName[selected]
+		if !run {
+			only = nil
+		}
 		for _, b := range blocks {
+			if only != nil && b != only {
+				continue
+			}
 			if pg := c.pipeline(b.Name, b.Stmts); b.Name == selected {
 				g = pg
 			}
@@ -529,7 +541,7 @@ func (c *compiler) members(b *lang.Block, path string, sc *scope, fn func(*lang.
 		c.errorf(f.Pos, "loop variable %s redeclared (previous let at %s)", f.Var, short(l.pos))
 	}
 	k := 0
-	c.iterate(f, sc, func(v any) {
+	c.iterate(f, sc, len(b.Members), func(v any) {
 		// One allocation for both: a comprehension may run 100,000 times.
 		sv := &struct {
 			scope
@@ -546,10 +558,17 @@ func (c *compiler) members(b *lang.Block, path string, sc *scope, fn func(*lang.
 }
 
 // iterate calls fn with each value a for clause ranges over.
-func (c *compiler) iterate(f *lang.For, sc *scope, fn func(any)) {
+//
+// per is how many members each value generates: the limit is on members
+// generated, not values.
+func (c *compiler) iterate(f *lang.For, sc *scope, per int, fn func(any)) {
+	before := len(c.errs)
 	from := c.value(f.From, sc, nil, "a comprehension")
 	if f.To != nil {
 		to := c.value(f.To, sc, nil, "a comprehension")
+		if len(c.errs) > before {
+			return // a bound that was an error is not also a wrong type
+		}
 		lo, ok1 := from.(int64)
 		hi, ok2 := to.(int64)
 		if !ok1 || !ok2 {
@@ -561,8 +580,8 @@ func (c *compiler) iterate(f *lang.For, sc *scope, fn func(any)) {
 			}
 			return
 		}
-		if hi >= lo && (hi-lo >= MaxExpansion || hi-lo < 0) {
-			c.errorf(f.From.Pos, "range %d..%d has more than %d elements", lo, hi, MaxExpansion)
+		// uint64 holds the count of any int64 range but the full one.
+		if n := uint64(hi) - uint64(lo) + 1; hi >= lo && c.tooMany(f, n, per) {
 			return
 		}
 		for i := lo; i <= hi && !c.tooBig; i++ {
@@ -573,15 +592,15 @@ func (c *compiler) iterate(f *lang.For, sc *scope, fn func(any)) {
 		}
 		return
 	}
-	list, ok := from.([]any)
-	if !ok {
-		if from != nil || f.From.Null {
-			c.errorf(f.From.Pos, "cannot iterate over %s: need a list or a range a..b", describe(from))
-		}
+	if len(c.errs) > before {
 		return
 	}
-	if len(list) > MaxExpansion {
-		c.errorf(f.From.Pos, "list has more than %d elements", MaxExpansion)
+	list, ok := from.([]any)
+	if !ok {
+		c.errorf(f.From.Pos, "cannot iterate over %s: need a list or a range a..b", describe(from))
+		return
+	}
+	if c.tooMany(f, uint64(len(list)), per) {
 		return
 	}
 	for _, v := range list {
@@ -590,6 +609,23 @@ func (c *compiler) iterate(f *lang.For, sc *scope, fn func(any)) {
 		}
 		fn(v)
 	}
+}
+
+// tooMany reports, once, a comprehension whose n values would generate more
+// than MaxExpansion members at per members each.
+func (c *compiler) tooMany(f *lang.For, n uint64, per int) bool {
+	if n == 0 && f.To != nil { // the full int64 range
+		n = math.MaxUint64
+	}
+	if n <= MaxExpansion && n*uint64(per) <= MaxExpansion {
+		return false
+	}
+	each := ""
+	if per > 1 {
+		each = fmt.Sprintf(" × %d members each", per)
+	}
+	c.errorf(f.From.Pos, "comprehension generates more than %d members (%d values%s)", MaxExpansion, n, each)
+	return true
 }
 
 func (c *compiler) lookupVar(sc *scope, name string) *loopVar {
@@ -628,11 +664,9 @@ func describe(v any) string {
 }
 
 func (c *compiler) label(l *lang.Label) string {
-	for _, r := range l.Name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			c.errorf(l.Pos, "label %s may contain only letters, digits, '_' and '-'", l.Name)
-			break
-		}
+	// The lexer reads labels by this rule; a tree built by hand may not.
+	if !lang.ValidLabel(l.Name) {
+		c.errorf(l.Pos, "label %s may contain only ASCII letters, digits, '_' and '-'", l.Name)
 	}
 	return l.Name
 }
@@ -647,9 +681,14 @@ func (c *compiler) options(opts []*lang.Option, sc *scope, set *optSet) {
 			c.errorf(o.Pos, "option %s given twice", o.Key)
 		}
 		seen[o.Key] = true
+		before := len(c.errs)
 		v := c.value(o.Value, sc, nil, "an option")
-		switch o.Key {
-		case "retries":
+		switch {
+		case len(c.errs) > before && slices.Contains(optionNames, o.Key):
+			// One error per mistake: a value that was an error is not
+			// also of the wrong type.
+			continue
+		case o.Key == "retries":
 			n, ok := v.(int64)
 			if !ok || n < 0 || n > 1000 {
 				c.errorf(o.Value.Pos, "retries must be an integer from 0 to 1000, got %s", describe(v))
@@ -657,7 +696,7 @@ func (c *compiler) options(opts []*lang.Option, sc *scope, set *optSet) {
 			}
 			r := int(n)
 			set.retries = &r
-		case "timeout", "backoff":
+		case o.Key == "timeout" || o.Key == "backoff":
 			d, ok := c.duration(o, v)
 			if !ok {
 				continue
@@ -903,6 +942,10 @@ func (c *compiler) interpVar(name string, pos lexer.Position, sc *scope) string 
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	case bool:
 		return strconv.FormatBool(x)
+	}
+	if v == nil {
+		c.errorf(pos, "cannot use %s in a task name: it is null", name)
+		return ""
 	}
 	c.errorf(pos, "cannot use %s in a task name: it is a %s", name, describe(v))
 	return ""

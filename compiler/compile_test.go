@@ -444,3 +444,51 @@ func TestNodeIDsStable(t *testing.T) {
 		t.Errorf("with n=3: %q", c)
 	}
 }
+
+// TestCheckEveryBlock: Compile (omp run, omp graph) checks only the selected
+// block, so that another can be work in progress; Check (omp check) checks
+// them all, with or without a pipeline named.
+func TestCheckEveryBlock(t *testing.T) {
+	src := "pipeline eval {\n  echo e(1)\n}\npipeline train {\n  script train(epohcs)\n}\n"
+	f, err := lang.Parse("p.omp", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(f, Config{Pipeline: "eval"}); err != nil {
+		t.Errorf("Compile eval: %v", err)
+	}
+	want := "p.omp:5:16: undefined: epohcs"
+	if _, err := Compile(f, Config{Pipeline: "train"}); err == nil || err.Error() != want {
+		t.Errorf("Compile train: got %v, want %s", err, want)
+	}
+	for _, p := range []string{"", "eval"} {
+		if err := Check(f, Config{Pipeline: p}); err == nil || err.Error() != want {
+			t.Errorf("Check with pipeline %q: got %v, want %s", p, err, want)
+		}
+	}
+	want = "p.omp: no pipeline evla (did you mean eval?)\n" + want
+	if err := Check(f, Config{Pipeline: "evla"}); err == nil || err.Error() != want {
+		t.Errorf("Check evla: got %v, want %s", err, want)
+	}
+}
+
+// TestSequenceChainsMembers: `sequence < a, b >` is `a -> b`, the block's
+// input going to the first member, as spec.md's composition table says.
+func TestSequenceChainsMembers(t *testing.T) {
+	g, err := compileSrc(t, "s.omp", "echo x() -> sequence < echo a(1), echo b(), parallel < echo c(), echo d() > >", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, g)
+	var got []string
+	for _, n := range g.Nodes {
+		got = append(got, fmt.Sprintf("%s<-%v", n.ID, n.Inputs))
+	}
+	want := "s1.1<-[] s1.2.1<-[s1.1] s1.2.2<-[s1.2.1] s1.2.3.1<-[s1.2.2] s1.2.3.2<-[s1.2.2] s1.2.3.c<-[s1.2.3.1 s1.2.3.2]"
+	if s := strings.Join(got, " "); s != want {
+		t.Errorf("nodes\n got %s\nwant %s", s, want)
+	}
+	if o := g.Outputs[0].Node; o != "s1.2.3.c" {
+		t.Errorf("result is %s, want the last member's, s1.2.3.c", o)
+	}
+}

@@ -4,8 +4,10 @@
 // Compile resolves every name (params, loop variables, let bindings),
 // expands comprehensions and name interpolation, applies block labels and
 // options to the tasks inside, and checks kinds, actions and arity against a
-// Registry. It reports every problem it finds, as a lang.ErrorList sorted by
-// position, not just the first.
+// Registry. It checks what it compiles, the selected pipeline block and
+// what stands outside the blocks, and Check checks every block. Both report
+// every problem they find, as a lang.ErrorList sorted by position, not just
+// the first.
 //
 // After a successful Compile: every node's Inputs and Deps name nodes of the
 // graph that come before it in Graph.Nodes (so the graph is acyclic and

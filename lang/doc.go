@@ -10,8 +10,8 @@
 //
 // Parse never panics, whatever its input: it returns either a File whose
 // every node carries its position (file, line and column), or an ErrorList
-// of "file:line:col: msg" errors: every lexical error, else the first syntax
-// error of each statement. It checks syntax only; names, kinds and types are
+// of "file:line:col: msg" errors: every lexical error, and the first syntax
+// error of each statement without one. It checks syntax only; names, kinds and types are
 // the compiler's business. The language is described in spec.md at the root
 // of the repository.
 package lang

@@ -301,14 +301,9 @@ func (p *fastParser) block() (*Block, error) {
 // tail parses the optional `@LABEL` and `with OPTIONS` of a task or block.
 func (p *fastParser) tail() (*Label, []*Option, error) {
 	var l *Label
-	if p.punct("@") {
-		// Nothing but a label may follow @, so this is not a choice.
-		if p.peekAt(1).Type != TokIdent {
-			p.next()
-			return nil, nil, p.fail("a label")
-		}
-		at := p.next()
-		l = &Label{Pos: at.Pos, Name: p.next().Value}
+	if t := p.peek(); t.Type == TokLabel {
+		p.next()
+		l = &Label{Pos: t.Pos, Name: t.Value}
 	}
 	if !p.keyword("with") {
 		return l, nil, nil

@@ -135,6 +135,10 @@ func TestParsersAgree(t *testing.T) {
 		"pipeline p {}",
 		"pipeline p { a\n b }",
 		"let x = \nparam",
+		"echo a() @1gpu with retries=1, echo b()",
+		"parallel < echo a() @in, echo b() @gpu- > @x->echo c()",
+		"echo a() @gpu.x",
+		"echo a() @gpu @cpu",
 	}
 	for _, s := range fuzzSeeds(t) {
 		compareParsers(t, s)

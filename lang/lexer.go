@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -20,12 +22,13 @@ const (
 	TokFloat                                // 3.5, 1e-3
 	TokDuration                             // 30s, 1h30m, 500ms
 	TokString                               // "a\tb" (Value keeps the quotes)
-	TokPunct                                // -> .. . , ( ) [ ] { } < > = @ :
+	TokPunct                                // -> .. . , ( ) [ ] { } < > = :
+	TokLabel                                // @gpu (Value is the label, without @)
 )
 
 var symbols = map[string]lexer.TokenType{
 	"EOF": TokEOF, "NL": TokNL, "Ident": TokIdent, "Keyword": TokKeyword, "Int": TokInt,
-	"Float": TokFloat, "Duration": TokDuration, "String": TokString, "Punct": TokPunct,
+	"Float": TokFloat, "Duration": TokDuration, "String": TokString, "Punct": TokPunct, "Label": TokLabel,
 }
 
 // keywords cannot be used as identifiers; a task called like one must be
@@ -112,10 +115,11 @@ func newScanner(filename string, src []byte) *scanner {
 
 // scanStatements lexes src and calls stmt with the tokens of each top-level
 // statement as soon as the statement ends, followed by the token that ends
-// it (an NL, or EOF). It keeps only the current statement's tokens, so the
-// memory it needs does not grow with the file. The slice passed to stmt is
-// reused afterwards.
-func scanStatements(filename string, src []byte, stmt func(toks []lexer.Token, stop lexer.Token)) ErrorList {
+// it (an NL, or EOF), and whether a lexical error lies in the statement (from
+// after the previous statement's end to this one's). It keeps only the
+// current statement's tokens, so the memory it needs does not grow with the
+// file. The slice passed to stmt is reused afterwards.
+func scanStatements(filename string, src []byte, stmt func(toks []lexer.Token, stop lexer.Token, lexErr bool)) ErrorList {
 	l := &scanner{src: src, text: string(src), filename: filename, line: 1, col: 1, stmt: stmt}
 	l.toks = make([]lexer.Token, 0, 256)
 	l.run()
@@ -142,7 +146,9 @@ type scanner struct {
 	// statements. When stmt is set, each statement is handed to it as it
 	// ends instead, and dropped.
 	splits []int
-	stmt   func(toks []lexer.Token, stop lexer.Token)
+	stmt   func(toks []lexer.Token, stop lexer.Token, lexErr bool)
+	// errMark is the number of errors handed to stmt's statements so far.
+	errMark int
 	// lastEnd is where the last token ended.
 	lastEnd lexer.Position
 }
@@ -170,7 +176,7 @@ func (l *scanner) emit(typ lexer.TokenType, value string, pos lexer.Position) {
 		if l.wantNL(typ, value) {
 			if len(l.nest) == 0 {
 				if l.stmt != nil {
-					l.stmt(l.toks, lexer.Token{Type: TokNL, Value: "\n", Pos: l.nlPos})
+					l.stmt(l.toks, lexer.Token{Type: TokNL, Value: "\n", Pos: l.nlPos}, l.stmtErrors(l.nlPos.Offset))
 					l.toks = l.toks[:0]
 					l.toks = append(l.toks, lexer.Token{Type: typ, Value: value, Pos: pos})
 					l.lastEnd = l.pos()
@@ -274,24 +280,32 @@ func (l *scanner) run() {
 	l.pendingNL = false
 	l.emit(TokEOF, "", pos)
 	if l.stmt != nil && len(l.toks) > 1 {
-		l.stmt(l.toks[:len(l.toks)-1], l.toks[len(l.toks)-1])
+		l.stmt(l.toks[:len(l.toks)-1], l.toks[len(l.toks)-1], l.stmtErrors(len(l.src)))
 	}
+}
+
+// stmtErrors reports whether a lexical error was found since the last
+// statement ended, up to offset end, where this one ends.
+func (l *scanner) stmtErrors(end int) bool {
+	found := false
+	for l.errMark < len(l.errs) && l.errs[l.errMark].Pos.Offset <= end {
+		l.errMark++
+		found = true
+	}
+	return found
 }
 
 func (l *scanner) ident() {
 	pos := l.pos()
 	start := l.off
-	n := 0
+	n, ascii := l.word(0)
 	for {
-		for l.off+n < len(l.src) && (isLetter(l.src[l.off+n]) || isDigit(l.src[l.off+n])) {
-			n++
-		}
 		// A '-' or '/' joins two identifier parts (data-prep/clean), but
 		// "a->b" is an arrow and "a-" alone is not part of the name.
 		if l.off+n+1 < len(l.src) && (l.src[l.off+n] == '-' || l.src[l.off+n] == '/') {
-			next := l.src[l.off+n+1]
-			if isLetter(next) || isDigit(next) {
-				n++
+			if k, a := l.word(n + 1); k > 0 {
+				n += 1 + k
+				ascii = ascii && a
 				continue
 			}
 		}
@@ -299,11 +313,104 @@ func (l *scanner) ident() {
 	}
 	l.advance(n)
 	word := l.text[start : start+n]
-	if keywords[word] {
+	if !ascii {
+		// One error for the whole word, not one per character; it is
+		// still an identifier, so that the parser is not thrown off.
+		l.errorf(pos, "identifier %s is not ASCII: identifiers are ASCII letters, digits and _", word)
+	} else if keywords[word] {
 		l.emit(TokKeyword, word, pos)
 		return
 	}
 	l.emit(TokIdent, word, pos)
+}
+
+// word measures the run of word characters at l.off+i: ASCII letters,
+// digits and _, and also the letters, digits and marks of other scripts,
+// which belong to no token but are taken in so that héllo is one mistake.
+// ascii is false when the run holds any of the latter.
+func (l *scanner) word(i int) (n int, ascii bool) {
+	ascii = true
+	for l.off+i+n < len(l.src) {
+		c := l.src[l.off+i+n]
+		if isLetter(c) || isDigit(c) {
+			n++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			break
+		}
+		r, size := utf8.DecodeRune(l.src[l.off+i+n:])
+		if !isWordRune(r) {
+			break
+		}
+		n += size
+		ascii = false
+	}
+	return n, ascii
+}
+
+// isWordRune reports whether a non-ASCII rune is a letter, digit or mark.
+func isWordRune(r rune) bool {
+	return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
+}
+
+// ValidLabel reports whether s is a label: one or more ASCII letters,
+// digits, '_' and '-'. The lexer reads `@LABEL` by this rule, and `omp
+// worker --labels` checks its labels with it, so that every label a worker
+// can serve can be written in a file.
+func ValidLabel(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && !isDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// label lexes `@LABEL`: a label is not an identifier (1gpu, in and a-
+// are labels), so it is read here, where the '@' says one follows, as
+// one token. Everything up to what may follow a label is taken in, so that
+// a bad label (gpu/large, ラベル) is one error.
+func (l *scanner) label() {
+	pos := l.pos()
+	n := 1
+	for l.off+n < len(l.src) {
+		c := l.src[l.off+n]
+		// "@gpu->b" is a label followed by an arrow.
+		if c == '-' && l.peekAt(n+1) == '>' || strings.IndexByte(" \t\r\n,>})]#", c) >= 0 {
+			break
+		}
+		n++
+	}
+	if n == 1 {
+		l.advance(1)
+		l.errorf(l.pos(), "expected a label right after \"@\", found %s", l.describeNext())
+		return
+	}
+	name := l.text[l.off+1 : l.off+n]
+	l.advance(n)
+	if !ValidLabel(name) {
+		l.errorf(pos, "invalid label %q: a label is ASCII letters, digits, _ and -", name)
+	}
+	l.emit(TokLabel, name, pos)
+}
+
+// describeNext names the character at l.off for an error message.
+func (l *scanner) describeNext() string {
+	if l.off >= len(l.src) {
+		return "end of file"
+	}
+	switch c := l.src[l.off]; c {
+	case '\n', '\r':
+		return "newline"
+	case ' ', '\t':
+		return "a space"
+	}
+	r, _ := utf8.DecodeRune(l.src[l.off:])
+	return strconv.QuoteRune(r)
 }
 
 func (l *scanner) number() {
@@ -394,12 +501,69 @@ func (l *scanner) str() {
 		}
 	}
 	text := l.text[start : start+n]
-	l.advance(n)
-	if _, err := strconv.Unquote(text); err != nil {
-		l.errorf(pos, "invalid string literal %s: bad escape or encoding", text)
+	if i, msg := badString(text); msg != "" {
+		// At the escape, and without the literal, which may be long
+		// and hold anything.
+		l.advance(i)
+		l.errorf(l.pos(), "%s", msg)
+		l.advance(n - i)
 		text = `""`
+	} else {
+		l.advance(n)
 	}
 	l.emit(TokString, text, pos)
+}
+
+// badString finds the first bad escape or invalid UTF-8 in a string
+// literal, quotes included, and returns its offset and what is wrong, or
+// a message of "" when there is none.
+func badString(text string) (int, string) {
+	s := text[1 : len(text)-1]
+	for s != "" {
+		i := len(text) - 1 - len(s)
+		if r, size := utf8.DecodeRuneInString(s); r == utf8.RuneError && size == 1 {
+			return i, "invalid UTF-8 encoding in string literal"
+		}
+		_, _, tail, err := strconv.UnquoteChar(s, '"')
+		if err != nil {
+			return i, "invalid escape " + escapeText(s) + " in string literal"
+		}
+		s = tail
+	}
+	if _, err := strconv.Unquote(text); err != nil {
+		return 0, "invalid string literal" // not expected: UnquoteChar agrees
+	}
+	return 0, ""
+}
+
+// escapeText returns the escape at the start of s (a backslash, a letter,
+// and for \x, \u, \U and octal the digits that follow) for a message.
+func escapeText(s string) string {
+	n := 2
+	if len(s) > 1 {
+		switch c := s[1]; {
+		case c == 'x':
+			n = 4
+		case c == 'u':
+			n = 6
+		case c == 'U':
+			n = 10
+		case '0' <= c && c <= '7':
+			n = 4
+		}
+	}
+	n = min(n, len(s))
+	// Stop at the closing quote, and show only what prints as itself.
+	if k := strings.IndexByte(s[1:n], '"'); k >= 0 {
+		n = k + 1
+	}
+	esc := s[:n]
+	for _, r := range esc {
+		if r < ' ' || r > '~' {
+			return strconv.QuoteToASCII(esc)
+		}
+	}
+	return esc
 }
 
 func (l *scanner) punct() {
@@ -439,18 +603,62 @@ func (l *scanner) punct() {
 		if len(l.nest) > 0 {
 			l.nest = l.nest[:len(l.nest)-1]
 		}
-	case '.', ',', '=', '@', ':':
+	case '@':
+		l.label()
+	case '.', ',', '=', ':':
 		l.advance(1)
 		l.emit(TokPunct, one, pos)
 	default:
-		r, size := utf8.DecodeRune(l.src[l.off:])
-		if r == utf8.RuneError && size == 1 {
-			l.errorf(pos, "invalid UTF-8 encoding")
-		} else {
-			l.errorf(pos, "invalid character %q", r)
+		if r, _ := utf8.DecodeRune(l.src[l.off:]); isWordRune(r) {
+			l.ident()
+			return
 		}
-		l.advance(size)
+		l.invalid()
 	}
+}
+
+// invalid reports a run of characters that cannot start a token as one
+// error, and skips it.
+func (l *scanner) invalid() {
+	pos := l.pos()
+	n, runes, badUTF8 := 0, 0, false
+	for l.off+n < len(l.src) && (n == 0 || l.invalidAt(n)) {
+		r, size := utf8.DecodeRune(l.src[l.off+n:])
+		if r == utf8.RuneError && size == 1 {
+			badUTF8 = true
+		}
+		n += size
+		runes++
+	}
+	text := l.text[l.off : l.off+n]
+	l.advance(n)
+	switch {
+	case badUTF8:
+		l.errorf(pos, "invalid UTF-8 encoding")
+	case runes == 1:
+		r, _ := utf8.DecodeRuneInString(text)
+		l.errorf(pos, "invalid character %q", r)
+	default:
+		l.errorf(pos, "invalid characters %q", text)
+	}
+}
+
+// invalidAt reports whether the character at l.off+i can start no token.
+func (l *scanner) invalidAt(i int) bool {
+	c := l.src[l.off+i]
+	switch {
+	case isLetter(c) || isDigit(c) || c == '"' || c == '#' || c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		return false
+	case strings.IndexByte("().,[]{}<>=@:", c) >= 0:
+		return false
+	case c == '-':
+		next := l.peekAt(i + 1)
+		return next != '>' && !isDigit(next)
+	case c >= utf8.RuneSelf:
+		r, _ := utf8.DecodeRune(l.src[l.off+i:])
+		return !isWordRune(r)
+	}
+	return true
 }
 
 func (l *scanner) push(pos lexer.Position, ignoreNL bool) {

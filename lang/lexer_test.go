@@ -15,6 +15,8 @@ func tokString(src string) (string, string) {
 			b = append(b, "⏎")
 		case TokEOF:
 			b = append(b, "EOF")
+		case TokLabel:
+			b = append(b, "@"+t.Value)
 		default:
 			b = append(b, t.Value)
 		}
@@ -44,7 +46,11 @@ func TestLex(t *testing.T) {
 		{"durations", "30s 1h30m 500ms 1.5s", "30s 1h30m 500ms 1.5s EOF"},
 		{"action", "model m1.fit()", "model m1 . fit ( ) EOF"},
 		{"string escapes kept raw", `"a\"b\n"`, `"a\"b\n" EOF`},
-		{"label", "a @gpu-large", "a @ gpu-large EOF"},
+		{"label", "a @gpu-large", "a @gpu-large EOF"},
+		{"label of digits first", "a @1gpu", "a @1gpu EOF"},
+		{"label that is a keyword", "a @in with", "a @in with EOF"},
+		{"label before an arrow", "a @gpu->b", "a @gpu -> b EOF"},
+		{"label ending in a dash", "a @gpu- -> b", "a @gpu- -> b EOF"},
 		{"byte order mark", "\ufeffjob a()", "job a ( ) EOF"},
 	}
 	for _, tc := range tests {
@@ -73,11 +79,27 @@ func TestLexErrors(t *testing.T) {
 	}{
 		{"unterminated string", `job "abc`, "t.omp:1:5: string literal not terminated"},
 		{"newline in string", "job \"ab\nc\"", "t.omp:1:5: string literal not terminated\nt.omp:2:2: string literal not terminated"},
-		{"bad escape", `job "a\q"()`, `t.omp:1:5: invalid string literal "a\q": bad escape or encoding`},
+		{"bad escape", `job "a\q"()`, `t.omp:1:7: invalid escape \q in string literal`},
+		{"bad hex escape", `job "a\x4"()`, `t.omp:1:7: invalid escape \x4 in string literal`},
+		{"surrogate", `job "\ud800"()`, `t.omp:1:6: invalid escape \ud800 in string literal`},
+		{"escaped control character", "job \"\\\x1b\"()", `t.omp:1:6: invalid escape "\\\x1b" in string literal`},
+		{"long literal is not echoed", `job "` + strings.Repeat("x", 1000) + `\q"()`, `t.omp:1:1006: invalid escape \q in string literal`},
+		{"invalid UTF-8 in a string", "job \"é\xff\"()", `t.omp:1:7: invalid UTF-8 encoding in string literal`},
 		{"bad character", "job a() ; job b()", "t.omp:1:9: invalid character ';'"},
 		{"column counts runes", "\"é\" $", "t.omp:1:5: invalid character '$'"},
 		{"integer overflow", "x(99999999999999999999)", "t.omp:1:3: integer literal 99999999999999999999 out of range"},
 		{"all errors reported", "$\n%", "t.omp:1:1: invalid character '$'\nt.omp:2:1: invalid character '%'"},
+		{"a run of bad characters is one error", "echo a() $%! echo", `t.omp:1:10: invalid characters "$%!"`},
+		{"control characters are escaped", "echo a()\x1b[2J", `t.omp:1:9: invalid character '\x1b'`},
+		{"non-ASCII letter in an identifier", "echo héllo()", "t.omp:1:6: identifier héllo is not ASCII: identifiers are ASCII letters, digits and _"},
+		{"non-ASCII identifier", "echo ラベル-x/y()", "t.omp:1:6: identifier ラベル-x/y is not ASCII: identifiers are ASCII letters, digits and _"},
+		{"non-ASCII label", "echo a() @ラベル", `t.omp:1:10: invalid label "ラベル": a label is ASCII letters, digits, _ and -`},
+		{"label with a slash", "echo a() @gpu/large, b", `t.omp:1:10: invalid label "gpu/large": a label is ASCII letters, digits, _ and -`},
+		{"non-ASCII symbols", "echo a() → b", `t.omp:1:10: invalid character '→'`},
+		{"space after @", "echo a() @ gpu", `t.omp:1:11: expected a label right after "@", found a space`},
+		{"newline after @", "echo a() @\ngpu", `t.omp:1:11: expected a label right after "@", found newline`},
+		{"nothing after @", "echo a() @", `t.omp:1:11: expected a label right after "@", found end of file`},
+		{"invalid UTF-8", "echo a() \xff\xfe", "t.omp:1:10: invalid UTF-8 encoding"},
 		{"too deep", strings.Repeat("(", maxNesting+1), "t.omp:1:201: brackets nested more than 200 deep"},
 	}
 	for _, tc := range tests {

@@ -31,8 +31,10 @@ const maxErrors = 100
 const maxNesting = 200
 
 // Parse parses the source of a .omp file. filename is used in positions and
-// errors. On failure the error is an ErrorList: every lexical error, or else
-// the first syntax error of every statement.
+// errors. On failure the error is an ErrorList, sorted: every lexical error,
+// and the first syntax error of every statement that has no lexical error (a
+// syntax error in a statement with a lexical error is most likely its echo:
+// a dropped character, a string taken as empty).
 func Parse(filename string, src []byte) (f *File, err error) {
 	defer func() {
 		// The grammar is built so that participle cannot panic on it; if
@@ -44,8 +46,8 @@ func Parse(filename string, src []byte) (f *File, err error) {
 	}()
 	f = &File{Name: filename, Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
 	var errs ErrorList
-	lexErrs := scanStatements(filename, src, func(toks []lexer.Token, stop lexer.Token) {
-		if len(errs) > maxErrors {
+	lexErrs := scanStatements(filename, src, func(toks []lexer.Token, stop lexer.Token, lexErr bool) {
+		if len(errs) > maxErrors || lexErr {
 			return
 		}
 		// The statement's end stands in for the end of input; its value
@@ -69,13 +71,9 @@ func Parse(filename string, src []byte) (f *File, err error) {
 			f.Stmts = append(f.Stmts, s)
 		}
 	})
-	if len(lexErrs) > 0 {
-		// Syntax errors found before a lexical error may be its echo; the
-		// lexical errors say what is wrong.
-		lexErrs.Sort()
-		return nil, lexErrs
-	}
-	if len(errs) > 0 {
+	if len(lexErrs) > 0 || len(errs) > 0 {
+		errs = append(errs, lexErrs...)
+		errs.Sort()
 		return nil, errs
 	}
 	return f, nil
@@ -171,7 +169,9 @@ func noteUnclosed(e *Error, toks []lexer.Token) {
 			case depth > 0:
 				depth--
 			default:
-				closed = true
+				// Only a closer of the right kind closes it: in
+				// `a([1,` then `2)`, the ")" leaves the "[" open.
+				closed = len(open) > 0 && closers[open[len(open)-1].Value] == t.Value
 			}
 		}
 		if closed {
@@ -205,6 +205,8 @@ func describe(t lexer.Token) string {
 		return "number " + t.Value
 	case TokIdent:
 		return "name " + t.Value
+	case TokLabel:
+		return "label @" + t.Value
 	}
 	return strconv.Quote(t.Value)
 }

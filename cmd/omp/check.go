@@ -40,11 +40,9 @@ also exist. Exit status: 0 fine, 2 errors.`,
 
 func runCheck(s *streams, opts checkOptions) error {
 	return load(s, opts.file, opts.params, kindRegistry, func(f *lang.File, cfg compiler.Config) error {
-		if opts.pipeline != "" {
-			cfg.Pipeline = opts.pipeline
-			_, err := compiler.Compile(f, cfg)
-			return err
-		}
+		// Check, not Compile: run and graph compile only the selected
+		// block, check every one.
+		cfg.Pipeline = opts.pipeline
 		return compiler.Check(f, cfg)
 	})
 }

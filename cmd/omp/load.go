@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ompdev/omp/compiler"
@@ -112,29 +114,99 @@ func reportErrors(s *streams, src []byte, err error) error {
 }
 
 // printError prints one error as FILE:LINE:COL: message, then the source
-// line and a caret under the column, as compilers do.
+// line and a caret under the column, as compilers do. The line is a file's
+// content, so it is made safe for a terminal: control characters are
+// escaped, and a long line is cut to about echoWidth characters around the
+// column, with … where it was cut.
 func printError(w io.Writer, src []byte, e *lang.Error) {
 	fmt.Fprintln(w, e.Error())
 	line, ok := sourceLine(src, e.Pos.Line)
 	if !ok {
 		return
 	}
-	var caret strings.Builder
-	col := 1
-	for _, r := range line {
-		if col >= e.Pos.Column {
+	text, caret := echoLine(line, e.Pos.Column)
+	fmt.Fprintf(w, "\t%s\n\t%s\n", text, caret)
+}
+
+// echoWidth is about how many characters of a source line are echoed.
+const echoWidth = 120
+
+// echoLine returns the part of line to echo for column col (1-based, in
+// runes) and the caret line that points at it.
+func echoLine(line string, col int) (text, caret string) {
+	// Only the runes within echoWidth of the column can be shown: cut the
+	// rest first, so that a megabyte line costs no more than a short one.
+	at := max(col-1, 0)
+	start, end, i := 0, len(line), 0
+	for off := range line {
+		if i == at-echoWidth {
+			start = off
+		}
+		if i == at+echoWidth {
+			end = off
 			break
 		}
-		// Keep tabs, so that the caret lines up however tabs are shown.
-		if r == '\t' {
-			caret.WriteByte('\t')
-		} else {
-			caret.WriteByte(' ')
-		}
-		col++
+		i++
 	}
-	caret.WriteByte('^')
-	fmt.Fprintf(w, "\t%s\n\t%s\n", line, caret.String())
+	at -= max(at-echoWidth, 0)
+	// Each rune as it is shown: control and format characters (escape
+	// sequences, bidirectional overrides) as Go escapes.
+	var shown []string
+	for _, r := range line[start:end] {
+		switch {
+		case r == '\t':
+			shown = append(shown, "\t")
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			q := strconv.QuoteRuneToASCII(r)
+			shown = append(shown, q[1:len(q)-1])
+		default:
+			shown = append(shown, string(r))
+		}
+	}
+	at = min(at, len(shown)) // the caret may stand past the end
+	width := func(i int) int { return utf8.RuneCountInString(shown[i]) }
+	lo, hi := 0, len(shown)
+	total := 0
+	for i := range shown {
+		total += width(i)
+	}
+	if total > echoWidth {
+		// Grow a window from the column, a little more to the left than
+		// to the right, until it is full.
+		lo, hi = at, at
+		used := 0
+		for used < echoWidth && (lo > 0 || hi < len(shown)) {
+			if lo > 0 && (hi == len(shown) || at-lo < 2*(hi-at)+1) {
+				lo--
+				used += width(lo)
+			} else {
+				used += width(hi)
+				hi++
+			}
+		}
+	}
+	var t, c strings.Builder
+	if lo > 0 || start > 0 {
+		t.WriteString("…")
+		c.WriteByte(' ')
+	}
+	for i := lo; i < hi; i++ {
+		t.WriteString(shown[i])
+		if i < at {
+			// Keep tabs, so that the caret lines up however tabs are
+			// shown.
+			if shown[i] == "\t" {
+				c.WriteByte('\t')
+			} else {
+				c.WriteString(strings.Repeat(" ", width(i)))
+			}
+		}
+	}
+	if hi < len(shown) || end < len(line) {
+		t.WriteString("…")
+	}
+	c.WriteByte('^')
+	return t.String(), c.String()
 }
 
 // sourceLine returns line n (1-based) of src without its newline.

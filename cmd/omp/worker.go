@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ompdev/omp/lang"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
 )
@@ -71,8 +72,10 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		return withCode(ExitUsage, fmt.Errorf("--concurrency must be at least 1, not %d", opts.concurrency))
 	}
 	for _, l := range opts.labels {
-		if l == "" || l == runtime.AnyLabel || strings.ContainsAny(l, " \t/") {
-			return withCode(ExitUsage, fmt.Errorf("invalid label %q", l))
+		// The language's rule, so that every label served can be written
+		// as @LABEL in a file (it also keeps out AnyLabel).
+		if !lang.ValidLabel(l) {
+			return withCode(ExitUsage, fmt.Errorf("invalid label %q: a label is ASCII letters, digits, _ and -", l))
 		}
 	}
 	if opts.name == "" {
