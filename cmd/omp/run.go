@@ -143,6 +143,12 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		stopWorkers = func() { cancel(); <-served }
 	}
 
+	noWorker := opts.noWorkerTimeout
+	if opts.broker == "" {
+		// The embedded workers serve every label: a task waits for a free
+		// slot, never for a worker.
+		noWorker = 0
+	}
 	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
 	r, runErr := runtime.Run(ctx, g, runtime.Config{
 		Bus:       bus,
@@ -152,7 +158,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		// The run's timeout cancels it from inside, so that its tasks
 		// say why, and exits 1 (not 130, which says someone stopped it).
 		Timeout:         opts.timeout,
-		NoWorkerTimeout: opts.noWorkerTimeout,
+		NoWorkerTimeout: noWorker,
 	})
 	console.Done()
 	stopWorkers()
