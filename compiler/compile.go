@@ -44,6 +44,10 @@ const (
 // maxNodes is MaxNodes, lowered by tests.
 var maxNodes = MaxNodes
 
+// MaxBackoff is the longest wait between two attempts of a task: the
+// doubling of backoff stops there, and a longer backoff is an error.
+const MaxBackoff = time.Minute
+
 // Reducers are the built-in reducers, computed by the runtime.
 var Reducers = []string{"collect", "sum", "count", "min", "max", "mean", "concat", "merge", "first", "last"}
 
@@ -703,9 +707,15 @@ func (c *compiler) options(opts []*lang.Option, sc *scope, set *optSet) {
 			}
 			if o.Key == "timeout" {
 				set.timeout = &d
-			} else {
-				set.backoff = &d
+				break
 			}
+			if d > MaxBackoff {
+				// The runtime caps every wait at MaxBackoff: a longer
+				// one would be shortened without a word.
+				c.errorf(o.Value.Pos, "backoff %s exceeds the maximum %s", fmtDuration(d), fmtDuration(MaxBackoff))
+				continue
+			}
+			set.backoff = &d
 		default:
 			c.errorf(o.Pos, "unknown option %s%s", o.Key, hintOrList(o.Key, optionNames, "options"))
 		}

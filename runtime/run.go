@@ -44,11 +44,23 @@ type Config struct {
 	// no worker known to serve it, before the Listener gets a warning.
 	// Default 5s.
 	NoWorkerWarning time.Duration
-	// MaxBackoff caps the exponential backoff between retries. Default 1m.
+	// MaxBackoff caps the exponential backoff between retries. Default
+	// compiler.MaxBackoff (1m), which also bounds a task's backoff option.
 	MaxBackoff time.Duration
 	// CancelGrace is how long a cancelled run waits for its running
 	// attempts to report that they stopped. Default 5s.
 	CancelGrace time.Duration
+	// Timeout bounds the whole run: past it the run is cancelled as if
+	// ctx were, and its unfinished tasks say so in their error. Zero means
+	// no bound.
+	Timeout time.Duration
+	// NoWorkerTimeout is how long a task may wait for a label that no live
+	// worker serves (none announced it in a heartbeat, none is running a
+	// task of it) before it fails with "no worker serves label L". While
+	// such tasks wait the runner asks the workers for heartbeats again,
+	// and a busy worker still counts as serving its labels. Zero means
+	// wait forever.
+	NoWorkerTimeout time.Duration
 	// MaxInFlight bounds the tasks of one label dispatched and not
 	// finished; ready tasks beyond it wait in the runner, in order. (Per
 	// label, so tasks that no worker takes cannot hold up the others.) It keeps a run of a hundred
@@ -78,7 +90,7 @@ func (c *Config) setDefaults() {
 		c.NoWorkerWarning = 5 * time.Second
 	}
 	if c.MaxBackoff == 0 {
-		c.MaxBackoff = time.Minute
+		c.MaxBackoff = compiler.MaxBackoff
 	}
 	if c.CancelGrace == 0 {
 		c.CancelGrace = 5 * time.Second
@@ -94,7 +106,8 @@ func (c *Config) Validate() error {
 	if c.Bus == nil {
 		errs = append(errs, errors.New("runtime: Config.Bus is nil"))
 	}
-	if c.LeaseInterval < 0 || c.DispatchTimeout < 0 || c.NoWorkerWarning < 0 || c.MaxBackoff < 0 || c.CancelGrace < 0 {
+	if c.LeaseInterval < 0 || c.DispatchTimeout < 0 || c.NoWorkerWarning < 0 || c.MaxBackoff < 0 || c.CancelGrace < 0 ||
+		c.Timeout < 0 || c.NoWorkerTimeout < 0 {
 		errs = append(errs, errors.New("runtime: negative duration in Config"))
 	}
 	if c.MaxDeliveries < 0 {

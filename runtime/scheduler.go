@@ -38,6 +38,7 @@ type scheduler struct {
 	retries retryHeap
 	labels  map[string]*labelState
 	workers map[string]*workerSeen
+	lim     limits
 
 	failed    bool  // a task failed for good
 	stopping  bool  // start nothing more: failed fast or cancelled
@@ -203,7 +204,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 
 	// Whoever serves a label answers at once, not within a heartbeat
 	// interval: the no-worker warning and lost-message detection need it.
-	s.control(ControlPing)
+	s.ping(start)
 	for _, t := range s.tasks {
 		if t.waiting == 0 {
 			s.ready = append(s.ready, t)
@@ -213,7 +214,12 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 	if ctx.Err() != nil {
 		// Cancelled before it began: dispatch nothing.
 		done = nil
-		s.cancel()
+		s.cancelWith(reasonInterrupted)
+	}
+	var timeout <-chan time.Time
+	if t := s.runTimer(); t != nil {
+		defer t.Stop()
+		timeout = t.C
 	}
 	s.step()
 
@@ -269,13 +275,17 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 		case now := <-tick.C:
 			s.check(now)
 		case <-done:
-			done = nil
-			s.cancel()
+			done, timeout = nil, nil
+			s.cancelWith(reasonInterrupted)
+			grace = time.After(s.cfg.CancelGrace)
+		case <-timeout:
+			done, timeout = nil, nil
+			s.cancelWith(reasonTimeout(s.cfg.Timeout))
 			grace = time.After(s.cfg.CancelGrace)
 		case <-grace:
 			for _, t := range s.tasks {
 				if !t.state.Done() {
-					s.finish(t, Cancelled, nil, "cancelled: did not stop within "+s.cfg.CancelGrace.String())
+					s.finish(t, Cancelled, nil, s.cancelReason()+" (did not stop within "+s.cfg.CancelGrace.String()+")")
 				}
 			}
 		}
@@ -286,6 +296,9 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 
 func (s *scheduler) checkInterval() time.Duration {
 	d := min(s.cfg.LeaseInterval, s.cfg.DispatchTimeout, s.cfg.NoWorkerWarning) / 4
+	if s.cfg.NoWorkerTimeout > 0 {
+		d = min(d, s.cfg.NoWorkerTimeout/8)
+	}
 	return max(d, 5*time.Millisecond)
 }
 
@@ -577,7 +590,7 @@ func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
 
 func (s *scheduler) fail(t *task, ev *Event, now time.Time) {
 	if ev.Cancelled {
-		s.finish(t, Cancelled, nil, "cancelled")
+		s.finish(t, Cancelled, nil, s.cancelReason())
 		return
 	}
 	if ev.Infra && s.infraErr == nil {
@@ -699,6 +712,7 @@ func (s *scheduler) check(now time.Time) {
 		}
 		s.notify(Update{Type: UpdateWarning, Message: fmt.Sprintf("no worker serves label %s (%s)", label, waiting)})
 	}
+	s.failUnserved(now)
 	s.flush()
 }
 
@@ -760,7 +774,7 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	case Failure:
 		s.failed = true
 		if !s.cfg.KeepGoing {
-			s.failFast()
+			s.failFast(t)
 		}
 		s.cancelDependents(t)
 	default:
@@ -771,38 +785,30 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 func (s *scheduler) cancelDependents(t *task) {
 	for _, d := range t.dependents {
 		if !d.state.Done() {
-			s.finish(d, Cancelled, nil, fmt.Sprintf("not run: %s %s", t.n.ID, lower(t.state)))
+			s.finish(d, Cancelled, nil, reasonOf(t))
 		}
 	}
 }
 
-func lower(s State) string {
-	switch s {
-	case Failure:
-		return "failed"
-	case Cancelled:
-		return "was cancelled"
-	}
-	return string(s)
-}
-
-// failFast stops the run after a failure: nothing new starts, queued tasks
-// are dropped (DRAIN), claimed ones finish.
-func (s *scheduler) failFast() {
+// failFast stops the run after failed's failure: nothing new starts,
+// queued tasks are dropped (DRAIN), claimed ones finish.
+func (s *scheduler) failFast(failed *task) {
 	if s.stopping {
 		return
 	}
 	s.stopping = true
+	s.lim.drain = reasonFailed(failed.n.ID)
 	s.control(ControlDrain)
-	s.cancelUnclaimed("")
+	s.cancelUnclaimed(s.lim.drain)
 }
 
-// cancel handles ctx's cancellation: running attempts are cancelled too.
+// cancel handles ctx's cancellation or the run's timeout (see cancelWith):
+// running attempts are cancelled too.
 func (s *scheduler) cancel() {
 	s.cancelled = true
 	s.stopping = true
 	s.control(ControlCancel)
-	s.cancelUnclaimed("")
+	s.cancelUnclaimed(s.cancelReason())
 }
 
 // abort ends the run on an infrastructure error.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -32,6 +33,10 @@ type runOptions struct {
 	json      bool
 	report    string
 	broker    string
+
+	// Bounds on waiting.
+	timeout         time.Duration
+	noWorkerTimeout time.Duration
 }
 
 func newRunCmd(s *streams) *cobra.Command {
@@ -61,7 +66,27 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	f.BoolVar(&opts.json, "json", false, "print one JSON document about the run to stdout")
 	f.StringVar(&opts.report, "report", "", "write a JUnit XML report to `FILE`")
 	addBrokerFlag(cmd, &opts.broker)
+	addWaitFlags(cmd, &opts)
 	return cmd
+}
+
+// addWaitFlags adds the flags that bound how long a run may wait.
+func addWaitFlags(cmd *cobra.Command, opts *runOptions) {
+	f := cmd.Flags()
+	f.DurationVar(&opts.timeout, "timeout", 0, "cancel the run after `DURATION` and exit 1 (default: no limit)")
+	f.DurationVar(&opts.noWorkerTimeout, "no-worker-timeout", time.Minute,
+		"fail a task that waited `DURATION` for a label no live worker serves (0: wait forever)")
+}
+
+// checkWaitFlags reports a negative --timeout or --no-worker-timeout.
+func checkWaitFlags(opts runOptions) error {
+	if opts.timeout < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--timeout must not be negative, not %s", opts.timeout))
+	}
+	if opts.noWorkerTimeout < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--no-worker-timeout must not be negative, not %s", opts.noWorkerTimeout))
+	}
+	return nil
 }
 
 func runRun(ctx context.Context, s *streams, opts runOptions) error {
@@ -79,6 +104,9 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		if err := checkReport(opts.report); err != nil {
 			return withCode(ExitUsage, err)
 		}
+	}
+	if err := checkWaitFlags(opts); err != nil {
+		return err
 	}
 	store, err := storeLocation(opts.store, opts.file)
 	if err != nil {
@@ -128,12 +156,22 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		stopWorkers = func() { cancel(); <-served }
 	}
 
+	noWorker := opts.noWorkerTimeout
+	if opts.broker == "" {
+		// The embedded workers serve every label: a task waits for a free
+		// slot, never for a worker.
+		noWorker = 0
+	}
 	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
 	r, runErr := runtime.Run(ctx, g, runtime.Config{
 		Bus:       bus,
 		Store:     store,
 		KeepGoing: opts.keepGoing,
 		Listener:  console,
+		// The run's timeout cancels it from inside, so that its tasks
+		// say why, and exits 1 (not 130, which says someone stopped it).
+		Timeout:         opts.timeout,
+		NoWorkerTimeout: noWorker,
 	})
 	console.Done()
 	stopWorkers()
@@ -157,6 +195,8 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		return withCode(ExitFailure, runErr)
 	case r.Status == runtime.Cancelled && ctx.Err() != nil:
 		return reported(ExitCancelled)
+	case r.Status == runtime.Cancelled && opts.timeout > 0:
+		return withCode(ExitFailure, fmt.Errorf("run timeout %s exceeded", opts.timeout))
 	case r.Status != runtime.Success:
 		return reported(ExitFailure)
 	}

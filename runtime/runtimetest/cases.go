@@ -228,11 +228,17 @@ func testFailFast(t *testing.T, e *env) {
 	wantStatus(t, rep, runtime.Failure)
 	wantTask(t, rep, f, runtime.Failure, "boom")
 	wantTask(t, rep, s, runtime.Success, "")
-	wantTask(t, rep, d, runtime.Cancelled, "")
-	wantTask(t, rep, z, runtime.Cancelled, "")
+	// Every task the failure stopped names it, whether it was queued,
+	// waiting for s or below f.
+	wantTask(t, rep, d, runtime.Cancelled, "cancelled: "+f+" failed")
+	wantTask(t, rep, z, runtime.Cancelled, "cancelled: "+f+" failed")
 	states := map[runtime.State]int{}
 	for _, q := range queued {
-		states[task(t, rep, q).State]++
+		tr := task(t, rep, q)
+		states[tr.State]++
+		if tr.State == runtime.Cancelled && tr.Error != "cancelled: "+f+" failed" {
+			t.Errorf("queued task %s: error %q, want %q", q, tr.Error, "cancelled: "+f+" failed")
+		}
 	}
 	if states[runtime.Success] != 1 || states[runtime.Cancelled] != 3 {
 		t.Errorf("queued tasks ended %v, want 1 SUCCESS (the running one) and 3 CANCELLED", states)
@@ -248,7 +254,7 @@ func testKeepGoing(t *testing.T, e *env) {
 	wantTask(t, rep, f, runtime.Failure, "boom")
 	wantTask(t, rep, s, runtime.Success, "")
 	wantTask(t, rep, d, runtime.Success, "")
-	wantTask(t, rep, z, runtime.Cancelled, "not run: "+f+" failed")
+	wantTask(t, rep, z, runtime.Cancelled, "cancelled: "+f+" failed")
 	wantResults(t, rep, `1`, `null`)
 }
 
@@ -268,8 +274,8 @@ func testCancel(t *testing.T, e *env) {
 	start := time.Now()
 	rep := e.run(ctx, g, runtime.Config{Listener: rec})
 	wantStatus(t, rep, runtime.Cancelled)
-	wantTask(t, rep, a, runtime.Cancelled, "cancelled")
-	wantTask(t, rep, b, runtime.Cancelled, "")
+	wantTask(t, rep, a, runtime.Cancelled, "cancelled: interrupted")
+	wantTask(t, rep, b, runtime.Cancelled, "cancelled: interrupted")
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("took %s: the running attempt was not cancelled", el)
 	}
