@@ -4,9 +4,13 @@
 // Guarantees:
 //   - One plugin process per Host and kind, started on first use and reused by
 //     every task after it; concurrent Runs share it (gRPC multiplexes them).
-//   - A plugin that exits or crashes fails the tasks running on it with an
-//     *ExitError ("plugin echo exited: exit status 2: panic: boom") and is
-//     started afresh for the next task.
+//   - A plugin that exits or crashes while one task runs on it fails that
+//     task with an *ExitError ("plugin echo exited: exit status 2: panic:
+//     boom") and is started afresh for the next task. When several tasks ran
+//     on it, which of them crashed it is unknown: each is run again, within
+//     the same Run call, alone on a fresh process of its own. The one that
+//     crashes that process too fails with its own ExitError; the others
+//     get their results, and a log line saying why they ran twice.
 //   - A Run's context reaches the kind: cancelling it cancels the task in
 //     the plugin process.
 //   - No plugin outlives its Host: Close kills them all, and each is started
@@ -116,6 +120,7 @@ type Host struct {
 	mu      sync.Mutex
 	kinds   map[string]*kind // by name
 	aliases map[string]*kind // by alias, once described
+	alone   map[*proc]bool   // the processes that run one task each
 	closed  bool
 }
 
@@ -163,7 +168,7 @@ func New(cfg Config) (*Host, error) {
 	if cfg.Warnings == nil {
 		cfg.Warnings = io.Discard
 	}
-	h := &Host{cfg: cfg, kinds: map[string]*kind{}, aliases: map[string]*kind{}}
+	h := &Host{cfg: cfg, kinds: map[string]*kind{}, aliases: map[string]*kind{}, alone: map[*proc]bool{}}
 	for name, k := range builtin.Kinds() {
 		spec := k.Describe()
 		argv := append(append([]string(nil), cfg.Self...), name)
@@ -307,6 +312,37 @@ func (h *Host) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMess
 	if err != nil {
 		return nil, err
 	}
+	res, err := p.run(ctx, k, t, e)
+	var shared *sharedExitError
+	if errors.As(err, &shared) {
+		e.Log(shared.explain())
+		return k.runAlone(ctx, t, e)
+	}
+	return res, err
+}
+
+// runAlone runs t on a plugin process of its own, stopped when the task
+// ends, so that a crash of that process is the task's own doing.
+func (k *kind) runAlone(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
+	h := k.h
+	p, err := start(k.name, k.argv, h.cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		p.kill()
+		return nil, &InfraError{Kind: k.name, Err: errors.New("plugin host is closed")}
+	}
+	h.alone[p] = true
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.alone, p)
+		h.mu.Unlock()
+		p.kill()
+	}()
 	return p.run(ctx, k, t, e)
 }
 
@@ -319,8 +355,11 @@ func (h *Host) Close() error {
 	for _, k := range h.kinds {
 		all = append(all, k)
 	}
-	h.mu.Unlock()
 	var wg sync.WaitGroup
+	for p := range h.alone {
+		wg.Go(p.kill)
+	}
+	h.mu.Unlock()
 	for _, k := range all {
 		k.mu.Lock()
 		p := k.proc
@@ -463,6 +502,12 @@ type proc struct {
 	kind   wire.KindClient
 	stderr *stderrTail
 	sink   *logSink
+
+	mu sync.Mutex
+	// running counts the tasks in flight; atExit is how many were when the
+	// process was first seen to have exited, 0 before.
+	running int
+	atExit  int
 }
 
 func start(name string, argv []string, cfg Config) (*proc, error) {
@@ -561,7 +606,34 @@ func (p *proc) kill() {
 	}
 }
 
+// enter and leave count a task in and out of the process.
+func (p *proc) enter() {
+	p.mu.Lock()
+	p.running++
+	p.mu.Unlock()
+}
+
+func (p *proc) leave() {
+	p.mu.Lock()
+	p.running--
+	p.mu.Unlock()
+}
+
+// tasksAtExit is how many tasks were running when the process exited. It
+// is called by each task that the exit broke, all of them still counted
+// in: the first call takes the count.
+func (p *proc) tasksAtExit() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.atExit == 0 {
+		p.atExit = p.running
+	}
+	return p.atExit
+}
+
 func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
+	p.enter()
+	defer p.leave()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := p.kind.Run(ctx, taskToWire(t))
@@ -597,7 +669,8 @@ func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (jso
 
 // lost explains why a call to the plugin broke: the task's context ended,
 // or the plugin went away. A plugin that broke a call is dropped, so the
-// next task gets a fresh one.
+// next task gets a fresh one. A plugin that exited while other tasks ran
+// on it gives a *sharedExitError: any of them may have caused it.
 func (p *proc) lost(ctx context.Context, k *kind, err error) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -607,8 +680,34 @@ func (p *proc) lost(ctx context.Context, k *kind, err error) error {
 	}
 	err = p.failure(k.name, err)
 	k.drop(p)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if n := p.tasksAtExit(); n > 1 {
+			return &sharedExitError{exit: ee, tasks: n}
+		}
+	}
 	return err
 }
+
+// sharedExitError is the exit of a plugin process on which several tasks
+// ran: the task that gets it may or may not be the one that caused it.
+// Run does not return it: it runs the task again, alone.
+type sharedExitError struct {
+	exit  *ExitError
+	tasks int
+}
+
+func (e *sharedExitError) Error() string { return e.exit.Error() }
+
+// explain is the log line of a task that is run again.
+func (e *sharedExitError) explain() string {
+	how := strings.TrimPrefix(strings.TrimPrefix(e.exit.Error(), "plugin "+e.exit.Kind+" exited"), ": ")
+	if how != "" {
+		how = " (" + how + ")"
+	}
+	return fmt.Sprintf("plugin %s exited%s while %d tasks ran on it, this one among them: running it again alone on a fresh process, in the same attempt", e.exit.Kind, how, e.tasks)
+}
+func (e *sharedExitError) Unwrap() error { return e.exit }
 
 // failure waits a little for the process to be seen exiting, which happens
 // just after the connection drops, to report how it ended.

@@ -282,6 +282,7 @@ func TestThirdPartyKindOnPluginPath(t *testing.T) {
 		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"},
 		{Name: "block", MaxArgs: 1, Args: []string{"seconds"}, Kwargs: []string{"until"}, Doc: "blocks"},
 		{Name: "task", MaxArgs: -1, AnyKwargs: true}, {Name: "report"},
+		{Name: "await", MinArgs: 1, MaxArgs: 1, Args: []string{"file"}, Doc: "waits for file to exist"},
 		{Name: "orphan", MinArgs: 1, MaxArgs: 1, Args: []string{"pidfile"}, Doc: "exits, leaving a process behind"},
 	}}
 	if i := slices.IndexFunc(kinds, func(k KindInfo) bool { return k.Spec.Name == "crashy" }); i < 0 || !reflect.DeepEqual(kinds[i].Spec, crashy) {

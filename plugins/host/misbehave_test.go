@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
 
 // hangScript is a plugin that never completes its handshake: it waits for
@@ -229,5 +230,89 @@ func TestBuiltinHidesPlugin(t *testing.T) {
 		"omp: warning: ignoring plugin " + filepath.Join(dir, "omp-kind-notebook") + ": notebook is another name for the built-in kind job, which is used\n"
 	if warnings.String() != want {
 		t.Errorf("warnings:\n%s\nwant:\n%s", warnings.String(), want)
+	}
+}
+
+// TestCrashSparesOtherTasks: when a task crashes the plugin process that
+// other tasks run on too, it fails with its own exit, and the others run
+// again on a fresh process, in the same attempt, and say why.
+func TestCrashSparesOtherTasks(t *testing.T) {
+	tests := []struct {
+		action string
+		want   string
+	}{
+		{"crash", "plugin crashy exited: exit status 2: panic: crash in goroutine"},
+		{"exit", "plugin crashy exited: exit status 1"},
+	}
+	how := map[string]string{"crash": "exit status 2: panic: crash in goroutine", "exit": "exit status 1"}
+	for _, tc := range tests {
+		t.Run(tc.action, func(t *testing.T) {
+			h := newHost(t)
+			ctx := context.Background()
+			gate := filepath.Join(t.TempDir(), "go")
+			waiting := make(chan struct{}, 2)
+			rec := &sdktest.Recorder{OnLog: func(line string) {
+				if line == "waiting" {
+					waiting <- struct{}{}
+				}
+			}}
+			bystander := task("crashy", "await", strconv.Quote(gate))
+			bystander.Attempt = 3
+			type result struct {
+				res json.RawMessage
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				res, err := h.Run(ctx, bystander, rec)
+				done <- result{res, err}
+			}()
+			select {
+			case <-waiting:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the bystander never started")
+			}
+			shared := pid(t, h)
+
+			_, err := runWithin(t, 20*time.Second, h, task("crashy", tc.action), nil)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("the crashing task: err = %v, want %q", err, tc.want)
+			}
+			if err := os.WriteFile(gate, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the bystander never ended")
+			}
+			if r.err != nil {
+				t.Fatalf("the bystander failed: %v", r.err)
+			}
+			var got struct{ PID, Attempt int }
+			if err := json.Unmarshal(r.res, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.PID == shared || got.Attempt != 3 {
+				t.Errorf("the bystander ran again in process %d, attempt %d; want a process other than %d, attempt 3", got.PID, got.Attempt, shared)
+			}
+			wantLog := []string{
+				"waiting",
+				"plugin crashy exited (" + how[tc.action] + ") while 2 tasks ran on it, this one among them: running it again alone on a fresh process, in the same attempt",
+				"waiting",
+			}
+			if logs := rec.Logs(); !slices.Equal(logs, wantLog) {
+				t.Errorf("the bystander's log:\n%s\nwant:\n%s", strings.Join(logs, "\n"), strings.Join(wantLog, "\n"))
+			}
+			// The process it ran on alone is gone; the kind's next task
+			// gets a fresh shared one.
+			if kids := children(os.Getpid()); len(kids) != 0 {
+				t.Errorf("plugin processes left: %v", kids)
+			}
+			if p := pid(t, h); p == shared || p == got.PID {
+				t.Errorf("next task ran in process %d, want a new one", p)
+			}
+		})
 	}
 }

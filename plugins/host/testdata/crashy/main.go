@@ -20,6 +20,7 @@ func (crashy) Describe() sdk.KindSpec {
 		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"},
 		{Name: "block", MaxArgs: 1, Args: []string{"seconds"}, Kwargs: []string{"until"}, Doc: "blocks"},
 		{Name: "task", MinArgs: 0, MaxArgs: -1, AnyKwargs: true}, {Name: "report"},
+		{Name: "await", MinArgs: 1, MaxArgs: 1, Args: []string{"file"}, Doc: "waits for file to exist"},
 		{Name: "orphan", MinArgs: 1, MaxArgs: 1, Args: []string{"pidfile"}, Doc: "exits, leaving a process behind"},
 	}}
 }
@@ -44,6 +45,24 @@ func (crashy) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 		go func() { panic("crash in goroutine") }()
 	case "exit":
 		os.Exit(1)
+	case "await":
+		// Reports that it started, waits for a file to exist, and returns
+		// the process and attempt it ran in.
+		var file string
+		if err := t.Arg(0, &file); err != nil {
+			return nil, err
+		}
+		e.Log("waiting")
+		for {
+			if _, err := os.Stat(file); err == nil {
+				return map[string]int{"pid": os.Getpid(), "attempt": t.Attempt}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
 	case "orphan":
 		// Starts a process that keeps this one's stdout and stderr open,
 		// and exits with it still running. The SDK replaced os.Stdout and
