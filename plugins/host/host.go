@@ -710,9 +710,10 @@ func (e *sharedExitError) explain() string {
 func (e *sharedExitError) Unwrap() error { return e.exit }
 
 // failure waits a little for the process to be seen exiting, which happens
-// just after the connection drops, to report how it ended.
+// just after the connection drops (or pipeDelay later, when a process it
+// left behind holds its pipes), to report how it ended.
 func (p *proc) failure(name string, err error) error {
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(pipeDelay + 2*time.Second)
 	for !p.client.Exited() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
