@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/ompdev/omp/compiler"
@@ -29,7 +31,7 @@ also exist. Exit status: 0 fine, 2 errors.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.file = args[0]
-			return runCheck(s, opts)
+			return runCheck(cmd.Context(), s, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -38,8 +40,10 @@ also exist. Exit status: 0 fine, 2 errors.`,
 	return cmd
 }
 
-func runCheck(s *streams, opts checkOptions) error {
-	return load(s, opts.file, opts.params, kindRegistry, func(f *lang.File, cfg compiler.Config) error {
+func runCheck(ctx context.Context, s *streams, opts checkOptions) error {
+	kinds := &compileKinds{ctx: ctx, warnings: s.err}
+	defer kinds.close()
+	return load(s, opts.file, opts.params, kinds.registry, func(f *lang.File, cfg compiler.Config) error {
 		// Check, not Compile: run and graph compile only the selected
 		// block, check every one.
 		cfg.Pipeline = opts.pipeline

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -32,7 +33,7 @@ drawn with a heavier border.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.file = args[0]
-			return runGraph(s, opts)
+			return runGraph(cmd.Context(), s, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -42,13 +43,15 @@ drawn with a heavier border.`,
 	return cmd
 }
 
-func runGraph(s *streams, opts graphOptions) error {
+func runGraph(ctx context.Context, s *streams, opts graphOptions) error {
 	switch opts.format {
 	case "json", "dot", "mermaid":
 	default:
 		return withCode(ExitUsage, fmt.Errorf("--format %q: want json, dot or mermaid", opts.format))
 	}
-	g, err := loadGraph(s, opts.file, opts.params, opts.pipeline, kindRegistry)
+	kinds := &compileKinds{ctx: ctx, warnings: s.err}
+	defer kinds.close()
+	g, err := loadGraph(s, opts.file, opts.params, opts.pipeline, kinds.registry)
 	if err != nil {
 		return err
 	}

@@ -16,13 +16,9 @@ import (
 	"github.com/ompdev/omp/lang"
 )
 
-// kindRegistry returns the kinds a .omp file may use: those of the plugin
-// host (see hostRegistry).
-var kindRegistry = hostRegistry
-
 // loadGraph reads, parses and compiles file with the -p values and the
-// --pipeline name given, against the kinds that kinds returns: kindRegistry,
-// unless the caller already runs a plugin host whose kinds it should use.
+// --pipeline name given, against the kinds of the registry that kinds
+// returns (see hostRegistry).
 // Compile errors are printed to s.err, each as FILE:LINE:COL: message with
 // the source line and a caret under the column, and end the process with
 // ExitUsage.
@@ -61,7 +57,11 @@ func load(s *streams, file string, params []string, kinds func() (compiler.Regis
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
-	if err := compile(f, compiler.Config{Registry: reg, Params: raw}); err != nil {
+	err = compile(f, compiler.Config{Registry: reg, Params: raw})
+	if r, ok := reg.(*hostRegistry); ok && r.Err() != nil {
+		return reportInfra(s, r.Err())
+	}
+	if err != nil {
 		return reportErrors(s, src, err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/plugins/sdk"
 )
@@ -28,7 +27,12 @@ func newPluginsCmd(s *streams) *cobra.Command {
 		Short: "List the task kinds, their actions and where they come from",
 		Long: `List every task kind omp can run: the built-in kinds, and the
 omp-kind-NAME executables found in $OMP_PLUGIN_PATH (colon-separated) and
-then ./plugins/bin.`,
+then ./plugins/bin, each of which serves the kind NAME.
+
+The plugins are started at once, each given $OMP_PLUGIN_START_TIMEOUT
+(default 10s) to start. One that cannot start or describe itself is listed
+as unavailable, with the cause. Exit status: 0, or 3 when there are
+plugins and none of them works.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPlugins(cmd.Context(), s, opts)
@@ -39,7 +43,7 @@ then ./plugins/bin.`,
 }
 
 func runPlugins(ctx context.Context, s *streams, opts pluginsOptions) error {
-	h, err := host.New(host.Config{Logger: s.err})
+	h, err := host.New(host.Config{Logger: s.err, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
@@ -62,14 +66,29 @@ func runPlugins(ctx context.Context, s *streams, opts pluginsOptions) error {
 			if len(k.Spec.Aliases) > 0 {
 				name += " (" + strings.Join(k.Spec.Aliases, ", ") + ")"
 			}
+			if k.Error != "" {
+				fmt.Fprintf(tw, "%s\tunavailable\t%s: %s\n", name, k.Source, k.Error)
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, actionList(k.Spec.Actions), k.Source)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
-	if kindsErr != nil {
-		return withCode(ExitInfra, kindsErr)
+	// A broken plugin is listed as such; only when no plugin on the path
+	// works is something wrong with the setup rather than with a plugin.
+	plugins, broken := 0, 0
+	for _, k := range kinds {
+		if k.Source != host.SourceBuiltin {
+			plugins++
+			if k.Error != "" {
+				broken++
+			}
+		}
+	}
+	if broken > 0 && broken == plugins {
+		return reportInfra(s, kindsErr)
 	}
 	return nil
 }
@@ -86,34 +105,4 @@ func actionList(actions []sdk.ActionSpec) string {
 		parts[i] = fmt.Sprintf("%s(%d..%s)", a.Name, a.MinArgs, hi)
 	}
 	return strings.Join(parts, " ")
-}
-
-// hostRegistry is the compiler's registry of the kinds that will run the
-// pipeline: the built-in kinds (described without starting a process) and
-// the omp-kind-* plugins on the plugin path (started and described once).
-func hostRegistry() (compiler.Registry, error) {
-	h, err := host.New(host.Config{})
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	return registryFromHost(context.Background(), h)
-}
-
-// registryFromHost gives the compiler the kinds the plugins describe, so
-// that a pipeline is checked against the kinds that will actually run it.
-func registryFromHost(ctx context.Context, h *host.Host) (*compiler.MapRegistry, error) {
-	kinds, err := h.Kinds(ctx)
-	if err != nil {
-		return nil, err
-	}
-	reg := compiler.NewRegistry()
-	for _, k := range kinds {
-		spec := compiler.KindSpec{Name: k.Spec.Name, Aliases: k.Spec.Aliases}
-		for _, a := range k.Spec.Actions {
-			spec.Actions = append(spec.Actions, compiler.ActionSpec{Name: a.Name, MinArgs: a.MinArgs, MaxArgs: a.MaxArgs, Kwargs: a.Kwargs, AnyKwargs: a.AnyKwargs})
-		}
-		reg.Add(spec)
-	}
-	return reg, nil
 }

@@ -113,7 +113,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		return withCode(ExitUsage, err)
 	}
 
-	h, err := host.New(host.Config{Store: store})
+	h, err := host.New(host.Config{Store: store, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
@@ -122,7 +122,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	// The compiler checks the pipeline against the kinds of the host that
 	// will run it, so a third-party plugin starts once, not twice.
 	g, err := loadGraph(s, opts.file, opts.params, opts.pipeline, func() (compiler.Registry, error) {
-		return registryFromHost(ctx, h)
+		return newHostRegistry(ctx, h), nil
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ompdev/omp/plugins/sdk"
 )
 
 // TestMain lets the test binary act as omp: testscript puts a copy of it on
@@ -18,7 +20,8 @@ import (
 // built-in kind, so keep the dispatch on argv[0].
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"omp": func() { os.Exit(int(Main())) },
+		"omp":            func() { os.Exit(int(Main())) },
+		"omp-test-greet": func() { sdk.Serve(greetKind{}) },
 	})
 }
 
@@ -45,6 +48,7 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": cmdStatus,
+			"gone":   cmdGone,
 		},
 	})
 }

@@ -102,7 +102,7 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		return err
 	}
 	defer bus.Close()
-	h, err := host.New(host.Config{Store: opts.store, Logger: log})
+	h, err := host.New(host.Config{Store: opts.store, Logger: log, Warnings: log})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}

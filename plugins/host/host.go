@@ -4,15 +4,24 @@
 // Guarantees:
 //   - One plugin process per Host and kind, started on first use and reused by
 //     every task after it; concurrent Runs share it (gRPC multiplexes them).
-//   - A plugin that exits or crashes fails the tasks running on it with an
-//     *ExitError ("plugin echo exited: exit status 2: panic: boom") and is
-//     started afresh for the next task.
+//   - A plugin that exits or crashes while one task runs on it fails that
+//     task with an *ExitError ("plugin echo exited: exit status 2: panic:
+//     boom") and is started afresh for the next task. When several tasks ran
+//     on it, which of them crashed it is unknown: each is run again, within
+//     the same Run call, alone on a fresh process of its own. The one that
+//     crashes that process too fails with its own ExitError; the others
+//     get their results, and a log line saying why they ran twice.
 //   - A Run's context reaches the kind: cancelling it cancels the task in
 //     the plugin process.
 //   - No plugin outlives its Host: Close kills them all, and each is started
 //     with Pdeathsig so the kernel kills it should omp die without Close.
-//   - A plugin that cannot be started is reported as an error for which
-//     IsInfra is true; the CLI exits 3 for those.
+//     Each plugin leads a process group of its own, killed whole when the
+//     plugin fails to start, exits or is stopped, so that nothing it started
+//     lingers or holds omp up.
+//   - A plugin that cannot be started within Config.StartTimeout is reported
+//     as an error for which IsInfra is true; the CLI exits 3 for those.
+//   - A third-party kind's name is its executable's name (omp-kind-NAME), so
+//     using or describing one kind starts that kind's plugin and no other.
 package host
 
 import (
@@ -30,7 +39,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc"
 
 	"github.com/ompdev/omp/plugins/builtin"
@@ -57,9 +68,22 @@ type Config struct {
 	// Logger receives go-plugin's own warnings and errors, one line each;
 	// nil discards them. What explains a failure is in the returned error.
 	Logger io.Writer
-	// StartTimeout bounds a plugin's start and handshake; 0 means 30s.
+	// Warnings receives the host's warnings to the user (a plugin that a
+	// built-in kind hides), one line each; nil discards them.
+	Warnings io.Writer
+	// StartTimeout bounds a plugin's start and handshake; 0 means
+	// $OMP_PLUGIN_START_TIMEOUT, else DefaultStartTimeout.
 	StartTimeout time.Duration
 }
+
+// DefaultStartTimeout is how long a plugin may take to start and complete
+// its handshake: a plugin takes milliseconds, so one that takes this long
+// hangs.
+const DefaultStartTimeout = 10 * time.Second
+
+// StartTimeoutEnv names the environment variable that overrides
+// DefaultStartTimeout, as a Go duration ("30s").
+const StartTimeoutEnv = "OMP_PLUGIN_START_TIMEOUT"
 
 // DefaultPluginPath is $OMP_PLUGIN_PATH (colon-separated) followed by
 // ./plugins/bin.
@@ -75,9 +99,14 @@ func DefaultPluginPath() []string {
 
 // KindInfo is a kind and where it comes from.
 type KindInfo struct {
+	// Spec is what the kind describes; of a kind that is unavailable, only
+	// the name, which its file name gives.
 	Spec sdk.KindSpec `json:"spec"`
 	// Source is "builtin" or the path of the plugin's executable.
 	Source string `json:"source"`
+	// Error is why the kind is unavailable: its plugin could not be
+	// started or described. Empty for a kind that can run.
+	Error string `json:"error,omitempty"`
 }
 
 // SourceBuiltin is the Source of the kinds the omp binary serves.
@@ -91,6 +120,7 @@ type Host struct {
 	mu      sync.Mutex
 	kinds   map[string]*kind // by name
 	aliases map[string]*kind // by alias, once described
+	alone   map[*proc]bool   // the processes that run one task each
 	closed  bool
 }
 
@@ -123,12 +153,22 @@ func New(cfg Config) (*Host, error) {
 		cfg.Self = []string{cfg.Self[0], "plugin-serve"}
 	}
 	if cfg.StartTimeout == 0 {
-		cfg.StartTimeout = 30 * time.Second
+		cfg.StartTimeout = DefaultStartTimeout
+		if v := os.Getenv(StartTimeoutEnv); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("$%s: %q is not a duration such as 30s", StartTimeoutEnv, v)
+			}
+			cfg.StartTimeout = d
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = io.Discard
 	}
-	h := &Host{cfg: cfg, kinds: map[string]*kind{}, aliases: map[string]*kind{}}
+	if cfg.Warnings == nil {
+		cfg.Warnings = io.Discard
+	}
+	h := &Host{cfg: cfg, kinds: map[string]*kind{}, aliases: map[string]*kind{}, alone: map[*proc]bool{}}
 	for name, k := range builtin.Kinds() {
 		spec := k.Describe()
 		argv := append(append([]string(nil), cfg.Self...), name)
@@ -151,15 +191,24 @@ func New(cfg Config) (*Host, error) {
 			if !ok || name == "" || ent.IsDir() {
 				continue
 			}
-			if _, taken := h.kinds[name]; taken {
-				// Earlier directories, and the built-in kinds, win.
-				continue
-			}
 			path, err := filepath.Abs(filepath.Join(dir, ent.Name()))
 			if err != nil {
 				return nil, err
 			}
 			if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+				continue
+			}
+			if k, ok := h.aliases[name]; ok {
+				fmt.Fprintf(cfg.Warnings, "omp: warning: ignoring plugin %s: %s is another name for the built-in kind %s, which is used\n", path, name, k.name)
+				continue
+			}
+			if k, taken := h.kinds[name]; taken {
+				// Earlier directories, and the built-in kinds, win. A
+				// directory before another is how PATH works too; a
+				// plugin that a built-in kind hides is a surprise.
+				if k.source == SourceBuiltin {
+					fmt.Fprintf(cfg.Warnings, "omp: warning: ignoring plugin %s: %s is a built-in kind, and the built-in one is used\n", path, name)
+				}
 				continue
 			}
 			h.kinds[name] = &kind{name: name, source: path, argv: []string{path}, h: h}
@@ -169,10 +218,11 @@ func New(cfg Config) (*Host, error) {
 }
 
 // Kinds returns every kind, sorted by name. Built-in kinds are described
-// without starting a process; a third-party kind's plugin is started and
-// asked once, and kept running for the tasks that follow. A plugin that
-// cannot be described is left out and reported in err (IsInfra), so one
-// broken plugin does not hide the others.
+// without starting a process; the third-party kinds' plugins are started
+// and asked at once, each within the start timeout, and kept running for
+// the tasks that follow. A plugin that cannot be started or described is
+// listed with its Error set, and err joins those errors (IsInfra), so that
+// one broken plugin neither hides the others nor holds them up.
 func (h *Host) Kinds(ctx context.Context) ([]KindInfo, error) {
 	h.mu.Lock()
 	all := make([]*kind, 0, len(h.kinds))
@@ -182,17 +232,57 @@ func (h *Host) Kinds(ctx context.Context) ([]KindInfo, error) {
 	h.mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
 
-	var infos []KindInfo
-	var errs []error
-	for _, k := range all {
-		spec, err := k.describe(ctx)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		infos = append(infos, KindInfo{Spec: *spec, Source: k.source})
+	infos := make([]KindInfo, len(all))
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	for i, k := range all {
+		wg.Go(func() { infos[i], errs[i] = k.info(ctx) })
 	}
+	wg.Wait()
 	return infos, errors.Join(errs...)
+}
+
+// Kind returns the kind called name, or aliased so, described: a built-in
+// kind without starting anything, a third-party kind by starting its plugin
+// (and no other, unless name is none of their file names: then it may be
+// an alias, which only describing them all tells). An unknown name gives an
+// *UnknownKindError; a plugin that cannot start or be described, an error
+// for which IsInfra is true.
+func (h *Host) Kind(ctx context.Context, name string) (KindInfo, error) {
+	k, err := h.lookup(ctx, name)
+	if err != nil {
+		return KindInfo{}, err
+	}
+	return k.info(ctx)
+}
+
+// Names lists the kinds and aliases known without starting a plugin: the
+// built-in ones, the file names of the plugins, and the aliases of those
+// described so far. It is meant for "did you mean" hints.
+func (h *Host) Names() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.kinds)+len(h.aliases))
+	for n := range h.kinds {
+		names = append(names, n)
+	}
+	for n := range h.aliases {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// info describes k as a KindInfo, with the error that kept it from being
+// described.
+func (k *kind) info(ctx context.Context) (KindInfo, error) {
+	spec, err := k.describe(ctx)
+	if err != nil {
+		// "could not start: …": the kind's name is in the KindInfo.
+		msg := strings.TrimPrefix(err.Error(), "plugin "+k.name+" ")
+		return KindInfo{Spec: sdk.KindSpec{Name: k.name}, Source: k.source, Error: msg}, err
+	}
+	return KindInfo{Spec: *spec, Source: k.source}, nil
 }
 
 // Run runs one task attempt on its kind's plugin and returns the task's
@@ -206,6 +296,10 @@ func (h *Host) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMess
 	}
 	k, err := h.lookup(ctx, t.Kind)
 	if err != nil {
+		var unknown *UnknownKindError
+		if errors.As(err, &unknown) && unknown.Broken == nil {
+			err = sdk.Permanent(err)
+		}
 		return nil, err
 	}
 	if t.Store == "" {
@@ -218,6 +312,37 @@ func (h *Host) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMess
 	if err != nil {
 		return nil, err
 	}
+	res, err := p.run(ctx, k, t, e)
+	var shared *sharedExitError
+	if errors.As(err, &shared) {
+		e.Log(shared.explain())
+		return k.runAlone(ctx, t, e)
+	}
+	return res, err
+}
+
+// runAlone runs t on a plugin process of its own, stopped when the task
+// ends, so that a crash of that process is the task's own doing.
+func (k *kind) runAlone(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
+	h := k.h
+	p, err := start(k.name, k.argv, h.cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		p.kill()
+		return nil, &InfraError{Kind: k.name, Err: errors.New("plugin host is closed")}
+	}
+	h.alone[p] = true
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.alone, p)
+		h.mu.Unlock()
+		p.kill()
+	}()
 	return p.run(ctx, k, t, e)
 }
 
@@ -230,8 +355,11 @@ func (h *Host) Close() error {
 	for _, k := range h.kinds {
 		all = append(all, k)
 	}
-	h.mu.Unlock()
 	var wg sync.WaitGroup
+	for p := range h.alone {
+		wg.Go(p.kill)
+	}
+	h.mu.Unlock()
 	for _, k := range all {
 		k.mu.Lock()
 		p := k.proc
@@ -267,17 +395,32 @@ func (h *Host) lookup(ctx context.Context, name string) (*kind, error) {
 	if k, ok := find(); ok {
 		return k, nil
 	}
-	if _, err := h.Kinds(ctx); err != nil {
-		if k, ok := find(); ok {
-			return k, nil
-		}
-		return nil, fmt.Errorf("unknown kind %q (and some plugins could not be described: %w)", name, err)
-	}
+	_, err := h.Kinds(ctx)
 	if k, ok := find(); ok {
 		return k, nil
 	}
-	return nil, sdk.Permanent(fmt.Errorf("unknown kind %q", name))
+	return nil, &UnknownKindError{Name: name, Broken: err}
 }
+
+// UnknownKindError is the error of a kind that neither omp nor any plugin
+// serves.
+type UnknownKindError struct {
+	Name string
+	// Broken are the errors of the plugins that could not be described,
+	// one of which might have served the kind under another name.
+	Broken error
+}
+
+func (e *UnknownKindError) Error() string {
+	if e.Broken != nil {
+		return fmt.Sprintf("unknown kind %q (and some plugins could not be described: %v)", e.Name, e.Broken)
+	}
+	return fmt.Sprintf("unknown kind %q", e.Name)
+}
+
+// Unwrap gives the plugins' errors: with some, the unknown kind may be an
+// infrastructure failure (IsInfra).
+func (e *UnknownKindError) Unwrap() error { return e.Broken }
 
 func (k *kind) describe(ctx context.Context) (*sdk.KindSpec, error) {
 	k.mu.Lock()
@@ -355,25 +498,33 @@ func (k *kind) drop(p *proc) {
 // proc is one running plugin process.
 type proc struct {
 	client *plugin.Client
-	cmd    *exec.Cmd // started by go-plugin
+	runner *groupRunner // set by go-plugin's call of RunnerFunc
 	kind   wire.KindClient
 	stderr *stderrTail
 	sink   *logSink
+
+	mu sync.Mutex
+	// running counts the tasks in flight; atExit is how many were when the
+	// process was first seen to have exited, 0 before.
+	running int
+	atExit  int
 }
 
 func start(name string, argv []string, cfg Config) (*proc, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	if len(cfg.Self) > 0 && argv[0] == cfg.Self[0] {
-		// `ps` shows "omp plugin-serve echo", not a temporary path.
-		cmd.Args[0] = "omp"
-	}
-	cmd.SysProcAttr = sysProcAttr()
 	stderr := &stderrTail{max: 50}
 	sink := &logSink{out: cfg.Logger, kind: name}
+	p := &proc{stderr: stderr, sink: sink}
+	var self string
+	if len(cfg.Self) > 0 {
+		self = cfg.Self[0]
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  wire.Handshake,
-		Plugins:          plugin.PluginSet{wire.PluginName: &grpcPlugin{}},
-		Cmd:              cmd,
+		HandshakeConfig: wire.Handshake,
+		Plugins:         plugin.PluginSet{wire.PluginName: &grpcPlugin{}},
+		RunnerFunc: func(_ hclog.Logger, spec *exec.Cmd, _ string) (runner.Runner, error) {
+			p.runner = newGroupRunner(argv, self, spec)
+			return p.runner, nil
+		},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           sink.logger(),
 		Stderr:           stderr,
@@ -386,16 +537,16 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 			grpc.MaxCallRecvMsgSize(wire.MaxMessage),
 			grpc.MaxCallSendMsgSize(wire.MaxMessage))},
 	})
-	p := &proc{client: client, cmd: cmd, stderr: stderr, sink: sink}
+	p.client = client
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
-		return nil, &InfraError{Kind: name, Err: startError(err, stderr)}
+		return nil, &InfraError{Kind: name, Err: startError(err, stderr, cfg.StartTimeout)}
 	}
 	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
 		client.Kill()
-		return nil, &InfraError{Kind: name, Err: startError(err, stderr)}
+		return nil, &InfraError{Kind: name, Err: startError(err, stderr, cfg.StartTimeout)}
 	}
 	p.kind = raw.(wire.KindClient)
 	return p, nil
@@ -403,11 +554,18 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 
 // startError makes go-plugin's start errors, some of which are a page of
 // advice, one line, ending with what the plugin said on stderr.
-func startError(err error, stderr *stderrTail) error {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
+func startError(err error, stderr *stderrTail, timeout time.Duration) error {
+	full := err.Error()
+	msg, _, _ := strings.Cut(full, "\n")
 	msg = strings.TrimRight(strings.TrimSpace(msg), ":")
-	if strings.HasPrefix(msg, "Unrecognized remote plugin message") {
+	switch {
+	case strings.Contains(full, "Failed to read any lines from plugin's stdout"),
+		msg == "plugin exited before we could connect":
+		msg = "exited before its handshake"
+	case strings.HasPrefix(msg, "Unrecognized remote plugin message"):
 		msg = "handshake failed: not an omp plugin"
+	case msg == "timeout while waiting for plugin to start":
+		msg = fmt.Sprintf("timeout: no handshake within %v ($%s)", timeout, StartTimeoutEnv)
 	}
 	if line := stderr.reason(); line != "" {
 		msg += ": stderr: " + line
@@ -443,12 +601,39 @@ func (p *proc) kill() {
 	case <-done:
 	case <-time.After(killGrace):
 		// go-plugin notices the exit and returns from Kill at once.
-		_ = p.cmd.Process.Kill()
+		_ = p.runner.Kill(context.Background())
 		<-done
 	}
 }
 
+// enter and leave count a task in and out of the process.
+func (p *proc) enter() {
+	p.mu.Lock()
+	p.running++
+	p.mu.Unlock()
+}
+
+func (p *proc) leave() {
+	p.mu.Lock()
+	p.running--
+	p.mu.Unlock()
+}
+
+// tasksAtExit is how many tasks were running when the process exited. It
+// is called by each task that the exit broke, all of them still counted
+// in: the first call takes the count.
+func (p *proc) tasksAtExit() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.atExit == 0 {
+		p.atExit = p.running
+	}
+	return p.atExit
+}
+
 func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
+	p.enter()
+	defer p.leave()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := p.kind.Run(ctx, taskToWire(t))
@@ -484,7 +669,8 @@ func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (jso
 
 // lost explains why a call to the plugin broke: the task's context ended,
 // or the plugin went away. A plugin that broke a call is dropped, so the
-// next task gets a fresh one.
+// next task gets a fresh one. A plugin that exited while other tasks ran
+// on it gives a *sharedExitError: any of them may have caused it.
 func (p *proc) lost(ctx context.Context, k *kind, err error) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -494,13 +680,40 @@ func (p *proc) lost(ctx context.Context, k *kind, err error) error {
 	}
 	err = p.failure(k.name, err)
 	k.drop(p)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if n := p.tasksAtExit(); n > 1 {
+			return &sharedExitError{exit: ee, tasks: n}
+		}
+	}
 	return err
 }
 
+// sharedExitError is the exit of a plugin process on which several tasks
+// ran: the task that gets it may or may not be the one that caused it.
+// Run does not return it: it runs the task again, alone.
+type sharedExitError struct {
+	exit  *ExitError
+	tasks int
+}
+
+func (e *sharedExitError) Error() string { return e.exit.Error() }
+
+// explain is the log line of a task that is run again.
+func (e *sharedExitError) explain() string {
+	how := strings.TrimPrefix(strings.TrimPrefix(e.exit.Error(), "plugin "+e.exit.Kind+" exited"), ": ")
+	if how != "" {
+		how = " (" + how + ")"
+	}
+	return fmt.Sprintf("plugin %s exited%s while %d tasks ran on it, this one among them: running it again alone on a fresh process, in the same attempt", e.exit.Kind, how, e.tasks)
+}
+func (e *sharedExitError) Unwrap() error { return e.exit }
+
 // failure waits a little for the process to be seen exiting, which happens
-// just after the connection drops, to report how it ended.
+// just after the connection drops (or pipeDelay later, when a process it
+// left behind holds its pipes), to report how it ended.
 func (p *proc) failure(name string, err error) error {
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(pipeDelay + 2*time.Second)
 	for !p.client.Exited() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}

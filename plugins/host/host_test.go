@@ -282,6 +282,8 @@ func TestThirdPartyKindOnPluginPath(t *testing.T) {
 		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"},
 		{Name: "block", MaxArgs: 1, Args: []string{"seconds"}, Kwargs: []string{"until"}, Doc: "blocks"},
 		{Name: "task", MaxArgs: -1, AnyKwargs: true}, {Name: "report"},
+		{Name: "await", MinArgs: 1, MaxArgs: 1, Args: []string{"file"}, Doc: "waits for file to exist"},
+		{Name: "orphan", MinArgs: 1, MaxArgs: 1, Args: []string{"pidfile"}, Doc: "exits, leaving a process behind"},
 	}}
 	if i := slices.IndexFunc(kinds, func(k KindInfo) bool { return k.Spec.Name == "crashy" }); i < 0 || !reflect.DeepEqual(kinds[i].Spec, crashy) {
 		t.Errorf("the host got\n%+v\nwant\n%+v", kinds, crashy)
@@ -321,12 +323,22 @@ func TestInfraErrors(t *testing.T) {
 		t.Errorf("missing omp: err = %v, want an infra error", err)
 	}
 	_, err = h.Run(context.Background(), task("bogus", "run"), nil)
-	if !IsInfra(err) || err.Error() != "plugin bogus could not start: handshake failed: not an omp plugin: stderr: not a plugin" {
+	if !IsInfra(err) || err.Error() != "plugin bogus could not start: exited before its handshake: stderr: not a plugin" {
 		t.Errorf("bogus plugin: err = %v, want an infra error ending in its stderr", err)
 	}
 	kinds, err := h.Kinds(context.Background())
-	if !IsInfra(err) || len(kinds) != len(builtin.Kinds()) {
-		t.Errorf("Kinds = %d kinds, %v; want the built-in kinds and an infra error", len(kinds), err)
+	var unavailable []string
+	for _, k := range kinds {
+		if k.Error != "" {
+			unavailable = append(unavailable, k.Spec.Name+" "+k.Source+": "+k.Error)
+		}
+	}
+	wantUnavailable := []string{
+		"bogus " + filepath.Join(dir, "omp-kind-bogus") + ": could not start: exited before its handshake: stderr: not a plugin",
+		"shout " + filepath.Join(dir, "omp-kind-shout") + `: could not be described: ` + filepath.Join(dir, "omp-kind-shout") + ` describes itself as kind "upper"; the file name and the kind's name must agree`,
+	}
+	if !IsInfra(err) || len(kinds) != len(builtin.Kinds())+2 || !slices.Equal(unavailable, wantUnavailable) {
+		t.Errorf("Kinds = %d kinds, unavailable %q, %v; want the built-in kinds, %q and an infra error", len(kinds), unavailable, err, wantUnavailable)
 	}
 	want := `plugin shout could not be described: ` + filepath.Join(dir, "omp-kind-shout") + ` describes itself as kind "upper"; the file name and the kind's name must agree`
 	if err == nil || !strings.Contains(err.Error(), want) {

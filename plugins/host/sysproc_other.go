@@ -1,11 +1,12 @@
-//go:build !linux
+//go:build unix && !linux
 
 package host
 
 import "syscall"
 
-// sysProcAttr is empty: only Linux has Pdeathsig, so elsewhere a plugin
-// outlives an omp that is killed outright (Close still stops it).
+// sysProcAttr puts the plugin in a process group of its own. Only Linux has
+// Pdeathsig, so elsewhere a plugin outlives an omp that is killed outright
+// (Close still stops it).
 func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{}
+	return &syscall.SysProcAttr{Setpgid: true}
 }

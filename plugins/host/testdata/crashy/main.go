@@ -4,7 +4,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"time"
 
 	"github.com/ompdev/omp/plugins/sdk"
@@ -17,6 +20,8 @@ func (crashy) Describe() sdk.KindSpec {
 		{Name: "pid"}, {Name: "panic"}, {Name: "crash"}, {Name: "exit"},
 		{Name: "block", MaxArgs: 1, Args: []string{"seconds"}, Kwargs: []string{"until"}, Doc: "blocks"},
 		{Name: "task", MinArgs: 0, MaxArgs: -1, AnyKwargs: true}, {Name: "report"},
+		{Name: "await", MinArgs: 1, MaxArgs: 1, Args: []string{"file"}, Doc: "waits for file to exist"},
+		{Name: "orphan", MinArgs: 1, MaxArgs: 1, Args: []string{"pidfile"}, Doc: "exits, leaving a process behind"},
 	}}
 }
 
@@ -40,6 +45,42 @@ func (crashy) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 		go func() { panic("crash in goroutine") }()
 	case "exit":
 		os.Exit(1)
+	case "await":
+		// Reports that it started, waits for a file to exist, and returns
+		// the process and attempt it ran in.
+		var file string
+		if err := t.Arg(0, &file); err != nil {
+			return nil, err
+		}
+		e.Log("waiting")
+		for {
+			if _, err := os.Stat(file); err == nil {
+				return map[string]int{"pid": os.Getpid(), "attempt": t.Attempt}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	case "orphan":
+		// Starts a process that keeps this one's stdout and stderr open,
+		// and exits with it still running. The SDK replaced os.Stdout and
+		// os.Stderr; the host reads file descriptors 1 and 2.
+		var pidfile string
+		if err := t.Arg(0, &pidfile); err != nil {
+			return nil, err
+		}
+		cmd := exec.Command("sleep", "1000")
+		cmd.Stdout, cmd.Stderr = os.NewFile(1, "stdout"), os.NewFile(2, "stderr")
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(cmd.Stderr, "leaving", cmd.Process.Pid, "behind")
+		os.Exit(3)
 	case "block":
 		// Reports that it started, then waits for the host to cancel and
 		// records that the cancellation arrived.
