@@ -116,6 +116,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	}
 
 	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
+	console.Graph(g)
 	r, runErr := runtime.Run(ctx, g, runtime.Config{
 		Bus:       bus,
 		Store:     store,
