@@ -318,8 +318,10 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 			t.Errorf("task %s: %d attempts, ran on %s, %d lines %q", tr.ID, tr.Attempts, tr.Worker, n, line)
 		}
 	}
-	if lost == 0 || lost > started-finished {
-		t.Errorf("%d tasks ran again after the victim died, want 1 to %d (started %d, finished %d)", lost, started-finished, started, finished)
+	// Its log lags behind it, so it tells only that some task was running;
+	// --concurrency 4 bounds how many.
+	if lost == 0 || lost > 4 {
+		t.Errorf("%d tasks ran again after the victim died, want 1 to 4", lost)
 	}
 	t.Logf("victim started %d tasks and finished %d before SIGKILL; tasks per worker in the report: %v", started, finished, byWorker)
 }
