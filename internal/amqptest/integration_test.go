@@ -276,7 +276,11 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	}()
 	a.waitFor(t, ": start ", 30*time.Second)
 	// Kill it with tasks running, after it has done some.
+	deadline := time.Now().Add(60 * time.Second)
 	for a.count(": start ") < 20 || a.count(": start ") <= a.count(": RESULT") {
+		if time.Now().After(deadline) {
+			t.Fatalf("victim did not start 20 tasks and run one within 60s:\n%s", a.stderr)
+		}
 		time.Sleep(time.Millisecond)
 	}
 	a.cmd.Process.Kill()
