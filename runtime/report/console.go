@@ -311,7 +311,7 @@ func (c *Console) literal(v any) string {
 	case map[string]any:
 		parts := make([]string, 0, len(r))
 		for _, k := range slices.Sorted(maps.Keys(r)) {
-			kb, _ := json.Marshal(k)
+			kb, _ := compiler.AppendJSON(nil, k)
 			parts = append(parts, string(kb)+":"+c.literal(r[k]))
 		}
 		return "{" + strings.Join(parts, ",") + "}"
