@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/ompdev/omp/internal/testbin"
 )
 
 // writeFiles lays out a pipeline and its store in a temporary directory.
@@ -89,7 +91,7 @@ func TestRunCancel(t *testing.T) {
 	}
 	for _, f := range strings.Fields(string(b)) {
 		pid, _ := strconv.Atoi(f)
-		if alive(pid) {
+		if testbin.Alive(pid) {
 			t.Errorf("process %d outlived the cancelled run", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -97,20 +99,6 @@ func TestRunCancel(t *testing.T) {
 	if kids := children(t); len(kids) > 0 {
 		t.Errorf("child processes left after the run: %v", kids)
 	}
-}
-
-// alive reports whether pid runs and is not a zombie waiting to be reaped.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
 }
 
 // children lists the live processes whose parent is this test process.

@@ -5,7 +5,11 @@ package testbin
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Target is one program to build: the package, and the file to write.
@@ -24,4 +28,32 @@ func Build(targets ...Target) error {
 		}
 	}
 	return nil
+}
+
+// Alive reports whether process pid runs: a zombie waiting for its reaper
+// does not. It reads /proc, so it answers false where there is none.
+func Alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, in parentheses that the name
+	// itself may contain.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// Exits waits up to within for process pid to be gone, and reports whether
+// it is. Tests use it to check that nothing a killed or finished process
+// started outlives it.
+func Exits(pid int, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for Alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }

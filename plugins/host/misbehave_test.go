@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
@@ -88,12 +89,8 @@ func TestStartTimeoutKillsTheGroup(t *testing.T) {
 		t.Errorf("err = %v, want an infra error %q", err, want)
 	}
 	child := readPID(t, pidfile)
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(child) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d, started by the plugin, outlived its failed start", child)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testbin.Exits(child, 5*time.Second) {
+		t.Fatalf("process %d, started by the plugin, outlived its failed start", child)
 	}
 }
 
@@ -109,12 +106,8 @@ func TestExitLeavesNothingBehind(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Status != "exit status 3" || ee.Reason != "leaving "+strconv.Itoa(orphan)+" behind" {
 		t.Errorf("err = %#v, want the plugin's exit with status 3 and its last stderr line", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(orphan) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d, started by the plugin, outlived it", orphan)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testbin.Exits(orphan, 5*time.Second) {
+		t.Fatalf("process %d, started by the plugin, outlived it", orphan)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/sdk"
 )
 
@@ -40,17 +41,6 @@ func children(pid int) []string {
 		kids = append(kids, filepath.Base(filepath.Dir(path))+" "+s[strings.IndexByte(s, '(')+1:i])
 	}
 	return kids
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z"
 }
 
 func TestCloseStopsEveryPlugin(t *testing.T) {
@@ -152,12 +142,8 @@ func TestKilledHostTakesPluginsWithIt(t *testing.T) {
 		t.Fatalf("helper: %v", err)
 	}
 	for _, pid := range []int{pluginPID, scriptPID} {
-		deadline := time.Now().Add(5 * time.Second)
-		for alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("process %d outlived the killed host", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !testbin.Exits(pid, 5*time.Second) {
+			t.Fatalf("process %d outlived the killed host", pid)
 		}
 	}
 }

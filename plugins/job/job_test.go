@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
@@ -505,30 +506,11 @@ func TestCancel(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("Run did not return within 10s of the cancellation")
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for alive(pid) {
-				if time.Now().After(deadline) {
-					t.Fatalf("process %d that ran the cell is still alive after the cancellation", pid)
-				}
-				time.Sleep(50 * time.Millisecond)
+			if !testbin.Exits(pid, 5*time.Second) {
+				t.Fatalf("process %d that ran the cell is still alive after the cancellation", pid)
 			}
 		})
 	}
-}
-
-// alive reports whether pid runs (a zombie waiting for its reaper does not).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses.
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // TestKernelDiesWithOmp kills the process running the job kind (as a crash
@@ -582,13 +564,9 @@ func TestKernelDiesWithOmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("kernel %d outlived the killed omp by 5s", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testbin.Exits(pid, 5*time.Second) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("kernel %d outlived the killed omp by 5s", pid)
 	}
 }
 

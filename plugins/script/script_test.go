@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
@@ -222,25 +223,10 @@ printf '{"name": "acc", "value": 1}' >> "$OMP_METRICS"
 	}
 }
 
-// alive reports whether process pid exists and is not a zombie.
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
 func waitDead(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still running", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testbin.Exits(pid, 5*time.Second) {
+		t.Fatalf("process %d still running", pid)
 	}
 }
 
