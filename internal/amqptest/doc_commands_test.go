@@ -1,7 +1,6 @@
 package amqptest_test
 
 import (
-	"bytes"
 	"maps"
 	"os"
 	"os/exec"
@@ -154,15 +153,7 @@ func TestDocCommands(t *testing.T) {
 func shell(dir string, env []string, line string) (stdout, stderr string, err error) {
 	cmd := exec.Command("bash", "-c", line)
 	cmd.Dir, cmd.Env = dir, env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		return "", "", err
-	}
-	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-	err = cmd.Wait()
-	timer.Stop()
-	return out.String(), errb.String(), err
+	return runWithin(2*time.Minute, cmd)
 }
 
 // startBackground starts line with bash in dir, as a shell runs a command

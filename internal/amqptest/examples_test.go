@@ -92,19 +92,24 @@ func startWorkerIn(t *testing.T, dir string, env []string, url, name string, arg
 // its stdout and stderr and, unless it exited 0, an error that shows both.
 func omp(dir string, env []string, args ...string) (stdout, stderr string, err error) {
 	cmd := exec.Command(ompBin, args...)
-	cmd.Dir = dir
-	cmd.Env = env
+	cmd.Dir, cmd.Env = dir, env
+	stdout, stderr, err = runWithin(2*time.Minute, cmd)
+	if err != nil {
+		err = fmt.Errorf("omp %s (in %s): %w\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), dir, err, stdout, stderr)
+	}
+	return stdout, stderr, err
+}
+
+// runWithin runs cmd, killing it after d, and returns its output.
+func runWithin(d time.Duration, cmd *exec.Cmd) (stdout, stderr string, err error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		return "", "", err
 	}
-	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	timer := time.AfterFunc(d, func() { cmd.Process.Kill() })
 	err = cmd.Wait()
 	timer.Stop()
-	if err != nil {
-		err = fmt.Errorf("omp %s (in %s): %w\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), dir, err, out.String(), errb.String())
-	}
 	return out.String(), errb.String(), err
 }
 
