@@ -29,11 +29,13 @@
 //     the claim with LEASE events every LeaseInterval until the outcome. An
 //     acked message is therefore always either finished or claimed, and a
 //     task may run for hours without holding a broker's message.
-//   - The runner publishes a task again (same attempt, Dispatch+1) when its
-//     claim lapses (three LeaseIntervals without a word: the worker died) or
-//     when it went unclaimed for DispatchTimeout while a worker serving its
-//     label announced a free slot and nothing of the label moved (the message
-//     was lost). After MaxDeliveries dispatches the task fails.
+//   - The runner publishes a task again (Dispatch+1) when its claim lapses
+//     (three LeaseIntervals without a word: the worker died), as a new
+//     attempt since the work starts over, though not one that spends a
+//     retry; and, as the same attempt, when it went unclaimed for
+//     DispatchTimeout while a worker serving its label announced a free slot
+//     and nothing of the label moved (the message was lost). After
+//     MaxDeliveries dispatches the task fails.
 //   - Events carry the attempt, the dispatch, the worker's delivery id and a
 //     sequence number. The runner applies each delivery's events in order,
 //     drops repeats, ignores events of an attempt that is not current and

@@ -25,8 +25,9 @@ type TaskMessage struct {
 	RunID   string `json:"run_id"`
 	TaskID  string `json:"task_id"`
 	Attempt int    `json:"attempt"` // 1-based; a retry is a new attempt
-	// Dispatch counts the publications of this attempt (1-based): a
-	// re-publication after a lost message or a lapsed lease has the same
+	// Dispatch counts the publications of the task since its last failed
+	// attempt (1-based): a re-publication after a lost message has the same
+	// attempt and a higher dispatch, one after a lapsed lease the next
 	// attempt and a higher dispatch.
 	Dispatch int    `json:"dispatch"`
 	Kind     string `json:"kind"`

@@ -37,7 +37,8 @@ type Config struct {
 	// a worker serving its label has room and claims nothing else, before
 	// its message counts as lost and is published again. Default 30s.
 	DispatchTimeout time.Duration
-	// MaxDeliveries bounds the dispatches of one attempt; past it the task
+	// MaxDeliveries bounds the dispatches of a task between two failed
+	// attempts (lost messages and lost workers); past it the task
 	// fails with "delivered N times without a result". Default 5.
 	MaxDeliveries int
 	// NoWorkerWarning is how long tasks of a label may sit unclaimed, with
@@ -144,6 +145,8 @@ type UpdateType int
 const (
 	// UpdateState: Task changed to State. For Retry, Message is the
 	// error of the failed attempt and Backoff the wait before the next.
+	// Pending with a Message is a task handed back to run again as a new
+	// attempt: Message says why ("worker w1 lost").
 	UpdateState UpdateType = iota
 	// UpdateLog: Task logged Line.
 	UpdateLog

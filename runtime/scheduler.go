@@ -54,7 +54,10 @@ type task struct {
 	dependents []*task
 	state      State
 	attempt    int
-	dispatch   int
+	// lost counts the attempts whose worker died: they are attempts, but
+	// not failures, so they spend no retries.
+	lost     int
+	dispatch int
 	// claimed: a worker sent STARTED for the current dispatch.
 	claimed      bool
 	dispatchedAt time.Time
@@ -596,11 +599,12 @@ func (s *scheduler) fail(t *task, ev *Event, now time.Time) {
 	if ev.Infra && s.infraErr == nil {
 		s.infraErr = fmt.Errorf("%s %s (%s): %s", t.n.Kind, t.n.Name, t.n.Pos, ev.Error)
 	}
-	if ev.Permanent || ev.Infra || s.stopping || t.attempt > t.n.Opts.Retries {
+	failures := t.attempt - t.lost
+	if ev.Permanent || ev.Infra || s.stopping || failures > t.n.Opts.Retries {
 		s.finish(t, Failure, nil, ev.Error)
 		return
 	}
-	wait := backoff(t.n.Opts.Backoff, t.attempt, s.cfg.MaxBackoff)
+	wait := backoff(t.n.Opts.Backoff, failures, s.cfg.MaxBackoff)
 	t.rep.Error = ev.Error
 	t.claimed = false
 	s.dropInflight(t)
@@ -647,6 +651,28 @@ func (s *scheduler) redispatch(t *task, now time.Time) {
 	s.publish(t, now)
 }
 
+// workerLost runs a task again whose claim lapsed: its worker died mid-way,
+// so the work starts over as a new attempt (a script sees the next
+// OMP_ATTEMPT), announced as such. The dispatches still count towards
+// MaxDeliveries: a task that kills every worker it runs on fails.
+func (s *scheduler) workerLost(t *task, now time.Time) {
+	if t.dispatch >= s.cfg.MaxDeliveries {
+		s.redispatch(t, now)
+		return
+	}
+	why := "its worker was lost"
+	if t.rep.Worker != "" {
+		why = "worker " + t.rep.Worker + " lost"
+	}
+	t.attempt++
+	t.lost++
+	t.rep.Attempts = t.attempt
+	t.rep.Worker = ""
+	s.setState(t, Pending)
+	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: Pending, Message: why})
+	s.publish(t, now)
+}
+
 // maxClaimWithin bounds TaskMessage.ClaimWithin. It is short: until its
 // claim the runner cannot tell a running task from a queued one, which
 // matters when a run fails fast (running tasks finish, queued ones are
@@ -675,7 +701,7 @@ func (s *scheduler) check(now time.Time) {
 		}
 		if t.claimed {
 			if now.Sub(t.lastSeen) > lapse {
-				s.redispatch(t, now)
+				s.workerLost(t, now)
 			} else {
 				running[t.label] = true
 			}

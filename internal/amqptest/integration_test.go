@@ -21,6 +21,7 @@ import (
 	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/amqpbus"
+	ompreport "github.com/ompdev/omp/runtime/report"
 	"github.com/ompdev/omp/runtime/runtimetest"
 )
 
@@ -263,10 +264,13 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	const n = 240
 	g, ids := numbers(n, "30ms")
 	var seen successes
+	var out syncBuffer
+	console := ompreport.NewConsole(&out, false)
+	console.Graph(g.G)
 	done := make(chan *runtime.Report, 1)
 	go func() {
 		done <- run(t, g, runtime.Config{
-			Bus: runner(t, url), Listener: &seen,
+			Bus: runner(t, url), Listener: runtime.ListenerFunc(func(u runtime.Update) { seen.Notify(u); console.Notify(u) }),
 			LeaseInterval: 300 * time.Millisecond, DispatchTimeout: 3 * time.Second,
 		})
 	}()
@@ -297,6 +301,25 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	}
 	if byWorker["victim"] == 0 || byWorker["survivor"] == 0 || byWorker["victim"]+byWorker["survivor"] != n {
 		t.Errorf("tasks per worker: %v", byWorker)
+	}
+	// The tasks the victim was running ran again on the survivor, as their
+	// second attempt, and the console said so, once for each.
+	console.Done()
+	lost := 0
+	for _, tr := range rep.Tasks {
+		if tr.Kind != "echo" {
+			continue
+		}
+		line := fmt.Sprintf("↻ echo %s(%s, sleep=\"30ms\"): worker victim lost, running again (attempt 2)\n", tr.Name, strings.TrimPrefix(tr.Name, "e"))
+		switch n := strings.Count(out.String(), line); {
+		case tr.Attempts == 2 && tr.Worker == "survivor" && n == 1:
+			lost++
+		case tr.Attempts != 1 || n != 0:
+			t.Errorf("task %s: %d attempts, ran on %s, %d lines %q", tr.ID, tr.Attempts, tr.Worker, n, line)
+		}
+	}
+	if lost == 0 || lost > started-finished {
+		t.Errorf("%d tasks ran again after the victim died, want 1 to %d (started %d, finished %d)", lost, started-finished, started, finished)
 	}
 	t.Logf("victim started %d tasks and finished %d before SIGKILL; tasks per worker in the report: %v", started, finished, byWorker)
 }

@@ -337,7 +337,7 @@ func testLapsedLease(t *testing.T, e *env) {
 			return 1
 		}
 		ev, err := runtime.DecodeEvent(msg)
-		if err != nil || ev.Type == runtime.EventStarted || ev.Dispatch > 1 {
+		if err != nil || ev.Type == runtime.EventStarted || ev.Attempt > 1 || ev.Dispatch > 1 {
 			return 1
 		}
 		return 0
@@ -347,15 +347,31 @@ func testLapsedLease(t *testing.T, e *env) {
 	rbus := faulty{e.bus, func(topic string, msg *message.Message) int { log.record(topic, msg); return 1 }}
 	g := NewGraph()
 	a := g.Echo("a", []any{int64(7)}, Kw("sleep", "50ms"))
+	// b's worker dies in attempt 1, attempt 2 fails: with retries=1 there
+	// is a third, since a lost worker spends no retry.
+	b := g.Echo("b", []any{int64(8)}, Kw("sleep", "50ms"), Kw("fail_attempts", int64(2)), Retries(1, time.Millisecond))
 	g.Out(a)
-	rep := e.run(context.Background(), g, runtime.Config{Bus: rbus, LeaseInterval: e.slow(50 * time.Millisecond)})
+	g.Out(b)
+	rec := &recorder{}
+	rep := e.run(context.Background(), g, runtime.Config{Bus: rbus, Listener: rec, LeaseInterval: e.slow(50 * time.Millisecond)})
 	wantStatus(t, rep, runtime.Success)
-	wantResults(t, rep, `7`)
+	wantResults(t, rep, `7`, `8`)
 	if n := log.count(a); n != 2 {
 		t.Errorf("%d dispatches, want 2", n)
 	}
-	if tr := task(t, rep, a); tr.Attempts != 1 {
-		t.Errorf("attempts %d, want 1: a lost worker is not a failed attempt", tr.Attempts)
+	// The task ran again from the start: that is a new attempt, which the
+	// kind sees (OMP_ATTEMPT) and the report counts.
+	if tr := task(t, rep, a); tr.Attempts != 2 {
+		t.Errorf("attempts %d, want 2: a task run again after its worker died is a new attempt", tr.Attempts)
+	}
+	if tr := task(t, rep, b); tr.Attempts != 3 || tr.State != runtime.Success {
+		t.Errorf("b: %s after %d attempts, want SUCCESS after 3", tr.State, tr.Attempts)
+	}
+	for _, id := range []string{a, b} {
+		us := rec.states(id, runtime.Pending)
+		if len(us) != 1 || us[0].Message != "worker w1 lost" || us[0].Task.Attempts != 2 {
+			t.Errorf("task %s: PENDING updates %+v, want one saying \"worker w1 lost\" for attempt 2", id, us)
+		}
 	}
 }
 
