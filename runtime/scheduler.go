@@ -19,9 +19,12 @@ import (
 // arrive on channels and are handled one at a time, so there are no locks and
 // Listener calls are never concurrent.
 type scheduler struct {
-	g      *compiler.Graph
-	cfg    *Config
-	pub    message.Publisher
+	g   *compiler.Graph
+	cfg *Config
+	pub message.Publisher
+	// clock is time.Now; the scheduler's tests set their own, and drive it
+	// with events and times instead of a bus and timers.
+	clock  func() time.Time
 	tasks  []*task
 	byID   map[string]*task
 	counts Counts
@@ -104,6 +107,7 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 		g:        g,
 		cfg:      cfg,
 		pub:      cfg.Bus.Publisher(),
+		clock:    time.Now,
 		tasks:    make([]*task, len(g.Nodes)),
 		byID:     make(map[string]*task, len(g.Nodes)),
 		inflight: map[*task]struct{}{},
@@ -180,10 +184,7 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 }
 
 func (s *scheduler) run(ctx context.Context) (*Report, error) {
-	start := time.Now()
-	for _, l := range s.labels {
-		l.lastClaim = start
-	}
+	start := s.clock()
 	labels := make([]string, 0, len(s.labels))
 	for l := range s.labels {
 		labels = append(labels, l)
@@ -205,14 +206,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 		return nil, &InfraError{fmt.Errorf("subscribe to %s: %w", WorkersTopic, err)}
 	}
 
-	// Whoever serves a label answers at once, not within a heartbeat
-	// interval: the no-worker warning and lost-message detection need it.
-	s.ping(start)
-	for _, t := range s.tasks {
-		if t.waiting == 0 {
-			s.ready = append(s.ready, t)
-		}
-	}
+	s.begin(start)
 	done := ctx.Done()
 	if ctx.Err() != nil {
 		// Cancelled before it began: dispatch nothing.
@@ -249,14 +243,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			ev, err := eventOf(msg)
 			msg.Ack()
 			if err == nil {
-				now := time.Now()
-				if ev.Type == EventBatch {
-					for _, e := range ev.Events {
-						s.handle(e, now)
-					}
-				} else {
-					s.handle(ev, now)
-				}
+				s.event(ev, s.clock())
 			}
 		case msg, ok := <-beats:
 			if !ok {
@@ -266,11 +253,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			hb, err := DecodeHeartbeat(msg)
 			msg.Ack()
 			if err == nil {
-				if hb.Stopping {
-					delete(s.workers, hb.Worker)
-				} else {
-					s.workers[hb.Worker] = &workerSeen{hb: hb, seen: time.Now()}
-				}
+				s.heartbeat(hb, s.clock())
 			}
 		case now := <-retryTimer.C:
 			retryArmed = time.Time{}
@@ -286,15 +269,58 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			s.cancelWith(reasonTimeout(s.cfg.Timeout))
 			grace = time.After(s.cfg.CancelGrace)
 		case <-grace:
-			for _, t := range s.tasks {
-				if !t.state.Done() {
-					s.finish(t, Cancelled, nil, s.cancelReason()+" (did not stop within "+s.cfg.CancelGrace.String()+")")
-				}
-			}
+			s.graceOver()
 		}
 		s.step()
 	}
 	return s.report(start), s.err()
+}
+
+// begin starts the run at start: every label counts as heard from then,
+// the workers are asked who serves what, and the tasks without
+// dependencies are ready (the next step dispatches them).
+func (s *scheduler) begin(start time.Time) {
+	for _, l := range s.labels {
+		l.lastClaim = start
+	}
+	// Whoever serves a label answers at once, not within a heartbeat
+	// interval: the no-worker warning and lost-message detection need it.
+	s.ping(start)
+	for _, t := range s.tasks {
+		if t.waiting == 0 {
+			s.ready = append(s.ready, t)
+		}
+	}
+}
+
+// event handles an event message, a BATCH one event at a time.
+func (s *scheduler) event(ev *Event, now time.Time) {
+	if ev.Type == EventBatch {
+		for _, e := range ev.Events {
+			s.handle(e, now)
+		}
+		return
+	}
+	s.handle(ev, now)
+}
+
+// heartbeat records a worker's heartbeat; a stopping worker is forgotten.
+func (s *scheduler) heartbeat(hb *Heartbeat, now time.Time) {
+	if hb.Stopping {
+		delete(s.workers, hb.Worker)
+		return
+	}
+	s.workers[hb.Worker] = &workerSeen{hb: hb, seen: now}
+}
+
+// graceOver ends a cancelled run whose running attempts did not report
+// within CancelGrace that they stopped.
+func (s *scheduler) graceOver() {
+	for _, t := range s.tasks {
+		if !t.state.Done() {
+			s.finish(t, Cancelled, nil, s.cancelReason()+" (did not stop within "+s.cfg.CancelGrace.String()+")")
+		}
+	}
 }
 
 func (s *scheduler) checkInterval() time.Duration {
@@ -369,7 +395,7 @@ func (s *scheduler) reduce(t *task) {
 	for i, id := range t.n.Inputs {
 		inputs[i] = s.byID[id].result
 	}
-	t.rep.Started = time.Now()
+	t.rep.Started = s.clock()
 	res, err := reduce(t.n.Reducer, t.n.Spread, inputs)
 	t.attempt, t.rep.Attempts = 1, 1
 	if err != nil {
@@ -420,7 +446,7 @@ func (s *scheduler) dispatch(t *task) {
 	t.msg = m
 	t.attempt = 1
 	t.dispatch = 0
-	s.publish(t, time.Now())
+	s.publish(t, s.clock())
 }
 
 // publish sends the task's message for its next dispatch.
@@ -774,7 +800,7 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	if t.state.Done() {
 		return
 	}
-	now := time.Now()
+	now := s.clock()
 	s.dropInflight(t)
 	t.claimed = false
 	t.result = result
@@ -860,7 +886,7 @@ func (s *scheduler) cancelUnclaimed(msg string) {
 }
 
 func (s *scheduler) control(typ ControlType) {
-	msg, err := EncodeControl(&Control{Type: typ, RunID: s.cfg.RunID, Time: time.Now()})
+	msg, err := EncodeControl(&Control{Type: typ, RunID: s.cfg.RunID, Time: s.clock()})
 	if err == nil {
 		err = s.pub.Publish(ControlTopic, msg)
 	}
@@ -892,13 +918,13 @@ func (s *scheduler) count(st State, d int) {
 }
 
 func (s *scheduler) notify(u Update) {
-	u.Time = time.Now()
+	u.Time = s.clock()
 	u.Counts = s.counts
 	s.cfg.Listener.Notify(u)
 }
 
 func (s *scheduler) report(start time.Time) *Report {
-	now := time.Now()
+	now := s.clock()
 	r := &Report{
 		RunID:    s.cfg.RunID,
 		Status:   Success,
