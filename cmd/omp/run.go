@@ -163,6 +163,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		noWorker = 0
 	}
 	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
+	console.Graph(g)
 	r, runErr := runtime.Run(ctx, g, runtime.Config{
 		Bus:       bus,
 		Store:     store,

@@ -17,7 +17,7 @@ import (
 )
 
 // docCommand is one command a reader is shown: a line of a ```sh block of
-// README.md or docs/*.md, or an indented `omp …` or `go run …` line in the
+// README.md or docs/*.md (unless the block is a script, starting with #!), or an indented `omp …` or `go run …` line in the
 // comment at the top of an example.
 type docCommand struct {
 	where string // FILE:LINE
@@ -56,10 +56,14 @@ func docCommands(t *testing.T, repo string) map[string][]docCommand {
 			t.Fatal(err)
 		}
 		inSh := false
-		for i, line := range strings.Split(string(data), "\n") {
+		lines := strings.Split(string(data), "\n")
+		for i, line := range lines {
 			switch {
 			case strings.HasPrefix(line, "```"):
-				inSh = !inSh && strings.TrimSpace(strings.TrimPrefix(line, "```")) == "sh"
+				// A block that starts with #! is a script's text,
+				// shown to be saved in a file, not typed.
+				inSh = !inSh && strings.TrimSpace(strings.TrimPrefix(line, "```")) == "sh" &&
+					(i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "#!"))
 			case inSh && strings.TrimSpace(line) != "" && !strings.HasPrefix(strings.TrimSpace(line), "#"):
 				groups[rel] = append(groups[rel], docCommand{rel + ":" + strconv.Itoa(i+1), strings.TrimSpace(line)})
 			}

@@ -276,7 +276,11 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	}()
 	a.waitFor(t, ": start ", 30*time.Second)
 	// Kill it with tasks running, after it has done some.
+	deadline := time.Now().Add(60 * time.Second)
 	for a.count(": start ") < 20 || a.count(": start ") <= a.count(": RESULT") {
+		if time.Now().After(deadline) {
+			t.Fatalf("victim did not start 20 tasks and run one within 60s:\n%s", a.stderr)
+		}
 		time.Sleep(time.Millisecond)
 	}
 	a.cmd.Process.Kill()
@@ -318,8 +322,10 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 			t.Errorf("task %s: %d attempts, ran on %s, %d lines %q", tr.ID, tr.Attempts, tr.Worker, n, line)
 		}
 	}
-	if lost == 0 || lost > started-finished {
-		t.Errorf("%d tasks ran again after the victim died, want 1 to %d (started %d, finished %d)", lost, started-finished, started, finished)
+	// Its log lags behind it, so it tells only that some task was running;
+	// --concurrency 4 bounds how many.
+	if lost == 0 || lost > 4 {
+		t.Errorf("%d tasks ran again after the victim died, want 1 to 4", lost)
 	}
 	t.Logf("victim started %d tasks and finished %d before SIGKILL; tasks per worker in the report: %v", started, finished, byWorker)
 }

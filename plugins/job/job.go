@@ -90,6 +90,20 @@ func (Kind) Describe() sdk.KindSpec {
 	}
 }
 
+// toldFallback holds the runs (by id) whose log already says that their
+// notebooks run without Jupyter, and how to change that: a plugin process
+// serves every notebook of a run on its worker, and one such line per run is
+// advice where one per notebook is noise.
+var toldFallback sync.Map
+
+// fallbackLine is the log line of a run's first notebook that runs on the
+// built-in runner because the Python cannot import Jupyter's modules.
+func fallbackLine(python string, missing []string) string {
+	return fmt.Sprintf("engine: omp's built-in runner, as %s cannot import %s; "+
+		"set OMP_PYTHON to a Python that can, to run notebooks under Jupyter's nbclient",
+		python, strings.Join(missing, ", "))
+}
+
 // Run executes the notebook of t.Name.
 func (k Kind) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 	if t.Action != "run" && t.Action != "" {
@@ -302,7 +316,7 @@ func (k Kind) engine() (string, error) {
 // execute runs the runner and waits for it, feeding its events and its
 // output to e. It returns an error only when the runner itself failed.
 func (k Kind) execute(ctx context.Context, t sdk.Task, e sdk.Emitter, py, engine, cwd, nbName string, p paths) error {
-	ev, err := openEvents(p.events, e)
+	ev, err := openEvents(p.events, e, t.RunID)
 	if err != nil {
 		return err
 	}
@@ -407,6 +421,7 @@ type events struct {
 	mu     sync.Mutex
 	f      *os.File
 	e      sdk.Emitter
+	runID  string
 	buf    []byte
 	kernel int
 	// cell is the notebook's cell that runs now, once one does (nil for
@@ -425,14 +440,17 @@ type event struct {
 	Total int     `json:"total"`
 	PID   int     `json:"pid"`
 	Cell  *int    `json:"cell"`
+	// Python and Missing are those of a fallback to the built-in runner.
+	Python  string   `json:"python"`
+	Missing []string `json:"missing"`
 }
 
-func openEvents(path string, e sdk.Emitter) (*events, error) {
+func openEvents(path string, e sdk.Emitter, runID string) (*events, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return &events{f: f, e: e}, nil
+	return &events{f: f, e: e, runID: runID}, nil
 }
 
 func (ev *events) close() { ev.f.Close() }
@@ -495,6 +513,10 @@ func (ev *events) handle(line []byte) {
 		ev.e.Metric(m.Name, m.Value, step)
 	case "progress":
 		ev.e.Progress(m.Done, m.Total)
+	case "fallback":
+		if _, told := toldFallback.LoadOrStore(ev.runID, true); !told {
+			ev.e.Log(fallbackLine(m.Python, m.Missing))
+		}
 	case "kernel":
 		ev.kernel = m.PID
 	case "cell":

@@ -36,12 +36,32 @@ type Console struct {
 	status    string    // the status line on screen, if live
 	statusAt  time.Time // when it was drawn
 	lastCount runtime.Counts
+
+	// shown holds the tasks (by id) whose current attempt has its start
+	// line on screen. A task done within its claim window never sends
+	// STARTED: its outcome is its first word, and its start line is
+	// printed then, so that every attempt that ran has one.
+	shown map[string]bool
+	// lets names the nodes that a let binds, for the arguments that refer
+	// to them.
+	lets map[string]string
 }
 
 // NewConsole returns a Console writing to w. live draws the progress line;
 // set it only when w is a terminal (and CI is unset).
 func NewConsole(w io.Writer, live bool) *Console {
-	return &Console{w: bufio.NewWriterSize(w, 64<<10), live: live}
+	return &Console{w: bufio.NewWriterSize(w, 64<<10), live: live, shown: map[string]bool{}}
+}
+
+// Graph tells the console the graph that runs, so that an argument that
+// refers to a let prints as the let's name.
+func (c *Console) Graph(g *compiler.Graph) {
+	c.lets = map[string]string{}
+	for _, o := range g.Outputs {
+		if o.Let != "" {
+			c.lets[o.Node] = o.Let
+		}
+	}
 }
 
 // flushAfter bounds how long a line waits in the buffer.
@@ -73,11 +93,9 @@ func (c *Console) Notify(u runtime.Update) {
 	c.lastCount = u.Counts
 	switch u.Type {
 	case runtime.UpdateState:
-		if line := stateLine(u); line != "" {
-			c.println(line)
-		}
+		c.state(u)
 	case runtime.UpdateLog:
-		c.println(fmt.Sprintf("  %s | %s", title(u), u.Line))
+		c.println(fmt.Sprintf("  %s | %s", c.title(u), u.Line))
 	case runtime.UpdateWarning:
 		c.println("! " + u.Message)
 	default:
@@ -102,31 +120,54 @@ func (c *Console) Done() {
 	c.w.Flush()
 }
 
-func stateLine(u runtime.Update) string {
+// state prints the line of a state change, after the start line of the
+// attempt when it had none.
+func (c *Console) state(u runtime.Update) {
 	t := u.Task
-	name := title(u)
+	if t == nil || t.Kind == "reduce" && u.State == runtime.Started {
+		return
+	}
+	name := c.title(u)
 	switch u.State {
 	case runtime.Started:
-		if t.Kind == "reduce" {
-			return ""
+		c.shown[t.ID] = true
+		c.println(startLine(name, t))
+		return
+	case runtime.Pending:
+		if u.Message == "" {
+			return
 		}
-		if t.Worker != "" && !strings.HasPrefix(t.Worker, "embedded") {
-			return fmt.Sprintf("▸ %s on %s", name, t.Worker)
-		}
-		return "▸ " + name
-	case runtime.Success:
-		return fmt.Sprintf("✓ %s (%s)", name, duration(t.Duration))
-	case runtime.Retry:
-		return fmt.Sprintf("↻ %s: attempt %d failed: %s; retrying in %s", name, t.Attempts, indent(u.Message), u.Backoff.Round(time.Millisecond))
-	case runtime.Failure:
-		return fmt.Sprintf("✗ %s: %s", name, indent(t.Error))
-	case runtime.Cancelled:
-		if t.Started.IsZero() {
-			return "" // never ran: the summary counts it
-		}
-		return fmt.Sprintf("⊘ %s cancelled", name)
+		// Handed back (its worker died): the next attempt starts afresh.
+		delete(c.shown, t.ID)
+		c.println(fmt.Sprintf("↻ %s: %s, running again (attempt %d)", name, u.Message, t.Attempts))
+		return
 	}
-	return ""
+	ran := !t.Started.IsZero() && t.Kind != "reduce"
+	if ran && !c.shown[t.ID] {
+		c.println(startLine(name, t))
+	}
+	delete(c.shown, t.ID)
+	switch u.State {
+	case runtime.Success:
+		c.println(fmt.Sprintf("✓ %s (%s)", name, duration(t.Duration)))
+	case runtime.Retry:
+		// The error may end in a script's stderr lines: the notice goes
+		// first, so that it never reads as part of them.
+		c.println(fmt.Sprintf("↻ %s: attempt %d failed, retrying in %s: %s", name, t.Attempts, u.Backoff.Round(time.Millisecond), indent(u.Message)))
+	case runtime.Failure:
+		c.println(fmt.Sprintf("✗ %s: %s", name, indent(t.Error)))
+	case runtime.Cancelled:
+		if ran {
+			c.println(fmt.Sprintf("⊘ %s cancelled", name))
+		} // else it never ran: the summary counts it
+	}
+}
+
+func startLine(name string, t *runtime.TaskReport) string {
+	if t.Worker != "" && !strings.HasPrefix(t.Worker, "embedded") {
+		return fmt.Sprintf("▸ %s on %s", name, t.Worker)
+	}
+	return "▸ " + name
 }
 
 // indent keeps a multi-line error (a script's stderr tail) readable under
@@ -203,13 +244,13 @@ func duration(sec float64) string {
 // title names the task of u for people: its kind, name, action unless it is
 // the default, and its arguments when short, so that the tasks of a
 // comprehension (job myjob(1), job myjob(2)) can be told apart.
-func title(u runtime.Update) string {
+func (c *Console) title(u runtime.Update) string {
 	if u.Task == nil {
 		return ""
 	}
 	s := TaskTitle(u.Task)
 	if u.Node != nil && u.Node.Op == compiler.OpTask {
-		s += args(u.Node)
+		s += c.args(u.Node)
 	}
 	return s
 }
@@ -229,16 +270,16 @@ func TaskTitle(t *runtime.TaskReport) string {
 // maxArgs is the longest argument list a title shows.
 const maxArgs = 40
 
-func args(n *compiler.Node) string {
+func (c *Console) args(n *compiler.Node) string {
 	if len(n.Args) == 0 && len(n.Kwargs) == 0 {
 		return "()"
 	}
 	var parts []string
 	for _, a := range n.Args {
-		parts = append(parts, literal(a))
+		parts = append(parts, c.literal(a))
 	}
 	for _, k := range slices.Sorted(maps.Keys(n.Kwargs)) {
-		parts = append(parts, k+"="+literal(n.Kwargs[k]))
+		parts = append(parts, k+"="+c.literal(n.Kwargs[k]))
 	}
 	s := "(" + strings.Join(parts, ", ") + ")"
 	if len(s) <= maxArgs {
@@ -252,9 +293,34 @@ func args(n *compiler.Node) string {
 	return s[:cut] + "…)"
 }
 
-func literal(v any) string {
-	if r, ok := v.(compiler.Ref); ok {
-		return "$" + r.Node
+// literal writes an argument as it was written: a value as JSON, a reference
+// to a let as the let's name.
+func (c *Console) literal(v any) string {
+	var ref string
+	switch r := v.(type) {
+	case compiler.Ref:
+		ref = r.Node
+	case *compiler.Ref:
+		ref = r.Node
+	case []any:
+		parts := make([]string, len(r))
+		for i, e := range r {
+			parts[i] = c.literal(e)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case map[string]any:
+		parts := make([]string, 0, len(r))
+		for _, k := range slices.Sorted(maps.Keys(r)) {
+			kb, _ := compiler.AppendJSON(nil, k)
+			parts = append(parts, string(kb)+":"+c.literal(r[k]))
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	}
+	if ref != "" {
+		if name, ok := c.lets[ref]; ok {
+			return name
+		}
+		return "$" + ref
 	}
 	b, err := compiler.AppendJSON(nil, v)
 	if err != nil {

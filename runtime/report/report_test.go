@@ -2,15 +2,20 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/lang"
+	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
 )
 
@@ -93,7 +98,9 @@ func TestConsolePlain(t *testing.T) {
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: r.Tasks[0]})
 	c.Notify(runtime.Update{Type: runtime.UpdateLog, Task: r.Tasks[0], Line: "reading raw.csv"})
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Success, Task: r.Tasks[0]})
-	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Retry, Task: &runtime.TaskReport{Kind: "job", Name: "myjob3", Attempts: 1}, Node: node, Message: "exit status 1", Backoff: 2 * time.Second})
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: &runtime.TaskReport{ID: "s2", Kind: "job", Name: "myjob3", Attempts: 1}, Node: node})
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Retry, Task: &runtime.TaskReport{ID: "s2", Kind: "job", Name: "myjob3", Attempts: 1}, Node: node, Message: "exit status 1", Backoff: 2 * time.Second})
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: r.Tasks[1], Node: node})
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Failure, Task: r.Tasks[1], Node: node})
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Cancelled, Task: r.Tasks[2]})
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: r.Tasks[3]})
@@ -102,7 +109,9 @@ func TestConsolePlain(t *testing.T) {
 	want := `▸ script prep
   script prep | reading raw.csv
 ✓ script prep (400ms)
-↻ job myjob3(3, k="v"): attempt 1 failed: exit status 1; retrying in 2s
+▸ job myjob3(3, k="v")
+↻ job myjob3(3, k="v"): attempt 1 failed, retrying in 2s: exit status 1
+▸ job myjob3(3, k="v")
 ✗ job myjob3(3, k="v"): exit status 1
     Traceback: <boom> & "quoted"
 ! no worker serves label gpu
@@ -160,4 +169,124 @@ func TestConsoleFlushes(t *testing.T) {
 		t.Errorf("printed %q before Done, want the start line", got)
 	}
 	c.Done()
+}
+
+// TestConsoleStates checks the lines of state changes that are not the
+// plain STARTED, SUCCESS sequence.
+func TestConsoleStates(t *testing.T) {
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	node := &compiler.Node{Op: compiler.OpTask, Kind: "script", Name: "x", Args: []any{int64(1)}}
+	// task returns the report of script x(1) as it stands in one update.
+	task := func(attempts int, worker string) *runtime.TaskReport {
+		return &runtime.TaskReport{ID: "s1", Kind: "script", Name: "x", Attempts: attempts, Worker: worker, Started: at, Duration: 0.002, Error: "exit status 1"}
+	}
+	state := func(st runtime.State, tr *runtime.TaskReport) runtime.Update {
+		return runtime.Update{Type: runtime.UpdateState, State: st, Task: tr, Node: node}
+	}
+	for _, tc := range []struct {
+		name    string
+		updates []runtime.Update
+		want    string
+	}{{
+		// A task done within its claim window sends no STARTED: its
+		// start line comes with its outcome.
+		name:    "quick success",
+		updates: []runtime.Update{state(runtime.Success, task(1, "w1"))},
+		want:    "▸ script x(1) on w1\n✓ script x(1) (2ms)\n",
+	}, {
+		name: "quick failures",
+		updates: []runtime.Update{
+			{Type: runtime.UpdateState, State: runtime.Retry, Task: task(1, ""), Node: node, Message: "exit status 1", Backoff: time.Second},
+			state(runtime.Failure, task(2, "")),
+		},
+		want: "▸ script x(1)\n↻ script x(1): attempt 1 failed, retrying in 1s: exit status 1\n▸ script x(1)\n✗ script x(1): exit status 1\n",
+	}, {
+		name:    "claimed, then done: one start line",
+		updates: []runtime.Update{state(runtime.Started, task(1, "")), state(runtime.Success, task(1, ""))},
+		want:    "▸ script x(1)\n✓ script x(1) (2ms)\n",
+	}, {
+		name:    "never ran",
+		updates: []runtime.Update{state(runtime.Failure, &runtime.TaskReport{ID: "s1", Kind: "script", Name: "x", Error: "no worker serves label gpu"})},
+		want:    "✗ script x(1): no worker serves label gpu\n",
+	}, {
+		// A script's error ends with its last stderr lines, the last
+		// one without a newline: the notice must not run into it.
+		name: "retry after stderr",
+		updates: []runtime.Update{
+			state(runtime.Started, task(1, "")),
+			{Type: runtime.UpdateLog, Task: task(1, ""), Node: node, Line: "first"},
+			{Type: runtime.UpdateLog, Task: task(1, ""), Node: node, Line: "last, no newline"},
+			{Type: runtime.UpdateState, State: runtime.Retry, Task: task(1, ""), Node: node, Message: "exit status 3: first\nlast, no newline", Backoff: 10 * time.Millisecond},
+		},
+		want: "▸ script x(1)\n  script x(1) | first\n  script x(1) | last, no newline\n" +
+			"↻ script x(1): attempt 1 failed, retrying in 10ms: exit status 3: first\n    last, no newline\n",
+	}, {
+		// Its worker died: the task runs again, as a new attempt, with
+		// a start line of its own.
+		name: "worker lost",
+		updates: []runtime.Update{
+			state(runtime.Started, task(1, "w1")),
+			{Type: runtime.UpdateState, State: runtime.Pending, Task: task(2, ""), Node: node, Message: "worker w1 lost"},
+			state(runtime.Success, task(2, "w2")),
+		},
+		want: "▸ script x(1) on w1\n↻ script x(1): worker w1 lost, running again (attempt 2)\n▸ script x(1) on w2\n✓ script x(1) (2ms)\n",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			c := NewConsole(&buf, false)
+			for _, u := range tc.updates {
+				c.Notify(u)
+			}
+			c.Done()
+			if got := buf.String(); got != tc.want {
+				t.Errorf("console printed\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestConsoleRun runs quick tasks for real, on the embedded bus and the echo
+// kind: every task has its start line, every time, and an argument that
+// refers to a let shows the let's name.
+func TestConsoleRun(t *testing.T) {
+	src := "let first = echo a(1)\nparallel < echo q([i, first]) for i in 1..10 > -> reduce collect\n"
+	f, err := lang.Parse("q.omp", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := compiler.Compile(f, compiler.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	defer bus.Close()
+	w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel}, Concurrency: 4, Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	defer func() { stop(); <-served }()
+
+	for range 3 {
+		var buf bytes.Buffer
+		c := NewConsole(&buf, false)
+		c.Graph(g)
+		rep, err := runtime.Run(ctx, g, runtime.Config{Bus: bus, Listener: c})
+		c.Done()
+		if err != nil || rep.Status != runtime.Success {
+			t.Fatalf("run: %v, %v\n%s", rep, err, buf.String())
+		}
+		out := buf.String()
+		for i := 1; i <= 10; i++ {
+			task := fmt.Sprintf("echo q([%d,first])", i)
+			if n := strings.Count(out, "▸ "+task+"\n"); n != 1 {
+				t.Errorf("%d start lines of %s, want 1:\n%s", n, task, out)
+			}
+		}
+		if n := strings.Count(out, "▸ "); n != 11 {
+			t.Errorf("%d start lines, want 11 (the reduce has none):\n%s", n, out)
+		}
+	}
 }

@@ -61,8 +61,10 @@ def run(engine, nb_in, nb_out, params_path):
         if not name.isidentifier() or keyword.iskeyword(name):
             raise Fatal("keyword argument %r is not a Python variable name" % name)
 
+    fallback = False
     if engine == "auto":
         engine = "nbclient" if missing_modules() == [] else "builtin"
+        fallback = engine == "builtin"
     elif engine == "nbclient":
         missing = missing_modules()
         if missing:
@@ -74,10 +76,11 @@ def run(engine, nb_in, nb_out, params_path):
     import omp
     if engine == "nbclient":
         omp._emit({"type": "log", "line": "engine: nbclient with an ipykernel kernel on %s" % sys.executable})
+    elif fallback:
+        # The job kind words it and says it once per run, not per notebook.
+        omp._emit({"type": "fallback", "python": sys.executable, "missing": missing_modules()})
     else:
-        missing = missing_modules()
-        why = " (%s cannot import %s)" % (sys.executable, ", ".join(missing)) if missing else ""
-        omp._emit({"type": "log", "line": "engine: omp's built-in runner%s" % why})
+        omp._emit({"type": "log", "line": "engine: omp's built-in runner"})
     nb = load(nb_in, engine)
     node = None
     if engine == "nbclient":
