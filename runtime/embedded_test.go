@@ -14,10 +14,11 @@ import (
 func newEmbedded(t *testing.T) runtime.Bus { return runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}) }
 
 // TestEmbeddedInProcess runs the conformance suite on the embedded bus with
-// the kinds in this process: the scheduler's and the bus's behaviour alone.
+// the kinds in this process: the scheduler's and the bus's behaviour alone,
+// on a synctest clock.
 func TestEmbeddedInProcess(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	runtimetest.Run(t, runtimetest.Features{}, newEmbedded)
+	runtimetest.Run(t, runtimetest.Features{Bubble: true}, newEmbedded)
 }
 
 // TestEmbeddedPlugins runs the conformance suite on the embedded bus with the

@@ -156,6 +156,8 @@ func TestNoWorkerTimeoutZeroWaits(t *testing.T) {
 // same way in every run, whatever it was doing then: queued on the bus,
 // held back by MaxInFlight, waiting for a task still running, or below the
 // failed task several levels down (the root cause, not the task above it).
+// Each run has its own synctest clock, so the timings are the same in every
+// run; the order in which the goroutines run is not.
 func TestCancelReasonsRepeat(t *testing.T) {
 	noLeaks(t)
 	const runs = 15
@@ -176,27 +178,29 @@ func TestCancelReasonsRepeat(t *testing.T) {
 	errs := map[string]map[string]bool{} // task: errors seen when cancelled
 	for i := range runs {
 		t.Run(fmt.Sprint("run", i), func(t *testing.T) {
-			bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
-			t.Cleanup(func() { bus.Close() })
-			echoWorker(t, bus, 4, "default")
-			echoWorker(t, bus, 1, "narrow")
-			rep, err := runtime.Run(context.Background(), g.G, runtime.Config{Bus: bus, MaxInFlight: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want(t, rep, f, runtime.Failure, "boom")
-			want(t, rep, z, runtime.Cancelled, wantErr)
-			want(t, rep, z2, runtime.Cancelled, wantErr)
-			want(t, rep, d, runtime.Cancelled, wantErr)
-			for _, tr := range rep.Tasks {
-				if tr.State != runtime.Cancelled {
-					continue
+			synctest.Test(t, func(t *testing.T) {
+				bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+				t.Cleanup(func() { bus.Close() })
+				echoWorker(t, bus, 4, "default")
+				echoWorker(t, bus, 1, "narrow")
+				rep, err := runtime.Run(context.Background(), g.G, runtime.Config{Bus: bus, MaxInFlight: 2})
+				if err != nil {
+					t.Fatal(err)
 				}
-				if errs[tr.ID] == nil {
-					errs[tr.ID] = map[string]bool{}
+				want(t, rep, f, runtime.Failure, "boom")
+				want(t, rep, z, runtime.Cancelled, wantErr)
+				want(t, rep, z2, runtime.Cancelled, wantErr)
+				want(t, rep, d, runtime.Cancelled, wantErr)
+				for _, tr := range rep.Tasks {
+					if tr.State != runtime.Cancelled {
+						continue
+					}
+					if errs[tr.ID] == nil {
+						errs[tr.ID] = map[string]bool{}
+					}
+					errs[tr.ID][tr.Error] = true
 				}
-				errs[tr.ID][tr.Error] = true
-			}
+			})
 		})
 	}
 	// The first runs on the narrow worker when f fails; the others wait.

@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -231,21 +232,24 @@ func TestAnyLabel(t *testing.T) {
 
 func TestWorkerStopsWithNothingRunning(t *testing.T) {
 	noLeaks(t)
-	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
-	defer bus.Close()
-	w, err := runtime.NewWorker(runtime.WorkerConfig{Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if err := w.Serve(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if el := time.Since(start); el > time.Second {
-		t.Errorf("Serve took %s to stop an idle worker", el)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+		defer bus.Close()
+		w, err := runtime.NewWorker(runtime.WorkerConfig{Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := w.Serve(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// On the bubble's clock an idle worker stops the moment ctx ends.
+		if el := time.Since(start); el != 50*time.Millisecond {
+			t.Errorf("Serve took %s to stop an idle worker, want 50ms", el)
+		}
+	})
 }
 
 func TestCancelledBeforeStart(t *testing.T) {
@@ -277,6 +281,10 @@ func TestCancelledBeforeStart(t *testing.T) {
 
 func TestMaxInFlight(t *testing.T) {
 	noLeaks(t)
+	synctest.Test(t, testMaxInFlight)
+}
+
+func testMaxInFlight(t *testing.T) {
 	bus := embedded(t, echo.Kind{})
 	g := runtimetest.NewGraph()
 	var ids []string
@@ -430,6 +438,10 @@ func TestResultNotJSON(t *testing.T) {
 // (an `omp worker` does for months) keeps no goroutines per finished run.
 func TestNoGrowthAcrossRuns(t *testing.T) {
 	noLeaks(t)
+	synctest.Test(t, testNoGrowthAcrossRuns)
+}
+
+func testNoGrowthAcrossRuns(t *testing.T) {
 	bus := embedded(t, echo.Kind{})
 	g := runtimetest.NewGraph()
 	var ids []string
@@ -443,17 +455,11 @@ func TestNoGrowthAcrossRuns(t *testing.T) {
 			t.Fatalf("run: %v, %v", err, rep.Results)
 		}
 	}
+	// Once every goroutine of the bubble waits, those of finished runs
+	// have exited.
 	settle := func() int {
-		n := goruntime.NumGoroutine()
-		for range 50 {
-			time.Sleep(10 * time.Millisecond)
-			if m := goruntime.NumGoroutine(); m == n {
-				break
-			} else {
-				n = m
-			}
-		}
-		return n
+		synctest.Wait()
+		return goruntime.NumGoroutine()
 	}
 	run()
 	before := settle()

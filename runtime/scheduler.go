@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -19,9 +18,12 @@ import (
 // arrive on channels and are handled one at a time, so there are no locks and
 // Listener calls are never concurrent.
 type scheduler struct {
-	g      *compiler.Graph
-	cfg    *Config
-	pub    message.Publisher
+	g   *compiler.Graph
+	cfg *Config
+	pub message.Publisher
+	// clock is time.Now; the scheduler's tests set their own, and drive it
+	// with events and times instead of a bus and timers.
+	clock  func() time.Time
 	tasks  []*task
 	byID   map[string]*task
 	counts Counts
@@ -91,99 +93,8 @@ type labelState struct {
 	head     int
 }
 
-type workerSeen struct {
-	hb   *Heartbeat
-	seen time.Time
-}
-
-func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
-	if g == nil {
-		return nil, errors.New("runtime: nil graph")
-	}
-	s := &scheduler{
-		g:        g,
-		cfg:      cfg,
-		pub:      cfg.Bus.Publisher(),
-		tasks:    make([]*task, len(g.Nodes)),
-		byID:     make(map[string]*task, len(g.Nodes)),
-		inflight: map[*task]struct{}{},
-		labels:   map[string]*labelState{},
-		workers:  map[string]*workerSeen{},
-	}
-	var errs []error
-	for i, n := range g.Nodes {
-		t := &task{n: n, state: Pending, rep: &TaskReport{
-			ID: n.ID, Kind: n.Kind, Name: n.Name, Action: n.Action,
-			State: Pending, Pos: n.Pos.String(),
-		}}
-		switch n.Op {
-		case compiler.OpTask:
-			t.label = n.Label
-			if t.label == "" {
-				t.label = DefaultLabel
-			}
-			t.rep.Label = t.label
-			if s.labels[t.label] == nil {
-				s.labels[t.label] = &labelState{}
-			}
-		case compiler.OpReduce:
-			t.rep.Kind, t.rep.Action = "reduce", n.Reducer
-			if _, ok := reducers[n.Reducer]; !ok {
-				errs = append(errs, fmt.Errorf("%s: unknown reducer %q", n.Pos, n.Reducer))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("%s: node %s: unknown op %q", n.Pos, n.ID, n.Op))
-		}
-		if s.byID[n.ID] != nil {
-			errs = append(errs, fmt.Errorf("%s: duplicate node id %s", n.Pos, n.ID))
-		}
-		s.tasks[i], s.byID[n.ID] = t, t
-	}
-	for _, t := range s.tasks {
-		// Deps should hold every input already; a graph from elsewhere may
-		// not, so add the missing ones (with a set: a reduce node over a
-		// parallel block has thousands).
-		deps := t.n.Deps
-		if len(t.n.Inputs) > 0 {
-			have := make(map[string]bool, len(deps))
-			for _, id := range deps {
-				have[id] = true
-			}
-			for _, in := range t.n.Inputs {
-				if !have[in] {
-					have[in] = true
-					deps = append(slices.Clip(deps), in)
-				}
-			}
-		}
-		for _, id := range deps {
-			d := s.byID[id]
-			if d == nil {
-				errs = append(errs, fmt.Errorf("%s: node %s depends on unknown node %s", t.n.Pos, t.n.ID, id))
-				continue
-			}
-			d.dependents = append(d.dependents, t)
-			t.waiting++
-		}
-	}
-	for _, o := range g.Outputs {
-		if s.byID[o.Node] == nil {
-			errs = append(errs, fmt.Errorf("%s: output of unknown node %s", o.Pos, o.Node))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("runtime: invalid graph: %w", err)
-	}
-	s.counts = Counts{Total: len(s.tasks), Pending: len(s.tasks)}
-	s.remaining = len(s.tasks)
-	return s, nil
-}
-
 func (s *scheduler) run(ctx context.Context) (*Report, error) {
-	start := time.Now()
-	for _, l := range s.labels {
-		l.lastClaim = start
-	}
+	start := s.clock()
 	labels := make([]string, 0, len(s.labels))
 	for l := range s.labels {
 		labels = append(labels, l)
@@ -205,14 +116,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 		return nil, &InfraError{fmt.Errorf("subscribe to %s: %w", WorkersTopic, err)}
 	}
 
-	// Whoever serves a label answers at once, not within a heartbeat
-	// interval: the no-worker warning and lost-message detection need it.
-	s.ping(start)
-	for _, t := range s.tasks {
-		if t.waiting == 0 {
-			s.ready = append(s.ready, t)
-		}
-	}
+	s.begin(start)
 	done := ctx.Done()
 	if ctx.Err() != nil {
 		// Cancelled before it began: dispatch nothing.
@@ -249,14 +153,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			ev, err := eventOf(msg)
 			msg.Ack()
 			if err == nil {
-				now := time.Now()
-				if ev.Type == EventBatch {
-					for _, e := range ev.Events {
-						s.handle(e, now)
-					}
-				} else {
-					s.handle(ev, now)
-				}
+				s.event(ev, s.clock())
 			}
 		case msg, ok := <-beats:
 			if !ok {
@@ -266,11 +163,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			hb, err := DecodeHeartbeat(msg)
 			msg.Ack()
 			if err == nil {
-				if hb.Stopping {
-					delete(s.workers, hb.Worker)
-				} else {
-					s.workers[hb.Worker] = &workerSeen{hb: hb, seen: time.Now()}
-				}
+				s.heartbeat(hb, s.clock())
 			}
 		case now := <-retryTimer.C:
 			retryArmed = time.Time{}
@@ -286,23 +179,38 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 			s.cancelWith(reasonTimeout(s.cfg.Timeout))
 			grace = time.After(s.cfg.CancelGrace)
 		case <-grace:
-			for _, t := range s.tasks {
-				if !t.state.Done() {
-					s.finish(t, Cancelled, nil, s.cancelReason()+" (did not stop within "+s.cfg.CancelGrace.String()+")")
-				}
-			}
+			s.graceOver()
 		}
 		s.step()
 	}
 	return s.report(start), s.err()
 }
 
-func (s *scheduler) checkInterval() time.Duration {
-	d := min(s.cfg.LeaseInterval, s.cfg.DispatchTimeout, s.cfg.NoWorkerWarning) / 4
-	if s.cfg.NoWorkerTimeout > 0 {
-		d = min(d, s.cfg.NoWorkerTimeout/8)
+// begin starts the run at start: every label counts as heard from then,
+// the workers are asked who serves what, and the tasks without
+// dependencies are ready (the next step dispatches them).
+func (s *scheduler) begin(start time.Time) {
+	for _, l := range s.labels {
+		l.lastClaim = start
 	}
-	return max(d, 5*time.Millisecond)
+	// Whoever serves a label answers at once, not within a heartbeat
+	// interval: the no-worker warning and lost-message detection need it.
+	s.ping(start)
+	for _, t := range s.tasks {
+		if t.waiting == 0 {
+			s.ready = append(s.ready, t)
+		}
+	}
+}
+
+// graceOver ends a cancelled run whose running attempts did not report
+// within CancelGrace that they stopped.
+func (s *scheduler) graceOver() {
+	for _, t := range s.tasks {
+		if !t.state.Done() {
+			s.finish(t, Cancelled, nil, s.cancelReason()+" (did not stop within "+s.cfg.CancelGrace.String()+")")
+		}
+	}
 }
 
 func (s *scheduler) err() error {
@@ -369,7 +277,7 @@ func (s *scheduler) reduce(t *task) {
 	for i, id := range t.n.Inputs {
 		inputs[i] = s.byID[id].result
 	}
-	t.rep.Started = time.Now()
+	t.rep.Started = s.clock()
 	res, err := reduce(t.n.Reducer, t.n.Spread, inputs)
 	t.attempt, t.rep.Attempts = 1, 1
 	if err != nil {
@@ -420,7 +328,7 @@ func (s *scheduler) dispatch(t *task) {
 	t.msg = m
 	t.attempt = 1
 	t.dispatch = 0
-	s.publish(t, time.Now())
+	s.publish(t, s.clock())
 }
 
 // publish sends the task's message for its next dispatch.
@@ -455,75 +363,6 @@ func (s *scheduler) flush() {
 		}
 	}
 	s.outbox = s.outbox[:0]
-}
-
-// handle applies one event. Events of a done task, of another attempt than
-// the current one, or repeated, change nothing.
-func (s *scheduler) handle(ev *Event, now time.Time) {
-	if ev.RunID != s.cfg.RunID {
-		return
-	}
-	if ev.Type == EventLease {
-		for _, l := range ev.Leases {
-			if t := s.byID[l.TaskID]; t != nil && !t.state.Done() && t.attempt == l.Attempt {
-				t.lastSeen = now
-				s.labels[t.label].lastClaim = now
-			}
-		}
-		return
-	}
-	t := s.byID[ev.TaskID]
-	if t == nil || t.n.Op != compiler.OpTask || t.state.Done() || t.state == Retry || ev.Attempt != t.attempt {
-		return
-	}
-	t.lastSeen = now
-	if t.delivery == "" && ev.Dispatch == t.dispatch {
-		t.delivery = ev.Delivery
-	}
-	if ev.Seq == 0 || ev.Dispatch != t.dispatch || ev.Delivery != t.delivery {
-		// Unnumbered, from a dispatch the runner gave up on whose worker
-		// lives after all, or from a second delivery of the message:
-		// nothing to order it with.
-		s.apply(t, ev, now)
-		return
-	}
-	switch {
-	case ev.Seq < t.nextSeq:
-		return // a repeat
-	case ev.Seq > t.nextSeq:
-		i, found := slices.BinarySearchFunc(t.early, ev.Seq, func(e *Event, seq int) int { return e.Seq - seq })
-		if !found {
-			if len(t.early) == 0 {
-				t.earlyAt = now
-			}
-			t.early = slices.Insert(t.early, i, ev)
-		}
-		return
-	}
-	t.nextSeq++
-	s.apply(t, ev, now)
-	for len(t.early) > 0 && t.early[0].Seq == t.nextSeq && !t.state.Done() {
-		e := t.early[0]
-		t.early = t.early[1:]
-		t.nextSeq++
-		s.apply(t, e, now)
-	}
-	if len(t.early) == 0 {
-		t.early = nil
-	}
-}
-
-// skipGap applies the events held behind one that never came.
-func (s *scheduler) skipGap(t *task, now time.Time) {
-	early := t.early
-	t.early = nil
-	for _, e := range early {
-		if t.state.Done() || e.Dispatch != t.dispatch {
-			return
-		}
-		t.nextSeq = e.Seq + 1
-		s.apply(t, e, now)
-	}
 }
 
 // apply applies an event of the task's current attempt.
@@ -613,168 +452,13 @@ func (s *scheduler) fail(t *task, ev *Event, now time.Time) {
 	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: Retry, Message: ev.Error, Backoff: wait})
 }
 
-// backoff is the wait before attempt+1: base doubled per failed attempt,
-// capped.
-func backoff(base time.Duration, attempt int, limit time.Duration) time.Duration {
-	if base <= 0 {
-		return 0
-	}
-	d := base
-	for i := 1; i < attempt && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
-}
-
-func (s *scheduler) fireRetries(now time.Time) {
-	for len(s.retries) > 0 && !s.retries[0].due.After(now) {
-		e := heap.Pop(&s.retries).(retryEntry)
-		t := e.t
-		if t.state != Retry || t.attempt != e.attempt || s.stopping {
-			continue
-		}
-		t.attempt++
-		t.dispatch = 0
-		t.rep.Attempts = t.attempt
-		s.setState(t, Pending)
-		s.publish(t, now)
-	}
-}
-
-// redispatch publishes the current attempt again after its message or its
-// worker was lost, up to MaxDeliveries.
-func (s *scheduler) redispatch(t *task, now time.Time) {
-	if t.dispatch >= s.cfg.MaxDeliveries {
-		s.finish(t, Failure, nil, fmt.Sprintf("delivered %d times without a result", t.dispatch))
-		return
-	}
-	s.publish(t, now)
-}
-
-// workerLost runs a task again whose claim lapsed: its worker died mid-way,
-// so the work starts over as a new attempt (a script sees the next
-// OMP_ATTEMPT), announced as such. The dispatches still count towards
-// MaxDeliveries: a task that kills every worker it runs on fails.
-func (s *scheduler) workerLost(t *task, now time.Time) {
-	if t.dispatch >= s.cfg.MaxDeliveries {
-		s.redispatch(t, now)
-		return
-	}
-	why := "its worker was lost"
-	if t.rep.Worker != "" {
-		why = "worker " + t.rep.Worker + " lost"
-	}
-	t.attempt++
-	t.lost++
-	t.rep.Attempts = t.attempt
-	t.rep.Worker = ""
-	s.setState(t, Pending)
-	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: Pending, Message: why})
-	s.publish(t, now)
-}
-
-// maxClaimWithin bounds TaskMessage.ClaimWithin. It is short: until its
-// claim the runner cannot tell a running task from a queued one, which
-// matters when a run fails fast (running tasks finish, queued ones are
-// cancelled).
-const maxClaimWithin = 10 * time.Millisecond
-
-// gapLimit bounds how long events wait for one that overtook them.
-const gapLimit = 500 * time.Millisecond
-
-// check looks for lost messages, lapsed leases and labels nobody serves.
-func (s *scheduler) check(now time.Time) {
-	lapse := 3 * s.cfg.LeaseInterval
-	type waiting struct {
-		oldest time.Time
-		n      int
-	}
-	var unclaimed map[string]*waiting
-	running := map[string]bool{}
-	for t := range s.inflight {
-		if len(t.early) > 0 && now.Sub(t.earlyAt) > gapLimit {
-			// An event was lost: go on without it.
-			s.skipGap(t, now)
-			if t.state.Done() {
-				continue
-			}
-		}
-		if t.claimed {
-			if now.Sub(t.lastSeen) > lapse {
-				s.workerLost(t, now)
-			} else {
-				running[t.label] = true
-			}
-			continue
-		}
-		l := s.labels[t.label]
-		if now.Sub(t.dispatchedAt) > s.cfg.DispatchTimeout && now.Sub(l.lastClaim) > s.cfg.DispatchTimeout && s.hasRoom(t.label, now) {
-			s.redispatch(t, now)
-			continue
-		}
-		if unclaimed == nil {
-			unclaimed = map[string]*waiting{}
-		}
-		w := unclaimed[t.label]
-		if w == nil {
-			w = &waiting{oldest: t.dispatchedAt}
-			unclaimed[t.label] = w
-		}
-		w.n++
-		if t.dispatchedAt.Before(w.oldest) {
-			w.oldest = t.dispatchedAt
-		}
-	}
-	for label, w := range unclaimed {
-		l := s.labels[label]
-		if l.warned || running[label] || now.Sub(w.oldest) < s.cfg.NoWorkerWarning ||
-			now.Sub(l.lastClaim) < s.cfg.NoWorkerWarning || s.served(label, now) {
-			continue
-		}
-		l.warned = true
-		waiting := "1 task waits"
-		if w.n != 1 {
-			waiting = fmt.Sprintf("%d tasks wait", w.n)
-		}
-		s.notify(Update{Type: UpdateWarning, Message: fmt.Sprintf("no worker serves label %s (%s)", label, waiting)})
-	}
-	s.failUnserved(now)
-	s.flush()
-}
-
-// alive reports whether a worker's heartbeat is recent.
-func (s *scheduler) alive(w *workerSeen, now time.Time) bool {
-	iv := max(time.Duration(w.hb.Interval), time.Millisecond)
-	return now.Sub(w.seen) <= 3*iv
-}
-
-func (s *scheduler) served(label string, now time.Time) bool {
-	for _, w := range s.workers {
-		if s.alive(w, now) && w.hb.Serves(label) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasRoom reports whether a live worker of label announced a free slot: only
-// then does an unclaimed task count as lost rather than queued.
-func (s *scheduler) hasRoom(label string, now time.Time) bool {
-	for _, w := range s.workers {
-		if s.alive(w, now) && w.hb.Serves(label) && len(w.hb.Running) < w.hb.Concurrency {
-			return true
-		}
-	}
-	return false
-}
-
 // finish ends a task and cascades: dependents of a success may become
 // ready; dependents of anything else can never run.
 func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg string) {
 	if t.state.Done() {
 		return
 	}
-	now := time.Now()
+	now := s.clock()
 	s.dropInflight(t)
 	t.claimed = false
 	t.result = result
@@ -860,7 +544,7 @@ func (s *scheduler) cancelUnclaimed(msg string) {
 }
 
 func (s *scheduler) control(typ ControlType) {
-	msg, err := EncodeControl(&Control{Type: typ, RunID: s.cfg.RunID, Time: time.Now()})
+	msg, err := EncodeControl(&Control{Type: typ, RunID: s.cfg.RunID, Time: s.clock()})
 	if err == nil {
 		err = s.pub.Publish(ControlTopic, msg)
 	}
@@ -892,13 +576,13 @@ func (s *scheduler) count(st State, d int) {
 }
 
 func (s *scheduler) notify(u Update) {
-	u.Time = time.Now()
+	u.Time = s.clock()
 	u.Counts = s.counts
 	s.cfg.Listener.Notify(u)
 }
 
 func (s *scheduler) report(start time.Time) *Report {
-	now := time.Now()
+	now := s.clock()
 	r := &Report{
 		RunID:    s.cfg.RunID,
 		Status:   Success,
@@ -927,98 +611,4 @@ func (s *scheduler) report(start time.Time) *Report {
 		r.Tasks[i] = t.rep
 	}
 	return r
-}
-
-// appendValue appends the JSON of an argument value, with each Ref replaced
-// by the result of the node it names. A float keeps its fraction (2.0), so
-// that a kind sees a float where the source has one.
-func (s *scheduler) appendValue(b []byte, v any) ([]byte, error) {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case compiler.Ref:
-		return s.appendResult(b, v.Node)
-	case *compiler.Ref:
-		return s.appendResult(b, v.Node)
-	case bool:
-		return strconv.AppendBool(b, v), nil
-	case int64:
-		return strconv.AppendInt(b, v, 10), nil
-	case int:
-		return strconv.AppendInt(b, int64(v), 10), nil
-	case json.RawMessage:
-		return append(b, v...), nil
-	case []any:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = s.appendValue(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
-	case float64:
-		return compiler.AppendFloat(b, v)
-	case map[string]any:
-		// Only a compiler.Ref is a reference: a literal map is data, whatever
-		// its keys, and goes to the task as written.
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			kb, _ := json.Marshal(k)
-			b = append(append(b, kb...), ':')
-			var err error
-			if b, err = s.appendValue(b, v[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
-	default:
-		j, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		return append(b, j...), nil
-	}
-}
-
-func (s *scheduler) appendResult(b []byte, id string) ([]byte, error) {
-	t := s.byID[id]
-	if t == nil || t.state != Success {
-		return nil, fmt.Errorf("reference to %s, which has no result", id)
-	}
-	if len(t.result) == 0 {
-		return append(b, "null"...), nil
-	}
-	return append(b, t.result...), nil
-}
-
-type retryEntry struct {
-	due     time.Time
-	t       *task
-	attempt int
-}
-
-// retryHeap orders pending retries by due time, so one timer serves all.
-type retryHeap []retryEntry
-
-func (h retryHeap) Len() int           { return len(h) }
-func (h retryHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *retryHeap) Push(x any)        { *h = append(*h, x.(retryEntry)) }
-func (h *retryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }

@@ -96,7 +96,7 @@ func testReducers(t *testing.T, e *env) {
 		{"sum", true, []any{int64(4)}, `reduce sum: input is a number 4, not a list`, true},
 	}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%s/spread=%v/%s", tc.reducer, tc.spread, tc.want), func(t *testing.T) {
+		e.sub(t, fmt.Sprintf("%s/spread=%v/%s", tc.reducer, tc.spread, tc.want), func(t *testing.T) {
 			g := NewGraph()
 			var ids []string
 			for i, v := range tc.values {

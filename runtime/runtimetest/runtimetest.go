@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -33,6 +34,12 @@ type Features struct {
 	// Slow multiplies the suite's short timings (leases, dispatch
 	// timeouts) for a bus with more latency than a channel; default 1.
 	Slow float64
+	// Bubble runs each test in a testing/synctest bubble, whose clock
+	// moves only when every goroutine in it waits: leases, backoffs and
+	// timeouts then take no wall time and cannot race a busy machine.
+	// Only for a bus and an executor that live wholly in this process (no
+	// network, no plugin processes); newBus is called inside the bubble.
+	Bubble bool
 }
 
 // Run runs the suite. newBus returns a fresh bus per test; the suite closes
@@ -45,10 +52,17 @@ func Run(t *testing.T, f Features, newBus func(t *testing.T) runtime.Bus) {
 		f.Slow = 1
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+		test := func(t *testing.T) {
 			bus := newBus(t)
 			t.Cleanup(func() { bus.Close() })
 			tc.fn(t, &env{t: t, f: f, bus: bus, exec: f.NewExecutor(t)})
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			if f.Bubble {
+				synctest.Test(t, test)
+			} else {
+				test(t)
+			}
 		})
 	}
 }
@@ -90,6 +104,20 @@ type env struct {
 }
 
 func (e *env) slow(d time.Duration) time.Duration { return time.Duration(float64(d) * e.f.Slow) }
+
+// sub runs fn as the subtest name; in a bubble, where t.Run cannot be
+// called, in line, naming the case if it fails.
+func (e *env) sub(t *testing.T, name string, fn func(t *testing.T)) {
+	if !e.f.Bubble {
+		t.Run(name, fn)
+		return
+	}
+	failed := t.Failed()
+	fn(t)
+	if !failed && t.Failed() {
+		t.Logf("the errors above are of case %s", name)
+	}
+}
 
 // worker starts a worker serving DefaultLabel unless changed; the returned
 // stop ends it (also at the end of the test).
