@@ -41,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ompdev/omp/plugins/internal/procgroup"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/store"
 )
@@ -335,17 +336,15 @@ func (k Kind) execute(ctx context.Context, t sdk.Task, e sdk.Emitter, py, engine
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error {
+	procgroup.Set(cmd, func() {
 		// Jupyter starts the kernel in a session of its own, outside the
 		// runner's group: kill it by the pid the runner reported.
 		ev.poll()
 		if pid := ev.kernelPID(); pid > 0 {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = procgroup.Kill(pid)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
+	})
 	cmd.WaitDelay = 5 * time.Second
 	out := &lineLog{e: e}
 	cmd.Stdout, cmd.Stderr = out, out

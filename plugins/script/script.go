@@ -39,9 +39,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/ompdev/omp/plugins/internal/procgroup"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/store"
 )
@@ -282,8 +282,7 @@ func run(ctx context.Context, t sdk.Task, e sdk.Emitter, sc *located) (any, erro
 	cmd.Stdout = &stdout
 	stderr := &logWriter{e: e, tail: tailLines{max: StderrTail}}
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	procgroup.Set(cmd, nil)
 	// A grandchild left running may hold stdout or stderr open after the
 	// script exits; don't wait for it longer than this.
 	cmd.WaitDelay = 500 * time.Millisecond
@@ -311,7 +310,7 @@ func run(ctx context.Context, t sdk.Task, e sdk.Emitter, sc *located) (any, erro
 	waitErr := cmd.Wait()
 	// The task is over when the script exits: whatever it left running in
 	// its group goes too.
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = procgroup.Kill(cmd.Process.Pid)
 	stderr.flush()
 	close(metricsStop)
 	<-metricsDone
