@@ -43,6 +43,22 @@ func (o *outbox) send(topic string, e *Event, wait bool) error {
 		done = make(chan error, 1)
 	}
 	o.mu.Lock()
+	o.enqueue(topic, e, done)
+	if o.flushing {
+		o.mu.Unlock()
+	} else {
+		o.flushing = true
+		o.flush()
+	}
+	if done == nil {
+		return nil
+	}
+	return <-done
+}
+
+// enqueue adds e, and done if not nil, to the next batch of topic. It runs
+// with o.mu held.
+func (o *outbox) enqueue(topic string, e *Event, done chan error) {
 	b := o.next[topic]
 	if b == nil {
 		b = &batch{}
@@ -52,30 +68,20 @@ func (o *outbox) send(topic string, e *Event, wait bool) error {
 	if done != nil {
 		b.waiters = append(b.waiters, done)
 	}
-	if o.flushing {
-		o.mu.Unlock()
-		if done == nil {
-			return nil
-		}
-		return <-done
-	}
-	o.flushing = true
-	for {
+}
+
+// flush publishes the next batches until no sender has added any meanwhile.
+// It runs with o.mu held and returns with it released.
+func (o *outbox) flush() {
+	for len(o.next) > 0 {
 		next := o.next
-		if len(next) == 0 {
-			o.flushing = false
-			o.mu.Unlock()
-			break
-		}
 		o.next = map[string]*batch{}
 		o.mu.Unlock()
 		o.publish(next)
 		o.mu.Lock()
 	}
-	if done == nil {
-		return nil
-	}
-	return <-done
+	o.flushing = false
+	o.mu.Unlock()
 }
 
 func (o *outbox) publish(next map[string]*batch) {
