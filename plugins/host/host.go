@@ -511,7 +511,7 @@ type proc struct {
 }
 
 func start(name string, argv []string, cfg Config) (*proc, error) {
-	stderr := &stderrTail{max: 50}
+	stderr := newStderrTail(50)
 	sink := &logSink{out: cfg.Logger, kind: name}
 	p := &proc{stderr: stderr, sink: sink}
 	var self string

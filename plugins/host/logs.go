@@ -9,61 +9,52 @@ import (
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/ompdev/omp/plugins/internal/linewriter"
 )
 
 // stderrTail keeps a plugin's last stderr lines, and the first line that
 // starts a panic or a fatal error, which a long stack trace would otherwise
 // push out of the tail.
 type stderrTail struct {
-	mu      sync.Mutex
-	max     int
-	buf     []string
-	partial []byte
-	panic   string
+	linewriter.Writer
+	tail linewriter.Tail
+
+	mu    sync.Mutex
+	panic string
 }
 
-func (s *stderrTail) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	data := append(s.partial, p...)
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		s.add(string(data[:i]))
-		data = data[i+1:]
-	}
-	s.partial = append(s.partial[:0:0], data...)
-	return len(p), nil
+func newStderrTail(max int) *stderrTail {
+	s := &stderrTail{tail: linewriter.Tail{Max: max}}
+	s.Line = s.add
+	return s
 }
 
 func (s *stderrTail) add(line string) {
-	if s.panic == "" && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
-		s.panic = line
+	if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+		s.mu.Lock()
+		if s.panic == "" {
+			s.panic = line
+		}
+		s.mu.Unlock()
 	}
-	s.buf = append(s.buf, line)
-	if len(s.buf) > s.max {
-		s.buf = s.buf[len(s.buf)-s.max:]
-	}
+	s.tail.Add(line)
 }
 
-func (s *stderrTail) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.buf...)
-}
+func (s *stderrTail) lines() []string { return s.tail.Lines() }
 
 // reason is the stderr line that best explains why the plugin ended: a
 // panic, else the last line that is not one of go-plugin's JSON log lines.
 func (s *stderrTail) reason() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.panic != "" {
-		return s.panic
+	panicLine := s.panic
+	s.mu.Unlock()
+	if panicLine != "" {
+		return panicLine
 	}
-	for i := len(s.buf) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(s.buf[i]); l != "" && !strings.HasPrefix(l, `{"@`) {
+	lines := s.tail.Lines()
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, `{"@`) {
 			return l
 		}
 	}

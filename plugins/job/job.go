@@ -29,7 +29,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -41,6 +40,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ompdev/omp/plugins/internal/linewriter"
+	"github.com/ompdev/omp/plugins/internal/procgroup"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/store"
 )
@@ -335,19 +336,17 @@ func (k Kind) execute(ctx context.Context, t sdk.Task, e sdk.Emitter, py, engine
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error {
+	procgroup.Set(cmd, func() {
 		// Jupyter starts the kernel in a session of its own, outside the
 		// runner's group: kill it by the pid the runner reported.
 		ev.poll()
 		if pid := ev.kernelPID(); pid > 0 {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = procgroup.Kill(pid)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
+	})
 	cmd.WaitDelay = 5 * time.Second
-	out := &lineLog{e: e}
+	out := newRunnerLog(e)
 	cmd.Stdout, cmd.Stderr = out, out
 
 	if err := cmd.Start(); err != nil {
@@ -373,7 +372,7 @@ func (k Kind) execute(ctx context.Context, t sdk.Task, e sdk.Emitter, py, engine
 	close(stop)
 	wg.Wait()
 	ev.poll()
-	out.flush()
+	out.Flush()
 	if err != nil && ctx.Err() == nil {
 		msg := fmt.Sprintf("the notebook runner (%s) failed: %v", py, err)
 		if cell, ok := ev.running(nbName); ok {
@@ -524,58 +523,30 @@ func (ev *events) handle(line []byte) {
 	}
 }
 
-// lineLog turns the runner's output into log lines and remembers the last
-// ones, which explain a runner that failed.
-type lineLog struct {
-	mu    sync.Mutex
-	e     sdk.Emitter
-	buf   []byte
-	lines []string
+// runnerLog turns the runner's output into log lines and keeps the last ones
+// that are not blank, which explain a runner that failed.
+type runnerLog struct {
+	linewriter.Writer
+	tail linewriter.Tail
 }
 
-func (l *lineLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
+func newRunnerLog(e sdk.Emitter) *runnerLog {
+	l := &runnerLog{tail: linewriter.Tail{Max: 10}}
+	l.Line = func(s string) {
+		s = strings.TrimRight(s, "\r")
+		e.Log(s)
+		if strings.TrimSpace(s) != "" {
+			l.tail.Add(s)
 		}
-		l.line(string(l.buf[:i]))
-		l.buf = l.buf[i+1:]
 	}
-	return len(p), nil
+	return l
 }
 
-func (l *lineLog) line(s string) {
-	s = strings.TrimRight(s, "\r")
-	l.e.Log(s)
-	if strings.TrimSpace(s) == "" {
-		return
-	}
-	l.lines = append(l.lines, s)
-	if len(l.lines) > 10 {
-		l.lines = l.lines[1:]
-	}
-}
-
-func (l *lineLog) flush() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		l.line(string(l.buf))
-		l.buf = nil
-	}
-}
-
-func (l *lineLog) last() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.lines) == 0 {
+// last is the last line that is not blank, or "".
+func (l *runnerLog) last() string {
+	lines := l.tail.Lines()
+	if len(lines) == 0 {
 		return ""
 	}
-	return l.lines[len(l.lines)-1]
+	return lines[len(lines)-1]
 }
-
-var _ io.Writer = (*lineLog)(nil)

@@ -38,10 +38,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"github.com/ompdev/omp/plugins/internal/linewriter"
+	"github.com/ompdev/omp/plugins/internal/procgroup"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/store"
 )
@@ -280,10 +280,9 @@ func run(ctx context.Context, t sdk.Task, e sdk.Emitter, sc *located) (any, erro
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
-	stderr := &logWriter{e: e, tail: tailLines{max: StderrTail}}
+	stderr := newStderrLog(e)
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	procgroup.Set(cmd, nil)
 	// A grandchild left running may hold stdout or stderr open after the
 	// script exits; don't wait for it longer than this.
 	cmd.WaitDelay = 500 * time.Millisecond
@@ -311,8 +310,8 @@ func run(ctx context.Context, t sdk.Task, e sdk.Emitter, sc *located) (any, erro
 	waitErr := cmd.Wait()
 	// The task is over when the script exits: whatever it left running in
 	// its group goes too.
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	stderr.flush()
+	_ = procgroup.Kill(cmd.Process.Pid)
+	stderr.Flush()
 	close(metricsStop)
 	<-metricsDone
 	metrics.poll(true)
@@ -328,7 +327,7 @@ func run(ctx context.Context, t sdk.Task, e sdk.Emitter, sc *located) (any, erro
 		var ee *exec.ExitError
 		if errors.As(waitErr, &ee) {
 			msg := ee.ProcessState.String()
-			if lines := stderr.tail.lines(); len(lines) > 0 {
+			if lines := stderr.tail.Lines(); len(lines) > 0 {
 				msg += ": " + strings.Join(lines, "\n")
 			}
 			return nil, errors.New(msg)
@@ -378,66 +377,23 @@ func orNull(v json.RawMessage) json.RawMessage {
 	return v
 }
 
-// logWriter turns the script's stderr into log lines and keeps the last
-// ones for the error. exec.Cmd writes to it from one goroutine.
-type logWriter struct {
-	e       sdk.Emitter
-	tail    tailLines
-	partial []byte
+// stderrLog turns the script's stderr into log lines and keeps the last ones
+// for the error.
+type stderrLog struct {
+	linewriter.Writer
+	tail linewriter.Tail
 }
 
-func (w *logWriter) Write(p []byte) (int, error) {
-	data := append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		w.line(data[:i])
-		data = data[i+1:]
-	}
+func newStderrLog(e sdk.Emitter) *stderrLog {
+	l := &stderrLog{tail: linewriter.Tail{Max: StderrTail}}
 	// A line without an end is kept for the next write, within bounds.
-	if len(data) > 64*1024 {
-		w.line(data)
-		data = nil
+	l.Max = 64 * 1024
+	l.Line = func(s string) {
+		s = strings.TrimSuffix(s, "\r")
+		l.tail.Add(s)
+		e.Log(s)
 	}
-	w.partial = append(w.partial[:0:0], data...)
-	return len(p), nil
-}
-
-func (w *logWriter) flush() {
-	if len(w.partial) > 0 {
-		w.line(w.partial)
-		w.partial = nil
-	}
-}
-
-func (w *logWriter) line(b []byte) {
-	s := strings.TrimSuffix(string(b), "\r")
-	w.tail.add(s)
-	w.e.Log(s)
-}
-
-// tailLines keeps the last max lines written to it.
-type tailLines struct {
-	mu  sync.Mutex
-	max int
-	buf []string
-}
-
-func (t *tailLines) add(line string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, line)
-	if len(t.buf) > t.max {
-		t.buf = t.buf[len(t.buf)-t.max:]
-	}
-}
-
-func (t *tailLines) lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]string(nil), t.buf...)
+	return l
 }
 
 // metricsTail reads the complete lines appended to the metrics file since the

@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"sync"
+	"time"
+)
+
+// emit sends an event of j's attempt on its reply topic. With wait it
+// returns once the event was published (or failed to be); without, it
+// returns at once and a failure is only logged.
+func (w *Worker) emit(j *job, e *Event, wait bool) error {
+	m := j.m
+	e.RunID, e.TaskID, e.Attempt, e.Dispatch = m.RunID, m.TaskID, m.Attempt, m.Dispatch
+	e.Worker, e.Delivery = w.cfg.Name, j.delivery
+	e.Time = time.Now()
+	return w.out.send(m.ReplyTo, e, wait)
+}
+
+// outbox publishes events in batches by group commit: the sender that finds
+// no publication under way publishes at once, and whoever sends meanwhile
+// joins the next batch, which that sender publishes too. So an idle worker
+// sends each event without delay or hand-off, and a worker with many tasks
+// finishing at once sends one message per reply topic, not one per event.
+type outbox struct {
+	w        *Worker
+	mu       sync.Mutex
+	next     map[string]*batch // by topic
+	flushing bool
+}
+
+type batch struct {
+	events  []*Event
+	waiters []chan error
+}
+
+func newOutbox(w *Worker) *outbox {
+	return &outbox{w: w, next: map[string]*batch{}}
+}
+
+func (o *outbox) send(topic string, e *Event, wait bool) error {
+	var done chan error
+	if wait {
+		done = make(chan error, 1)
+	}
+	o.mu.Lock()
+	o.enqueue(topic, e, done)
+	if o.flushing {
+		o.mu.Unlock()
+	} else {
+		o.flushing = true
+		o.flush()
+	}
+	if done == nil {
+		return nil
+	}
+	return <-done
+}
+
+// enqueue adds e, and done if not nil, to the next batch of topic. It runs
+// with o.mu held.
+func (o *outbox) enqueue(topic string, e *Event, done chan error) {
+	b := o.next[topic]
+	if b == nil {
+		b = &batch{}
+		o.next[topic] = b
+	}
+	b.events = append(b.events, e)
+	if done != nil {
+		b.waiters = append(b.waiters, done)
+	}
+}
+
+// flush publishes the next batches until no sender has added any meanwhile.
+// It runs with o.mu held and returns with it released.
+func (o *outbox) flush() {
+	for len(o.next) > 0 {
+		next := o.next
+		o.next = map[string]*batch{}
+		o.mu.Unlock()
+		o.publish(next)
+		o.mu.Lock()
+	}
+	o.flushing = false
+	o.mu.Unlock()
+}
+
+func (o *outbox) publish(next map[string]*batch) {
+	for topic, b := range next {
+		e := b.events[0]
+		if len(b.events) > 1 {
+			e = &Event{Type: EventBatch, RunID: e.RunID, Worker: o.w.cfg.Name, Time: time.Now(), Events: b.events}
+		}
+		msg, err := EncodeEvent(e)
+		if err == nil {
+			withDecoded(msg, e)
+			err = o.w.pub.Publish(topic, msg)
+		}
+		if err != nil && len(b.waiters) == 0 {
+			o.w.cfg.Logf("worker %s: lost %d events: %v", o.w.cfg.Name, len(b.events), err)
+		}
+		for _, c := range b.waiters {
+			c <- err
+		}
+	}
+}
+
+// emitter sends a running task's logs, metrics and progress as events.
+type emitter struct {
+	w *Worker
+	j *job
+}
+
+func (e emitter) Log(line string) {
+	e.send(&Event{Type: EventLog, Line: line})
+}
+
+func (e emitter) Metric(name string, value float64, step int) {
+	e.send(&Event{Type: EventMetric, Metric: &Metric{Name: name, Value: value, Step: step}})
+}
+
+func (e emitter) Progress(done, total int) {
+	e.send(&Event{Type: EventProgress, Progress: &Progress{Done: done, Total: total}})
+}
+
+func (e emitter) send(ev *Event) {
+	ev.Seq = int(e.j.seq.Add(1))
+	e.w.emit(e.j, ev, false)
+}
