@@ -10,7 +10,7 @@ import (
 // pool runs tasks on at most Concurrency runner goroutines that live as long
 // as the takers, each taking one task after another, instead of a goroutine
 // per task: a task's call path (gRPC to the plugin) is deep, and a fresh
-// goroutine per task spent about a tenth of the worker's CPU growing and
+// goroutine per task spent a noticeable share of the worker's CPU growing and
 // copying its stack.
 type pool struct {
 	w     *Worker

@@ -47,9 +47,15 @@ func TestRunCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		for {
+		// Cancel once the script has started its grandchild, or after 30s:
+		// the run must end either way, and the test then fails.
+		defer cancel()
+		for deadline := time.Now().Add(30 * time.Second); ; {
 			if b, err := os.ReadFile(filepath.Join(dir, "pids")); err == nil && strings.Count(string(b), " ") == 1 {
-				cancel()
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Error("the script did not write its and its grandchild's pids within 30s")
 				return
 			}
 			select {

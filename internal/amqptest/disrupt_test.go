@@ -33,9 +33,7 @@ func TestBrokerRestartMidRun(t *testing.T) {
 			LeaseInterval: time.Second, DispatchTimeout: 5 * time.Second,
 		})
 	}()
-	for w.count(": RESULT") < 10 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	w.waitCount(t, ": RESULT", 10, 30*time.Second)
 	before := w.count(": RESULT")
 	amqptest.Ctl(t, "stop_app")
 	down := time.Now()

@@ -82,15 +82,22 @@ func startWorker(t *testing.T, url, name string, args ...string) *proc {
 // waitFor waits until the worker's stderr contains text.
 func (p *proc) waitFor(t *testing.T, text string, d time.Duration) {
 	t.Helper()
+	p.waitCount(t, text, 1, d)
+}
+
+// waitCount waits until the worker's stderr contains text n times, and
+// fails t if the worker exits first or d passes.
+func (p *proc) waitCount(t *testing.T, text string, n int, d time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(d)
-	for !strings.Contains(p.stderr.String(), text) {
+	for p.count(text) < n {
 		select {
 		case <-p.done:
-			t.Fatalf("worker %s exited (%v) before %q:\n%s", p.name, p.err, text, p.stderr)
+			t.Fatalf("worker %s exited (%v) with %d of %d %q:\n%s", p.name, p.err, p.count(text), n, text, p.stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("worker %s: no %q within %s:\n%s", p.name, text, d, p.stderr)
+			t.Fatalf("worker %s: %d of %d %q within %s:\n%s", p.name, p.count(text), n, text, d, p.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -339,9 +346,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		g, _ := numbers(6, "1s")
 		done := make(chan *runtime.Report, 1)
 		go func() { done <- run(t, g, runtime.Config{Bus: runner(t, url)}) }()
-		for a.count(": start ") < 2 {
-			time.Sleep(10 * time.Millisecond)
-		}
+		a.waitCount(t, ": start ", 2, 30*time.Second)
 		a.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-a.done:
@@ -419,10 +424,15 @@ func TestLateWorkerDropsTasksOfAnEndedRun(t *testing.T) {
 	g, _ := numbers(5, "1ms")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for queued() < 5 {
-			time.Sleep(10 * time.Millisecond)
+		// Cancel once the run's tasks wait in the queue, or after 30s:
+		// the run must end either way, and the test then fails.
+		defer cancel()
+		for deadline := time.Now().Add(30 * time.Second); queued() < 5; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%d of the run's 5 tasks queued within 30s", queued())
+				return
+			}
 		}
-		cancel()
 	}()
 	rep, err := runtime.Run(ctx, g.G, runtime.Config{Bus: runner(t, url)})
 	if err != nil || rep.Status != runtime.Cancelled {

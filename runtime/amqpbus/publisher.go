@@ -98,8 +98,8 @@ func stamp(topic string, msgs []*message.Message) error {
 		}
 	case kindEvent, kindFanout:
 		// Events and heartbeats are transient: a persistent message that
-		// waits in a queue costs a disk sync before its confirm (5-10 ms
-		// here, which would serialize a worker's claims), and what a
+		// waits in a queue costs a disk sync before its confirm (which
+		// would serialize a worker's claims), and what a
 		// broker crash loses of them the runner recovers: a lapsed lease
 		// or an unclaimed task is dispatched again.
 		for _, m := range msgs {
@@ -142,8 +142,9 @@ func closePublisher(p *wamqp.Publisher) {
 
 // batch publishes msgs on one channel and then waits for all their
 // confirms. watermill-amqp waits for each confirm before the next publish,
-// which costs a disk sync per message (a scheduler publishing 1,000 tasks
-// took 11 s); pipelined, the broker syncs them together (30 ms).
+// which costs a disk sync per message and makes a scheduler publishing
+// many tasks wait for each in turn; pipelined, the broker syncs them
+// together.
 func (p *publisher) batch(topic string, msgs []*message.Message) error {
 	p.bmu.Lock()
 	defer p.bmu.Unlock()
