@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -17,7 +18,8 @@ import (
 
 // Config says what to compile and against which kinds.
 type Config struct {
-	// Registry declares the task kinds; nil means Builtins().
+	// Registry declares the task kinds; it is required, so that the kinds a
+	// pipeline is checked against are the kinds that will run it.
 	Registry Registry
 	// Params are the raw -p NAME=VALUE overrides. A value is read as an omp
 	// literal (5, 2.5, true, "s", [1, 2], 30s) and otherwise taken as a
@@ -27,6 +29,10 @@ type Config struct {
 	// the block called main, or the only block.
 	Pipeline string
 }
+
+// ErrNoRegistry is the error of Compile and Check given no Config.Registry:
+// the compiler knows no kind of its own.
+var ErrNoRegistry = errors.New("compiler: no registry of task kinds in Config")
 
 // DefaultLabel is the label of a task that has none: workers that give no
 // label serve it.
@@ -146,10 +152,10 @@ type result struct {
 // compile compiles f; run is set for Compile, which needs one block selected
 // and compiles only that one, and unset for Check.
 func compile(f *lang.File, cfg Config, run bool) (*Graph, error) {
-	c := &compiler{reg: cfg.Registry, file: f.Name, params: map[string]*param{}, values: map[string]any{}}
-	if c.reg == nil {
-		c.reg = Builtins()
+	if cfg.Registry == nil {
+		return nil, ErrNoRegistry
 	}
+	c := &compiler{reg: cfg.Registry, file: f.Name, params: map[string]*param{}, values: map[string]any{}}
 	for _, s := range f.Stmts {
 		if s.Param != nil {
 			c.declareParam(s.Param)
