@@ -124,7 +124,7 @@ func TestMetricsProgressAndLogTail(t *testing.T) {
 	if len(tr.Log) != runtime.LogTail || tr.Log[0] != strings.Repeat("x", 10) || tr.Log[19] != strings.Repeat("x", 29) {
 		t.Errorf("log tail %q: want the last %d lines", tr.Log, runtime.LogTail)
 	}
-	if tr.Pos != "p.omp:1:3" || tr.Label != runtime.DefaultLabel || tr.Worker != "local" {
+	if tr.Pos != "p.omp:1:3" || tr.Label != compiler.DefaultLabel || tr.Worker != "local" {
 		t.Errorf("task report %+v", tr)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	goruntime "runtime"
 	"time"
+
+	"github.com/ompdev/omp/compiler"
 )
 
 // WorkerConfig configures a Worker. Bus and Executor are required.
@@ -14,7 +16,7 @@ type WorkerConfig struct {
 	// HOST-PID.
 	Name string
 	// Labels are the task labels the worker serves; default
-	// [DefaultLabel]. AnyLabel serves every label (embedded bus only).
+	// [compiler.DefaultLabel]. AnyLabel serves every label (embedded bus only).
 	Labels []string
 	// Concurrency is how many tasks run at once; default the number of
 	// CPUs.
@@ -48,7 +50,7 @@ func (c *WorkerConfig) setDefaults() {
 		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	if len(c.Labels) == 0 {
-		c.Labels = []string{DefaultLabel}
+		c.Labels = []string{compiler.DefaultLabel}
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = goruntime.NumCPU()

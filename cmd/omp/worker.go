@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/lang"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
@@ -52,7 +53,7 @@ dispatch them again. The exit status is then 0.`,
 	f := cmd.Flags()
 	addBrokerFlag(cmd, &opts.broker)
 	f.StringVar(&opts.name, "name", "", "the worker's name in reports and omp workers (default HOST-PID)")
-	f.StringSliceVar(&opts.labels, "labels", []string{runtime.DefaultLabel}, "the task labels to serve, comma-separated")
+	f.StringSliceVar(&opts.labels, "labels", []string{compiler.DefaultLabel}, "the task labels to serve, comma-separated")
 	f.IntVar(&opts.concurrency, "concurrency", goruntime.NumCPU(), "how many tasks run at once")
 	f.StringVar(&opts.store, "store", "", "the store root tasks use on this machine (default: the runner's)")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "how long running tasks may finish after SIGTERM before they are handed back")
