@@ -54,18 +54,16 @@ var maxNodes = MaxNodes
 // doubling of backoff stops there, and a longer backoff is an error.
 const MaxBackoff = time.Minute
 
-// Reducers are the built-in reducers, computed by the runtime.
-var Reducers = []string{"collect", "sum", "count", "min", "max", "mean", "concat", "merge", "first", "last"}
+// reducers are the names of the built-in reducers: the language's list,
+// which the runtime's implementations are tested against.
+var reducers = []string{"collect", "sum", "count", "min", "max", "mean", "concat", "merge", "first", "last"}
+
+// Reducers returns the names of the built-in reducers, which the runtime
+// computes.
+func Reducers() []string { return slices.Clone(reducers) }
 
 // IsReducer reports whether name is a built-in reducer.
-func IsReducer(name string) bool {
-	for _, r := range Reducers {
-		if r == name {
-			return true
-		}
-	}
-	return false
-}
+func IsReducer(name string) bool { return slices.Contains(reducers, name) }
 
 // Compile compiles the selected pipeline of f into a Graph. It checks the
 // params, the top-level statements and the selected block, not the other
@@ -478,7 +476,7 @@ func (c *compiler) reduce(r *lang.Reduce, path string, in *result, sc *scope) *r
 		return &result{one: c.task(t, path, in, sc)}
 	}
 	if !IsReducer(t.Kind) {
-		c.errorf(t.Pos, "unknown reducer %s%s", t.Kind, hintOrList(t.Kind, Reducers, "reducers"))
+		c.errorf(t.Pos, "unknown reducer %s%s", t.Kind, hintOrList(t.Kind, reducers, "reducers"))
 	}
 	if t.Label != nil || len(t.Opts) > 0 {
 		c.errorf(t.Pos, "reducer %s is computed by the runtime and takes no label or options", t.Kind)
