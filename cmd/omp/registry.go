@@ -72,7 +72,7 @@ type compileKinds struct {
 }
 
 func (c *compileKinds) registry() (compiler.Registry, error) {
-	h, err := host.New(host.Config{Warnings: c.warnings})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Warnings: c.warnings})
 	if err != nil {
 		return nil, err
 	}

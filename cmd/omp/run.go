@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/report"
@@ -113,7 +114,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		return withCode(ExitUsage, err)
 	}
 
-	h, err := host.New(host.Config{Store: store, Warnings: s.err})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: store, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/lang"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
 )
@@ -103,7 +104,7 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		return err
 	}
 	defer bus.Close()
-	h, err := host.New(host.Config{Store: opts.store, Logger: log, Warnings: log})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: opts.store, Logger: log, Warnings: log})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}

@@ -44,7 +44,6 @@ import (
 	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc"
 
-	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/internal/wire"
 	"github.com/ompdev/omp/plugins/sdk"
 )
@@ -58,6 +57,12 @@ type Config struct {
 	// PluginPath are the directories searched, in order, for omp-kind-NAME
 	// executables. Nil means DefaultPluginPath().
 	PluginPath []string
+	// Builtins are the kinds that Self serves, by name (cmd/omp gives
+	// plugins/builtin's); they are described without starting a process.
+	// Nil means none: every kind is then a plugin on PluginPath. They are
+	// given rather than imported so that a program that hosts plugins does
+	// not build every kind and its dependencies.
+	Builtins map[string]sdk.Kind
 	// Self is the command that serves the built-in kinds: Self[0] is the
 	// executable and the rest its arguments, to which the kind's name is
 	// appended. Nil means the running executable with "plugin-serve"; a
@@ -169,7 +174,7 @@ func New(cfg Config) (*Host, error) {
 		cfg.Warnings = io.Discard
 	}
 	h := &Host{cfg: cfg, kinds: map[string]*kind{}, aliases: map[string]*kind{}, alone: map[*proc]bool{}}
-	for name, k := range builtin.Kinds() {
+	for name, k := range cfg.Builtins {
 		spec := k.Describe()
 		argv := append(append([]string(nil), cfg.Self...), name)
 		kd := &kind{name: name, source: SourceBuiltin, argv: argv, h: h, spec: &spec}

@@ -23,7 +23,7 @@ import (
 // binary and the test kinds from pluginDir, closed when the test ends.
 func newHost(t testing.TB) *Host {
 	t.Helper()
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestTaskCrossesTheBoundary(t *testing.T) {
 		t.Errorf("the kind received\n%s\nwant\n%s", again, want)
 	}
 	// An empty Store is filled from the host's Config.Store.
-	h2, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}, Store: "/default/store"})
+	h2, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}, Store: "/default/store"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestCancelReachesKind(t *testing.T) {
 
 func TestThirdPartyKindOnPluginPath(t *testing.T) {
 	t.Setenv("OMP_PLUGIN_PATH", "/nonexistent:"+pluginDir)
-	h, err := New(Config{Self: []string{ompBin}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestInfraErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "omp-kind-shout"), upper, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Self: []string{filepath.Join(dir, "no-such-omp")}, PluginPath: []string{dir}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{filepath.Join(dir, "no-such-omp")}, PluginPath: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
