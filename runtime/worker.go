@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/sdk"
 )
 
 // WorkerConfig configures a Worker. Bus and Executor are required.
@@ -35,7 +36,8 @@ type WorkerConfig struct {
 	GracePeriod time.Duration
 	// IsInfra tells an infrastructure error of the Executor (a plugin that
 	// cannot start) from a task's error; such a failure is not retried and
-	// makes Run return an *InfraError.
+	// makes Run return an error for which sdk.IsInfra is true. Default
+	// sdk.IsInfra, the mark that the plugin host sets.
 	IsInfra func(error) bool
 	// Middleware wraps the handler that runs each task, outermost first,
 	// inside the worker's own timeout and panic recovery.
@@ -62,7 +64,7 @@ func (c *WorkerConfig) setDefaults() {
 		c.GracePeriod = 30 * time.Second
 	}
 	if c.IsInfra == nil {
-		c.IsInfra = func(error) bool { return false }
+		c.IsInfra = sdk.IsInfra
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}

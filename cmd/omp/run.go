@@ -18,6 +18,7 @@ import (
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
+	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/report"
 )
@@ -146,7 +147,6 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 			Concurrency: opts.workers,
 			Bus:         bus,
 			Executor:    h,
-			IsInfra:     host.IsInfra,
 		})
 		if err != nil {
 			cancel()
@@ -191,7 +191,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		}
 	}
 	switch {
-	case runErr != nil && runtime.IsInfra(runErr):
+	case runErr != nil && sdk.IsInfra(runErr):
 		return withCode(ExitInfra, runErr)
 	case runErr != nil:
 		return withCode(ExitFailure, runErr)

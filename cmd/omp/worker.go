@@ -119,7 +119,6 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		Store:             opts.store,
 		HeartbeatInterval: opts.heartbeat,
 		GracePeriod:       opts.grace,
-		IsInfra:           host.IsInfra,
 		Logf:              log.printf,
 	})
 	if err != nil {

@@ -86,7 +86,7 @@ func TestStartTimeoutKillsTheGroup(t *testing.T) {
 
 	_, err = runWithin(t, 20*time.Second, h, task("hang", "run"), nil)
 	want := "plugin hang could not start: timeout: no handshake within 500ms ($OMP_PLUGIN_START_TIMEOUT)"
-	if !IsInfra(err) || err.Error() != want {
+	if !sdk.IsInfra(err) || err.Error() != want {
 		t.Errorf("err = %v, want an infra error %q", err, want)
 	}
 	child := readPID(t, pidfile)
@@ -182,7 +182,7 @@ func TestKindsStartsPluginsAtOnce(t *testing.T) {
 	if took >= n*timeout {
 		t.Errorf("Kinds took %v: the plugins were started one after another", took)
 	}
-	if !IsInfra(err) {
+	if !sdk.IsInfra(err) {
 		t.Errorf("err = %v, want an infra error", err)
 	}
 	var broken int
