@@ -18,7 +18,7 @@ func BenchmarkCompile10kStatements(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Compile(f, Config{}); err != nil {
+		if _, err := Compile(f, Config{Registry: testRegistry()}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -35,7 +35,7 @@ func BenchmarkCheck10kStatements(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Compile(f, Config{}); err != nil {
+		if _, err := Compile(f, Config{Registry: testRegistry()}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -51,7 +51,7 @@ mapreduce < job "part-{i}"(i, "data.csv", row=i) for i in 1..n > -> reduce sum
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		g, err := Compile(f, Config{})
+		g, err := Compile(f, Config{Registry: testRegistry()})
 		if err != nil {
 			b.Fatal(err)
 		}

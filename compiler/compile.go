@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -17,7 +18,8 @@ import (
 
 // Config says what to compile and against which kinds.
 type Config struct {
-	// Registry declares the task kinds; nil means Builtins().
+	// Registry declares the task kinds; it is required, so that the kinds a
+	// pipeline is checked against are the kinds that will run it.
 	Registry Registry
 	// Params are the raw -p NAME=VALUE overrides. A value is read as an omp
 	// literal (5, 2.5, true, "s", [1, 2], 30s) and otherwise taken as a
@@ -27,6 +29,10 @@ type Config struct {
 	// the block called main, or the only block.
 	Pipeline string
 }
+
+// ErrNoRegistry is the error of Compile and Check given no Config.Registry:
+// the compiler knows no kind of its own.
+var ErrNoRegistry = errors.New("compiler: no registry of task kinds in Config")
 
 // DefaultLabel is the label of a task that has none: workers that give no
 // label serve it.
@@ -48,18 +54,16 @@ var maxNodes = MaxNodes
 // doubling of backoff stops there, and a longer backoff is an error.
 const MaxBackoff = time.Minute
 
-// Reducers are the built-in reducers, computed by the runtime.
-var Reducers = []string{"collect", "sum", "count", "min", "max", "mean", "concat", "merge", "first", "last"}
+// reducers are the names of the built-in reducers: the language's list,
+// which the runtime's implementations are tested against.
+var reducers = []string{"collect", "sum", "count", "min", "max", "mean", "concat", "merge", "first", "last"}
+
+// Reducers returns the names of the built-in reducers, which the runtime
+// computes.
+func Reducers() []string { return slices.Clone(reducers) }
 
 // IsReducer reports whether name is a built-in reducer.
-func IsReducer(name string) bool {
-	for _, r := range Reducers {
-		if r == name {
-			return true
-		}
-	}
-	return false
-}
+func IsReducer(name string) bool { return slices.Contains(reducers, name) }
 
 // Compile compiles the selected pipeline of f into a Graph. It checks the
 // params, the top-level statements and the selected block, not the other
@@ -146,10 +150,10 @@ type result struct {
 // compile compiles f; run is set for Compile, which needs one block selected
 // and compiles only that one, and unset for Check.
 func compile(f *lang.File, cfg Config, run bool) (*Graph, error) {
-	c := &compiler{reg: cfg.Registry, file: f.Name, params: map[string]*param{}, values: map[string]any{}}
-	if c.reg == nil {
-		c.reg = Builtins()
+	if cfg.Registry == nil {
+		return nil, ErrNoRegistry
 	}
+	c := &compiler{reg: cfg.Registry, file: f.Name, params: map[string]*param{}, values: map[string]any{}}
 	for _, s := range f.Stmts {
 		if s.Param != nil {
 			c.declareParam(s.Param)
@@ -472,7 +476,7 @@ func (c *compiler) reduce(r *lang.Reduce, path string, in *result, sc *scope) *r
 		return &result{one: c.task(t, path, in, sc)}
 	}
 	if !IsReducer(t.Kind) {
-		c.errorf(t.Pos, "unknown reducer %s%s", t.Kind, hintOrList(t.Kind, Reducers, "reducers"))
+		c.errorf(t.Pos, "unknown reducer %s%s", t.Kind, hintOrList(t.Kind, reducers, "reducers"))
 	}
 	if t.Label != nil || len(t.Opts) > 0 {
 		c.errorf(t.Pos, "reducer %s is computed by the runtime and takes no label or options", t.Kind)

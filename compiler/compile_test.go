@@ -19,10 +19,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files and inline error expectations")
 
-// testRegistry is the built-in kinds plus a kind with a required argument,
+// testRegistry is the built-in kinds (see kinds_test.go) plus a kind with a required argument,
 // standing in for one a plugin declares.
 func testRegistry() Registry {
-	r := Builtins()
+	r := builtinKinds()
 	r.Add(KindSpec{Name: "train", Aliases: []string{"fit"}, Actions: []ActionSpec{{Name: "run", MinArgs: 1, MaxArgs: 2}}})
 	return r
 }
@@ -365,10 +365,10 @@ func compileExample(t *testing.T, file string) *Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Check(f, Config{}); err != nil {
+	if err := Check(f, Config{Registry: testRegistry()}); err != nil {
 		t.Fatal(err)
 	}
-	g, err := Compile(f, Config{})
+	g, err := Compile(f, Config{Registry: testRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,20 +454,20 @@ func TestCheckEveryBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compile(f, Config{Pipeline: "eval"}); err != nil {
+	if _, err := Compile(f, Config{Registry: testRegistry(), Pipeline: "eval"}); err != nil {
 		t.Errorf("Compile eval: %v", err)
 	}
 	want := "p.omp:5:16: undefined: epohcs"
-	if _, err := Compile(f, Config{Pipeline: "train"}); err == nil || err.Error() != want {
+	if _, err := Compile(f, Config{Registry: testRegistry(), Pipeline: "train"}); err == nil || err.Error() != want {
 		t.Errorf("Compile train: got %v, want %s", err, want)
 	}
 	for _, p := range []string{"", "eval"} {
-		if err := Check(f, Config{Pipeline: p}); err == nil || err.Error() != want {
+		if err := Check(f, Config{Registry: testRegistry(), Pipeline: p}); err == nil || err.Error() != want {
 			t.Errorf("Check with pipeline %q: got %v, want %s", p, err, want)
 		}
 	}
 	want = "p.omp: no pipeline evla (did you mean eval?)\n" + want
-	if err := Check(f, Config{Pipeline: "evla"}); err == nil || err.Error() != want {
+	if err := Check(f, Config{Registry: testRegistry(), Pipeline: "evla"}); err == nil || err.Error() != want {
 		t.Errorf("Check evla: got %v, want %s", err, want)
 	}
 }

@@ -72,21 +72,3 @@ func (r *MapRegistry) Names() []string {
 	}
 	return names
 }
-
-// Builtins declares the kinds that ship with omp. The runtime replaces these
-// declarations with what the plugins themselves describe; they are here so
-// that the compiler can be used, and tested, without starting a plugin.
-func Builtins() *MapRegistry {
-	variadic := -1
-	return NewRegistry(
-		KindSpec{Name: "model", Actions: []ActionSpec{
-			{Name: "fit", MinArgs: 0, MaxArgs: 2},
-			{Name: "predict", MinArgs: 0, MaxArgs: 1, Kwargs: []string{"version", "into"}},
-			{Name: "score", MinArgs: 0, MaxArgs: 2, Kwargs: []string{"version"}},
-			{Name: "transform", MinArgs: 0, MaxArgs: 1, Kwargs: []string{"version", "into"}},
-		}},
-		KindSpec{Name: "script", Actions: []ActionSpec{{Name: "run", MaxArgs: variadic, AnyKwargs: true}}},
-		KindSpec{Name: "job", Aliases: []string{"notebook"}, Actions: []ActionSpec{{Name: "run", MaxArgs: variadic, AnyKwargs: true}}},
-		KindSpec{Name: "echo", Actions: []ActionSpec{{Name: "run", MaxArgs: 1, Kwargs: []string{"sleep", "log", "fail", "fail_attempts", "permanent"}}}},
-	)
-}

@@ -20,10 +20,9 @@ const (
 	ControlTopic = "omp.control"
 
 	// AnyLabel is the label of a worker that serves every label. Only the
-	// embedded bus supports subscribing to TaskTopic(AnyLabel).
+	// embedded bus supports subscribing to TaskTopic(AnyLabel). The label of
+	// a task that names none is the compiler's DefaultLabel.
 	AnyLabel = "*"
-	// DefaultLabel is the label of a task that names none.
-	DefaultLabel = "default"
 )
 
 // TaskTopic is the work queue of tasks with the given label.

@@ -5,8 +5,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ompdev/omp/plugins/host"
-
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/runtimetest"
 )
@@ -27,6 +25,5 @@ func TestEmbeddedPlugins(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	runtimetest.Run(t, runtimetest.Features{
 		NewExecutor: func(t *testing.T) runtime.Executor { return newHost(t) },
-		IsInfra:     host.IsInfra,
 	}, newEmbedded)
 }

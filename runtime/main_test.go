@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ompdev/omp/internal/testbin"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
 )
@@ -78,7 +79,7 @@ func children() []string {
 // newHost returns a plugin host that serves the built-in kinds from ompBin
 // and crashy from pluginDir; it is closed, killing its plugins, when tb ends.
 func newHost(tb testing.TB) *host.Host {
-	h, err := host.New(host.Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}})
 	if err != nil {
 		tb.Fatal(err)
 	}

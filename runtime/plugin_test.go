@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/runtimetest"
 )
@@ -20,7 +19,7 @@ func pluginBus(t *testing.T) runtime.Bus {
 	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
 	w, err := runtime.NewWorker(runtime.WorkerConfig{
 		Name: "local", Labels: []string{runtime.AnyLabel}, Concurrency: 4,
-		Bus: bus, Executor: newHost(t), IsInfra: host.IsInfra,
+		Bus: bus, Executor: newHost(t),
 	})
 	if err != nil {
 		t.Fatal(err)

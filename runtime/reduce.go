@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"slices"
 	"strconv"
 
 	"github.com/ompdev/omp/compiler"
@@ -43,6 +42,7 @@ func reduce(reducer string, spread bool, inputs []json.RawMessage) (json.RawMess
 	return res, nil
 }
 
+// reducers implements each of compiler.Reducers, by name.
 var reducers = map[string]func([]json.RawMessage) (json.RawMessage, error){
 	"collect": func(items []json.RawMessage) (json.RawMessage, error) { return joinList(items), nil },
 	"count": func(items []json.RawMessage) (json.RawMessage, error) {
@@ -88,16 +88,6 @@ var reducers = map[string]func([]json.RawMessage) (json.RawMessage, error){
 	},
 	"concat": concat,
 	"merge":  merge,
-}
-
-// Reducers lists the reducers the runtime computes.
-func Reducers() []string {
-	names := make([]string, 0, len(reducers))
-	for n := range reducers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 func joinList(items []json.RawMessage) json.RawMessage {

@@ -226,24 +226,10 @@ type TaskReport struct {
 // LogTail is how many log lines of a task a Report keeps.
 const LogTail = 20
 
-// InfraError is an error of the infrastructure, not of a task: the bus
-// failed, or a worker could not run a task at all (a plugin that cannot
-// start). `omp run` exits 3 on it.
-type InfraError struct{ Err error }
-
-func (e *InfraError) Error() string { return e.Err.Error() }
-func (e *InfraError) Unwrap() error { return e.Err }
-
-// IsInfra reports whether err is or wraps an *InfraError.
-func IsInfra(err error) bool {
-	var ie *InfraError
-	return errors.As(err, &ie)
-}
-
 // Run executes graph g and returns its report.
 //
-// Run returns an error only for a bad Config or graph, or an *InfraError;
-// even then the report, if not nil, says how far the run got. A failed task
+// Run returns an error only for a bad Config or graph, or an infrastructure
+// error (sdk.IsInfra); even then the report, if not nil, says how far the run got. A failed task
 // is not an error of Run: see Report.Status. When ctx is cancelled, Run
 // cancels the running attempts (Control CANCEL), waits up to CancelGrace
 // for them, marks everything unfinished CANCELLED and returns a report with

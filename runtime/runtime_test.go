@@ -45,7 +45,7 @@ func (probe) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (any, error) {
 		var m map[string]int
 		m["boom"]++
 	case "infra":
-		return nil, errNoPlugin
+		return nil, sdk.Infra(errNoPlugin)
 	case "garbage":
 		return json.RawMessage("{not json"), nil
 	case "task":
@@ -67,7 +67,6 @@ func embedded(t *testing.T, kinds ...sdk.Kind) runtime.Bus {
 	w, err := runtime.NewWorker(runtime.WorkerConfig{
 		Name: "local", Labels: []string{runtime.AnyLabel}, Bus: bus,
 		Executor: runtime.KindExecutor(kinds...),
-		IsInfra:  func(err error) bool { return errors.Is(err, errNoPlugin) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +123,7 @@ func TestMetricsProgressAndLogTail(t *testing.T) {
 	if len(tr.Log) != runtime.LogTail || tr.Log[0] != strings.Repeat("x", 10) || tr.Log[19] != strings.Repeat("x", 29) {
 		t.Errorf("log tail %q: want the last %d lines", tr.Log, runtime.LogTail)
 	}
-	if tr.Pos != "p.omp:1:3" || tr.Label != runtime.DefaultLabel || tr.Worker != "local" {
+	if tr.Pos != "p.omp:1:3" || tr.Label != compiler.DefaultLabel || tr.Worker != "local" {
 		t.Errorf("task report %+v", tr)
 	}
 }
@@ -151,7 +150,7 @@ func TestInfraError(t *testing.T) {
 	g := probeGraph("infra")
 	g.Nodes[0].Opts.Retries = 3
 	rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus})
-	if !runtime.IsInfra(err) {
+	if !sdk.IsInfra(err) {
 		t.Fatalf("err %v, want an infrastructure error", err)
 	}
 	if want := "probe infra (p.omp:1:3): " + errNoPlugin.Error(); err.Error() != want {
@@ -167,7 +166,7 @@ func TestBusDown(t *testing.T) {
 	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
 	bus.Close()
 	_, err := runtime.Run(context.Background(), probeGraph("metrics"), runtime.Config{Bus: bus})
-	if !runtime.IsInfra(err) {
+	if !sdk.IsInfra(err) {
 		t.Errorf("err %v, want an infrastructure error", err)
 	}
 }

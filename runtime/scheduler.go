@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/sdk"
 )
 
 // scheduler is one run. All its state belongs to the goroutine of run: events
@@ -101,7 +102,7 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 	}
 	slices.Sort(labels)
 	if err := s.cfg.Bus.Prepare(ctx, s.cfg.RunID, labels); err != nil {
-		return nil, &InfraError{fmt.Errorf("prepare run %s: %w", s.cfg.RunID, err)}
+		return nil, sdk.Infra(fmt.Errorf("prepare run %s: %w", s.cfg.RunID, err))
 	}
 	// The subscriptions outlive ctx: after a cancellation the run still
 	// hears its running attempts stop.
@@ -109,11 +110,11 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 	defer endSubs()
 	events, err := s.cfg.Bus.Events().Subscribe(subCtx, EventTopic(s.cfg.RunID))
 	if err != nil {
-		return nil, &InfraError{fmt.Errorf("subscribe to events of run %s: %w", s.cfg.RunID, err)}
+		return nil, sdk.Infra(fmt.Errorf("subscribe to events of run %s: %w", s.cfg.RunID, err))
 	}
 	beats, err := s.cfg.Bus.Fanout().Subscribe(subCtx, WorkersTopic)
 	if err != nil {
-		return nil, &InfraError{fmt.Errorf("subscribe to %s: %w", WorkersTopic, err)}
+		return nil, sdk.Infra(fmt.Errorf("subscribe to %s: %w", WorkersTopic, err))
 	}
 
 	s.begin(start)
@@ -215,7 +216,7 @@ func (s *scheduler) graceOver() {
 
 func (s *scheduler) err() error {
 	if s.infraErr != nil {
-		return &InfraError{s.infraErr}
+		return sdk.Infra(s.infraErr)
 	}
 	return nil
 }

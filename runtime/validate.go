@@ -34,7 +34,7 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 		case compiler.OpTask:
 			t.label = n.Label
 			if t.label == "" {
-				t.label = DefaultLabel
+				t.label = compiler.DefaultLabel
 			}
 			t.rep.Label = t.label
 			if s.labels[t.label] == nil {

@@ -6,6 +6,9 @@ import (
 	"os"
 	goruntime "runtime"
 	"time"
+
+	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/sdk"
 )
 
 // WorkerConfig configures a Worker. Bus and Executor are required.
@@ -14,7 +17,7 @@ type WorkerConfig struct {
 	// HOST-PID.
 	Name string
 	// Labels are the task labels the worker serves; default
-	// [DefaultLabel]. AnyLabel serves every label (embedded bus only).
+	// [compiler.DefaultLabel]. AnyLabel serves every label (embedded bus only).
 	Labels []string
 	// Concurrency is how many tasks run at once; default the number of
 	// CPUs.
@@ -33,7 +36,8 @@ type WorkerConfig struct {
 	GracePeriod time.Duration
 	// IsInfra tells an infrastructure error of the Executor (a plugin that
 	// cannot start) from a task's error; such a failure is not retried and
-	// makes Run return an *InfraError.
+	// makes Run return an error for which sdk.IsInfra is true. Default
+	// sdk.IsInfra, the mark that the plugin host sets.
 	IsInfra func(error) bool
 	// Middleware wraps the handler that runs each task, outermost first,
 	// inside the worker's own timeout and panic recovery.
@@ -48,7 +52,7 @@ func (c *WorkerConfig) setDefaults() {
 		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	if len(c.Labels) == 0 {
-		c.Labels = []string{DefaultLabel}
+		c.Labels = []string{compiler.DefaultLabel}
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = goruntime.NumCPU()
@@ -60,7 +64,7 @@ func (c *WorkerConfig) setDefaults() {
 		c.GracePeriod = 30 * time.Second
 	}
 	if c.IsInfra == nil {
-		c.IsInfra = func(error) bool { return false }
+		c.IsInfra = sdk.IsInfra
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}

@@ -4,7 +4,11 @@
 // workers on different machines need to share.
 //
 // A store is a local directory or a gocloud.dev/blob bucket URL (file://,
-// mem://, s3://, gs://, azblob://). Guarantees:
+// mem://, s3://, gs://, azblob://). The cloud drivers are not imported
+// here, so that a kind that uses the store does not build their SDKs: a main
+// package registers those it serves with a blank import, as it does
+// database/sql drivers (cmd/omp registers s3blob, gcsblob and azureblob).
+// Guarantees:
 //
 //   - Put is atomic: a reader sees the old object or the new one, never a
 //     part of either. Local directories write a temporary file next to the
@@ -36,11 +40,8 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
 	"gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob" // gs:// URLs
 	_ "gocloud.dev/blob/memblob" // mem:// URLs
-	_ "gocloud.dev/blob/s3blob"  // s3:// URLs
 	"gocloud.dev/gcerrors"
 )
 

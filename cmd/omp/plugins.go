@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/plugins/sdk"
 )
@@ -43,7 +44,7 @@ listed, broken plugins included.`,
 }
 
 func runPlugins(ctx context.Context, s *streams, opts pluginsOptions) error {
-	h, err := host.New(host.Config{Logger: s.err, Warnings: s.err})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Logger: s.err, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}

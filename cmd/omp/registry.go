@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 )
 
@@ -48,12 +49,9 @@ func (r *hostRegistry) Lookup(name string) (*compiler.KindSpec, bool) {
 		r.seen[name] = nil
 		return nil, false
 	}
-	spec := &compiler.KindSpec{Name: info.Spec.Name, Aliases: info.Spec.Aliases}
-	for _, a := range info.Spec.Actions {
-		spec.Actions = append(spec.Actions, compiler.ActionSpec{Name: a.Name, MinArgs: a.MinArgs, MaxArgs: a.MaxArgs, Kwargs: a.Kwargs, AnyKwargs: a.AnyKwargs})
-	}
-	r.seen[name] = spec
-	return spec, true
+	spec := builtin.CompilerSpec(info.Spec)
+	r.seen[name] = &spec
+	return &spec, true
 }
 
 // Names are the kinds known without starting any plugin.
@@ -74,7 +72,7 @@ type compileKinds struct {
 }
 
 func (c *compileKinds) registry() (compiler.Registry, error) {
-	h, err := host.New(host.Config{Warnings: c.warnings})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Warnings: c.warnings})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
+	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/report"
 )
@@ -113,7 +115,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		return withCode(ExitUsage, err)
 	}
 
-	h, err := host.New(host.Config{Store: store, Warnings: s.err})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: store, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
@@ -145,7 +147,6 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 			Concurrency: opts.workers,
 			Bus:         bus,
 			Executor:    h,
-			IsInfra:     host.IsInfra,
 		})
 		if err != nil {
 			cancel()
@@ -190,7 +191,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		}
 	}
 	switch {
-	case runErr != nil && runtime.IsInfra(runErr):
+	case runErr != nil && sdk.IsInfra(runErr):
 		return withCode(ExitInfra, runErr)
 	case runErr != nil:
 		return withCode(ExitFailure, runErr)

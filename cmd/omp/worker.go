@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/lang"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
 )
@@ -52,7 +54,7 @@ dispatch them again. The exit status is then 0.`,
 	f := cmd.Flags()
 	addBrokerFlag(cmd, &opts.broker)
 	f.StringVar(&opts.name, "name", "", "the worker's name in reports and omp workers (default HOST-PID)")
-	f.StringSliceVar(&opts.labels, "labels", []string{runtime.DefaultLabel}, "the task labels to serve, comma-separated")
+	f.StringSliceVar(&opts.labels, "labels", []string{compiler.DefaultLabel}, "the task labels to serve, comma-separated")
 	f.IntVar(&opts.concurrency, "concurrency", goruntime.NumCPU(), "how many tasks run at once")
 	f.StringVar(&opts.store, "store", "", "the store root tasks use on this machine (default: the runner's)")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "how long running tasks may finish after SIGTERM before they are handed back")
@@ -102,7 +104,7 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		return err
 	}
 	defer bus.Close()
-	h, err := host.New(host.Config{Store: opts.store, Logger: log, Warnings: log})
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: opts.store, Logger: log, Warnings: log})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
@@ -117,7 +119,6 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		Store:             opts.store,
 		HeartbeatInterval: opts.heartbeat,
 		GracePeriod:       opts.grace,
-		IsInfra:           host.IsInfra,
 		Logf:              log.printf,
 	})
 	if err != nil {

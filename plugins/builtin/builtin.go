@@ -5,6 +5,7 @@
 package builtin
 
 import (
+	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/plugins/job"
 	"github.com/ompdev/omp/plugins/model"
@@ -27,4 +28,25 @@ func Kinds() map[string]sdk.Kind {
 		m[k.Describe().Name] = k
 	}
 	return m
+}
+
+// Registry is the compiler's registry of the built-in kinds, from what each
+// describes itself as; for the tests and tools that compile a pipeline
+// without a plugin host.
+func Registry() *compiler.MapRegistry {
+	r := compiler.NewRegistry()
+	for _, k := range all {
+		r.Add(CompilerSpec(k.Describe()))
+	}
+	return r
+}
+
+// CompilerSpec is what the compiler knows of a kind that describes itself
+// as s, built in or not.
+func CompilerSpec(s sdk.KindSpec) compiler.KindSpec {
+	spec := compiler.KindSpec{Name: s.Name, Aliases: s.Aliases}
+	for _, a := range s.Actions {
+		spec.Actions = append(spec.Actions, compiler.ActionSpec{Name: a.Name, MinArgs: a.MinArgs, MaxArgs: a.MaxArgs, Kwargs: a.Kwargs, AnyKwargs: a.AnyKwargs})
+	}
+	return spec
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/internal/wire"
 	"github.com/ompdev/omp/plugins/sdk"
 )
@@ -57,7 +58,7 @@ func BenchmarkNoopRPC(b *testing.B) {
 // BenchmarkPluginStart is what a task would cost if every task started its
 // plugin: start, handshake, Describe, stop.
 func BenchmarkPluginStart(b *testing.B) {
-	cfg := Config{Self: []string{ompBin, "plugin-serve"}, StartTimeout: 30e9}
+	cfg := Config{Builtins: builtin.Kinds(), Self: []string{ompBin, "plugin-serve"}, StartTimeout: 30e9}
 	for _, bc := range []struct {
 		name, kind string
 		argv       []string

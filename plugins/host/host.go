@@ -19,7 +19,7 @@
 //     plugin fails to start, exits or is stopped, so that nothing it started
 //     lingers or holds omp up.
 //   - A plugin that cannot be started within Config.StartTimeout is reported
-//     as an error for which IsInfra is true; the CLI exits 3 for those.
+//     as an error for which sdk.IsInfra is true; the CLI exits 3 for those.
 //   - A third-party kind's name is its executable's name (omp-kind-NAME), so
 //     using or describing one kind starts that kind's plugin and no other.
 package host
@@ -44,7 +44,6 @@ import (
 	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc"
 
-	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/internal/wire"
 	"github.com/ompdev/omp/plugins/sdk"
 )
@@ -58,6 +57,12 @@ type Config struct {
 	// PluginPath are the directories searched, in order, for omp-kind-NAME
 	// executables. Nil means DefaultPluginPath().
 	PluginPath []string
+	// Builtins are the kinds that Self serves, by name (cmd/omp gives
+	// plugins/builtin's); they are described without starting a process.
+	// Nil means none: every kind is then a plugin on PluginPath. They are
+	// given rather than imported so that a program that hosts plugins does
+	// not build every kind and its dependencies.
+	Builtins map[string]sdk.Kind
 	// Self is the command that serves the built-in kinds: Self[0] is the
 	// executable and the rest its arguments, to which the kind's name is
 	// appended. Nil means the running executable with "plugin-serve"; a
@@ -169,7 +174,7 @@ func New(cfg Config) (*Host, error) {
 		cfg.Warnings = io.Discard
 	}
 	h := &Host{cfg: cfg, kinds: map[string]*kind{}, aliases: map[string]*kind{}, alone: map[*proc]bool{}}
-	for name, k := range builtin.Kinds() {
+	for name, k := range cfg.Builtins {
 		spec := k.Describe()
 		argv := append(append([]string(nil), cfg.Self...), name)
 		kd := &kind{name: name, source: SourceBuiltin, argv: argv, h: h, spec: &spec}
@@ -221,7 +226,7 @@ func New(cfg Config) (*Host, error) {
 // without starting a process; the third-party kinds' plugins are started
 // and asked at once, each within the start timeout, and kept running for
 // the tasks that follow. A plugin that cannot be started or described is
-// listed with its Error set, and err joins those errors (IsInfra), so that
+// listed with its Error set, and err joins those errors (sdk.IsInfra), so that
 // one broken plugin neither hides the others nor holds them up.
 func (h *Host) Kinds(ctx context.Context) ([]KindInfo, error) {
 	h.mu.Lock()
@@ -247,7 +252,7 @@ func (h *Host) Kinds(ctx context.Context) ([]KindInfo, error) {
 // (and no other, unless name is none of their file names: then it may be
 // an alias, which only describing them all tells). An unknown name gives an
 // *UnknownKindError; a plugin that cannot start or be described, an error
-// for which IsInfra is true.
+// for which sdk.IsInfra is true.
 func (h *Host) Kind(ctx context.Context, name string) (KindInfo, error) {
 	k, err := h.lookup(ctx, name)
 	if err != nil {
@@ -289,7 +294,7 @@ func (k *kind) info(ctx context.Context) (KindInfo, error) {
 // result as JSON. Log lines, metrics and progress go to e while the task
 // runs. An error the kind marked with sdk.Permanent is still so
 // (sdk.IsPermanent); a plugin that cannot start gives an error for which
-// IsInfra is true; when ctx ends first the error matches ctx.Err().
+// sdk.IsInfra is true; when ctx ends first the error matches ctx.Err().
 func (h *Host) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, context.Cause(ctx)
@@ -333,7 +338,7 @@ func (k *kind) runAlone(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.Ra
 	if h.closed {
 		h.mu.Unlock()
 		p.kill()
-		return nil, &InfraError{Kind: k.name, Err: errors.New("plugin host is closed")}
+		return nil, cannotStart(k.name, errors.New("plugin host is closed"))
 	}
 	h.alone[p] = true
 	h.mu.Unlock()
@@ -419,7 +424,7 @@ func (e *UnknownKindError) Error() string {
 }
 
 // Unwrap gives the plugins' errors: with some, the unknown kind may be an
-// infrastructure failure (IsInfra).
+// infrastructure failure (sdk.IsInfra).
 func (e *UnknownKindError) Unwrap() error { return e.Broken }
 
 func (k *kind) describe(ctx context.Context) (*sdk.KindSpec, error) {
@@ -438,11 +443,11 @@ func (k *kind) describe(ctx context.Context) (*sdk.KindSpec, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &InfraError{Kind: k.name, Describing: true, Err: p.failure(k.name, err)}
+		return nil, cannotDescribe(k.name, p.failure(k.name, err))
 	}
 	spec := specFromWire(w)
 	if spec.Name != k.name {
-		return nil, &InfraError{Kind: k.name, Describing: true, Err: fmt.Errorf("%s describes itself as kind %q; the file name and the kind's name must agree", k.source, spec.Name)}
+		return nil, cannotDescribe(k.name, fmt.Errorf("%s describes itself as kind %q; the file name and the kind's name must agree", k.source, spec.Name))
 	}
 	k.mu.Lock()
 	k.spec = &spec
@@ -467,7 +472,7 @@ func (k *kind) process() (*proc, error) {
 
 func (k *kind) processLocked() (*proc, error) {
 	if k.h.isClosed() {
-		return nil, &InfraError{Kind: k.name, Err: errors.New("plugin host is closed")}
+		return nil, cannotStart(k.name, errors.New("plugin host is closed"))
 	}
 	if k.proc != nil && !k.proc.client.Exited() {
 		return k.proc, nil
@@ -541,12 +546,12 @@ func start(name string, argv []string, cfg Config) (*proc, error) {
 	rpc, err := client.Client()
 	if err != nil {
 		client.Kill()
-		return nil, &InfraError{Kind: name, Err: startError(err, stderr, cfg.StartTimeout)}
+		return nil, cannotStart(name, startError(err, stderr, cfg.StartTimeout))
 	}
 	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
 		client.Kill()
-		return nil, &InfraError{Kind: name, Err: startError(err, stderr, cfg.StartTimeout)}
+		return nil, cannotStart(name, startError(err, stderr, cfg.StartTimeout))
 	}
 	p.kind = raw.(wire.KindClient)
 	return p, nil
@@ -676,7 +681,7 @@ func (p *proc) lost(ctx context.Context, k *kind, err error) error {
 		return context.Cause(ctx)
 	}
 	if k.h.isClosed() {
-		return &InfraError{Kind: k.name, Err: errors.New("plugin host closed while the task ran")}
+		return cannotStart(k.name, errors.New("plugin host closed while the task ran"))
 	}
 	err = p.failure(k.name, err)
 	k.drop(p)
@@ -746,30 +751,16 @@ func (e *ExitError) Error() string {
 	return msg
 }
 
-// InfraError is the error of a plugin that could not be started or
-// described: the infrastructure failed, not the task.
-type InfraError struct {
-	Kind string
-	// Describing is set when the plugin started but its Describe failed or
-	// did not fit.
-	Describing bool
-	Err        error
+// cannotStart is the error of a plugin that could not be started: the
+// infrastructure failed, not the task (sdk.IsInfra).
+func cannotStart(kind string, err error) error {
+	return sdk.Infra(fmt.Errorf("plugin %s could not start: %w", kind, err))
 }
 
-func (e *InfraError) Error() string {
-	if e.Describing {
-		return fmt.Sprintf("plugin %s could not be described: %v", e.Kind, e.Err)
-	}
-	return fmt.Sprintf("plugin %s could not start: %v", e.Kind, e.Err)
-}
-
-func (e *InfraError) Unwrap() error { return e.Err }
-
-// IsInfra reports whether err comes from a plugin that could not be started
-// or described, rather than from a task.
-func IsInfra(err error) bool {
-	var ie *InfraError
-	return errors.As(err, &ie)
+// cannotDescribe is the error of a plugin that started but whose Describe
+// failed or did not fit (sdk.IsInfra).
+func cannotDescribe(kind string, err error) error {
+	return sdk.Infra(fmt.Errorf("plugin %s could not be described: %w", kind, err))
 }
 
 // grpcPlugin is the client half of go-plugin's plugin; package sdk has the

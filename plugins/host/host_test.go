@@ -23,7 +23,7 @@ import (
 // binary and the test kinds from pluginDir, closed when the test ends.
 func newHost(t testing.TB) *Host {
 	t.Helper()
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 			if got := sdk.IsPermanent(err); got != tc.permanent {
 				t.Errorf("IsPermanent = %v, want %v", got, tc.permanent)
 			}
-			if IsInfra(err) {
+			if sdk.IsInfra(err) {
 				t.Errorf("IsInfra(%v) = true for a task's own error", err)
 			}
 		})
@@ -142,7 +142,7 @@ func TestTaskCrossesTheBoundary(t *testing.T) {
 		t.Errorf("the kind received\n%s\nwant\n%s", again, want)
 	}
 	// An empty Store is filled from the host's Config.Store.
-	h2, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}, Store: "/default/store"})
+	h2, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}, Store: "/default/store"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestPluginCrash(t *testing.T) {
 			if errors.As(err, &ee) != tc.restarts {
 				t.Errorf("errors.As(%v, *ExitError) = %v, want %v", err, !tc.restarts, tc.restarts)
 			}
-			if IsInfra(err) {
+			if sdk.IsInfra(err) {
 				t.Errorf("IsInfra(%v) = true for a crash during a task", err)
 			}
 			after := pid(t, h)
@@ -252,7 +252,7 @@ func TestCancelReachesKind(t *testing.T) {
 
 func TestThirdPartyKindOnPluginPath(t *testing.T) {
 	t.Setenv("OMP_PLUGIN_PATH", "/nonexistent:"+pluginDir)
-	h, err := New(Config{Self: []string{ompBin}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,18 +312,18 @@ func TestInfraErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "omp-kind-shout"), upper, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Self: []string{filepath.Join(dir, "no-such-omp")}, PluginPath: []string{dir}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{filepath.Join(dir, "no-such-omp")}, PluginPath: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
 
 	_, err = h.Run(context.Background(), task("echo", "run", `1`), nil)
-	if !IsInfra(err) || !strings.HasPrefix(err.Error(), "plugin echo could not start: ") {
+	if !sdk.IsInfra(err) || !strings.HasPrefix(err.Error(), "plugin echo could not start: ") {
 		t.Errorf("missing omp: err = %v, want an infra error", err)
 	}
 	_, err = h.Run(context.Background(), task("bogus", "run"), nil)
-	if !IsInfra(err) || err.Error() != "plugin bogus could not start: exited before its handshake: stderr: not a plugin" {
+	if !sdk.IsInfra(err) || err.Error() != "plugin bogus could not start: exited before its handshake: stderr: not a plugin" {
 		t.Errorf("bogus plugin: err = %v, want an infra error ending in its stderr", err)
 	}
 	kinds, err := h.Kinds(context.Background())
@@ -337,7 +337,7 @@ func TestInfraErrors(t *testing.T) {
 		"bogus " + filepath.Join(dir, "omp-kind-bogus") + ": could not start: exited before its handshake: stderr: not a plugin",
 		"shout " + filepath.Join(dir, "omp-kind-shout") + `: could not be described: ` + filepath.Join(dir, "omp-kind-shout") + ` describes itself as kind "upper"; the file name and the kind's name must agree`,
 	}
-	if !IsInfra(err) || len(kinds) != len(builtin.Kinds())+2 || !slices.Equal(unavailable, wantUnavailable) {
+	if !sdk.IsInfra(err) || len(kinds) != len(builtin.Kinds())+2 || !slices.Equal(unavailable, wantUnavailable) {
 		t.Errorf("Kinds = %d kinds, unavailable %q, %v; want the built-in kinds, %q and an infra error", len(kinds), unavailable, err, wantUnavailable)
 	}
 	want := `plugin shout could not be described: ` + filepath.Join(dir, "omp-kind-shout") + ` describes itself as kind "upper"; the file name and the kind's name must agree`
@@ -355,7 +355,7 @@ func TestRunAfterClose(t *testing.T) {
 	pid(t, h)
 	h.Close()
 	_, err := h.Run(context.Background(), task("crashy", "pid"), nil)
-	if !IsInfra(err) || err.Error() != "plugin crashy could not start: plugin host is closed" {
+	if !sdk.IsInfra(err) || err.Error() != "plugin crashy could not start: plugin host is closed" {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/internal/testbin"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/plugins/sdk/sdktest"
 )
@@ -77,7 +78,7 @@ func TestStartTimeoutKillsTheGroup(t *testing.T) {
 	dir := t.TempDir()
 	pidfile := filepath.Join(dir, "hang.pid")
 	writeExec(t, filepath.Join(dir, "omp-kind-hang"), hangScript(pidfile))
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{dir}, StartTimeout: 500 * time.Millisecond})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{dir}, StartTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestStartTimeoutKillsTheGroup(t *testing.T) {
 
 	_, err = runWithin(t, 20*time.Second, h, task("hang", "run"), nil)
 	want := "plugin hang could not start: timeout: no handshake within 500ms ($OMP_PLUGIN_START_TIMEOUT)"
-	if !IsInfra(err) || err.Error() != want {
+	if !sdk.IsInfra(err) || err.Error() != want {
 		t.Errorf("err = %v, want an infra error %q", err, want)
 	}
 	child := readPID(t, pidfile)
@@ -122,7 +123,7 @@ func TestKindStartsOnlyItsPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeExec(t, filepath.Join(dir, "omp-kind-crashy"), string(crashy))
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{dir}, StartTimeout: 500 * time.Millisecond})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{dir}, StartTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestKindsStartsPluginsAtOnce(t *testing.T) {
 		name := "hang" + strconv.Itoa(i)
 		writeExec(t, filepath.Join(dir, "omp-kind-"+name), hangScript(filepath.Join(dir, name+".pid")))
 	}
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{dir}, StartTimeout: timeout})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{dir}, StartTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestKindsStartsPluginsAtOnce(t *testing.T) {
 	if took >= n*timeout {
 		t.Errorf("Kinds took %v: the plugins were started one after another", took)
 	}
-	if !IsInfra(err) {
+	if !sdk.IsInfra(err) {
 		t.Errorf("err = %v, want an infra error", err)
 	}
 	var broken int
@@ -207,7 +208,7 @@ func TestBuiltinHidesPlugin(t *testing.T) {
 		writeExec(t, filepath.Join(dir, "omp-kind-"+name), "#!/bin/sh\nexit 1\n")
 	}
 	var warnings bytes.Buffer
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{dir}, Warnings: &warnings})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{dir}, Warnings: &warnings})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/internal/testbin"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/sdk"
 )
 
@@ -44,7 +45,7 @@ func children(pid int) []string {
 }
 
 func TestCloseStopsEveryPlugin(t *testing.T) {
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ const helperEnv = "OMP_HOST_TEST_HELPER"
 // helperMain runs the script scripts/wait in the store $OMP_HOST_TEST_HELPER
 // through a host and waits for it; the script never ends.
 func helperMain() int {
-	h, err := New(Config{Self: []string{os.Getenv("OMP_HOST_TEST_OMP")}, PluginPath: []string{}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{os.Getenv("OMP_HOST_TEST_OMP")}, PluginPath: []string{}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -150,7 +151,7 @@ func TestKilledHostTakesPluginsWithIt(t *testing.T) {
 
 func TestCloseKillsAStubbornPlugin(t *testing.T) {
 	t.Setenv("OMP_CRASHY_STUBBORN", "1")
-	h, err := New(Config{Self: []string{ompBin}, PluginPath: []string{pluginDir}})
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,3 +66,26 @@ func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
 }
+
+type infraError struct{ err error }
+
+func (e *infraError) Error() string { return e.err.Error() }
+func (e *infraError) Unwrap() error { return e.err }
+
+// Infra marks err as a failure of the infrastructure rather than of a task:
+// a plugin that cannot start, a bus that fails. The runner does not retry
+// the task, and `omp run` exits 3. The mark is for the programs that run
+// kinds (the plugin host, the runtime): it does not cross from a plugin
+// process, so a kind's own error is never one. Infra(nil) is nil.
+func Infra(err error) error {
+	if err == nil || IsInfra(err) {
+		return err
+	}
+	return &infraError{err}
+}
+
+// IsInfra reports whether err, or any error it wraps, was marked with Infra.
+func IsInfra(err error) bool {
+	var ie *infraError
+	return errors.As(err, &ie)
+}

@@ -61,34 +61,50 @@ func TestTaskHelpers(t *testing.T) {
 	}
 }
 
-func TestPermanent(t *testing.T) {
-	base := errors.New("bad")
-	p := Permanent(base)
-	tests := []struct {
-		name string
-		err  error
-		want bool
+// TestMarks: Permanent and Infra mark an error through wrapping and
+// joining, keep its message and chain, and are independent of each other.
+func TestMarks(t *testing.T) {
+	marks := []struct {
+		name  string
+		mark  func(error) error
+		is    func(error) bool
+		other func(error) bool
 	}{
-		{"plain", base, false},
-		{"marked", p, true},
-		{"wrapped", fmt.Errorf("task x: %w", p), true},
-		{"joined", errors.Join(errors.New("other"), p), true},
-		{"nil", nil, false},
+		{"Permanent", Permanent, IsPermanent, IsInfra},
+		{"Infra", Infra, IsInfra, IsPermanent},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := IsPermanent(tc.err); got != tc.want {
-				t.Errorf("IsPermanent(%v) = %v, want %v", tc.err, got, tc.want)
+	for _, m := range marks {
+		t.Run(m.name, func(t *testing.T) {
+			base := errors.New("bad")
+			p := m.mark(base)
+			tests := []struct {
+				name string
+				err  error
+				want bool
+			}{
+				{"plain", base, false},
+				{"marked", p, true},
+				{"wrapped", fmt.Errorf("task x: %w", p), true},
+				{"joined", errors.Join(errors.New("other"), p), true},
+				{"nil", nil, false},
+			}
+			for _, tc := range tests {
+				if got := m.is(tc.err); got != tc.want {
+					t.Errorf("%s: Is%s(%v) = %v, want %v", tc.name, m.name, tc.err, got, tc.want)
+				}
+			}
+			if m.other(p) {
+				t.Errorf("%s(err) carries the other mark too", m.name)
+			}
+			if p.Error() != "bad" || !errors.Is(p, base) {
+				t.Errorf("%s(err) must keep err's message and chain: %q", m.name, p)
+			}
+			if m.mark(nil) != nil {
+				t.Errorf("%s(nil) != nil", m.name)
+			}
+			if m.mark(p) != p {
+				t.Errorf("%s of a marked error wraps it again", m.name)
 			}
 		})
-	}
-	if p.Error() != "bad" || !errors.Is(p, base) {
-		t.Errorf("Permanent(err) must keep err's message and chain: %q", p)
-	}
-	if Permanent(nil) != nil {
-		t.Error("Permanent(nil) != nil")
-	}
-	if Permanent(p) != p {
-		t.Error("Permanent of a permanent error wraps it again")
 	}
 }

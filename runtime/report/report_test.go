@@ -15,6 +15,7 @@ import (
 
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/lang"
+	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
 )
@@ -254,7 +255,7 @@ func TestConsoleRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := compiler.Compile(f, compiler.Config{})
+	g, err := compiler.Compile(f, compiler.Config{Registry: builtin.Registry()})
 	if err != nil {
 		t.Fatal(err)
 	}

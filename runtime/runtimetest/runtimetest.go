@@ -19,6 +19,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
 )
@@ -125,7 +126,7 @@ func (e *env) worker(name string, change func(*runtime.WorkerConfig)) (stop func
 	e.t.Helper()
 	cfg := runtime.WorkerConfig{
 		Name:              name,
-		Labels:            []string{runtime.DefaultLabel},
+		Labels:            []string{compiler.DefaultLabel},
 		Concurrency:       4,
 		Bus:               e.bus,
 		Executor:          e.exec,
