@@ -11,6 +11,7 @@ import (
 
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/runtimetest"
 	rt "github.com/ompdev/omp/runtime/runtimetest"
 )
 
@@ -29,21 +30,9 @@ func bubbleWorker(t *testing.T, concurrency int, labels ...string) runtime.Bus {
 // ends.
 func echoWorker(t *testing.T, bus runtime.Bus, concurrency int, labels ...string) {
 	t.Helper()
-	w, err := runtime.NewWorker(runtime.WorkerConfig{
+	runtimetest.Serve(t, runtime.WorkerConfig{
 		Name: "w", Labels: labels, Concurrency: concurrency, Bus: bus,
 		Executor: runtime.KindExecutor(echo.Kind{}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
 	})
 }
 

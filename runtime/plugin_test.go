@@ -17,20 +17,10 @@ import (
 func pluginBus(t *testing.T) runtime.Bus {
 	t.Helper()
 	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
-	w, err := runtime.NewWorker(runtime.WorkerConfig{
+	t.Cleanup(func() { bus.Close() }) // after the worker's: cleanups run last first
+	runtimetest.Serve(t, runtime.WorkerConfig{
 		Name: "local", Labels: []string{runtime.AnyLabel}, Concurrency: 4,
 		Bus: bus, Executor: newHost(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		bus.Close()
 	})
 	return bus
 }

@@ -64,22 +64,10 @@ func noLeaks(t *testing.T) {
 func embedded(t *testing.T, kinds ...sdk.Kind) runtime.Bus {
 	t.Helper()
 	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
-	w, err := runtime.NewWorker(runtime.WorkerConfig{
+	t.Cleanup(func() { bus.Close() }) // after the worker's: cleanups run last first
+	runtimetest.Serve(t, runtime.WorkerConfig{
 		Name: "local", Labels: []string{runtime.AnyLabel}, Bus: bus,
 		Executor: runtime.KindExecutor(kinds...),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		bus.Close()
 	})
 	return bus
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/amqpbus"
+	"github.com/ompdev/omp/runtime/runtimetest"
 )
 
 // newBus connects a bus to the test broker with the given prefix and closes
@@ -64,19 +65,7 @@ func serve(t testing.TB, url, prefix string, cfg runtime.WorkerConfig) *runtime.
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = 500 * time.Millisecond
 	}
-	w, err := runtime.NewWorker(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
+	w, _ := runtimetest.Serve(t, cfg)
 	return w
 }
 

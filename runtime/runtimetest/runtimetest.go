@@ -137,23 +137,7 @@ func (e *env) worker(name string, change func(*runtime.WorkerConfig)) (stop func
 	if change != nil {
 		change(&cfg)
 	}
-	w, err := runtime.NewWorker(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Serve(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				e.t.Errorf("worker %s: Serve: %v", name, err)
-			}
-		})
-	}
-	e.t.Cleanup(stop)
+	_, stop = Serve(e.t, cfg)
 	return stop
 }
 
