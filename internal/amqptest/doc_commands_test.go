@@ -183,19 +183,7 @@ func startBackground(t *testing.T, dir string, env []string, where, line string)
 	t.Helper()
 	cmd := exec.Command("bash", "-c", "exec "+line)
 	cmd.Dir, cmd.Env = dir, env
-	p := &proc{name: where, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("%s: %s:\n%s", where, line, p.stderr)
-		}
-	})
+	p := startProc(t, where, where+": "+line, cmd)
 	if strings.HasPrefix(line, "omp worker ") {
 		p.waitFor(t, "serving", 15*time.Second)
 	}

@@ -71,8 +71,17 @@ func startWorkerIn(t *testing.T, dir string, env []string, url, name string, arg
 	cmd := exec.Command(ompBin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	p := startProc(t, name, "worker "+name, cmd)
+	p.waitFor(t, "serving", 15*time.Second)
+	return p
+}
+
+// startProc starts cmd, what it writes kept in the returned proc, and kills
+// it when t ends; if t failed, that output is logged under title.
+func startProc(t *testing.T, name, title string, cmd *exec.Cmd) *proc {
+	t.Helper()
 	p := &proc{name: name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
+	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +90,9 @@ func startWorkerIn(t *testing.T, dir string, env []string, url, name string, arg
 		cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			t.Logf("worker %s stderr:\n%s", name, p.stderr)
+			t.Logf("%s:\n%s", title, p.stderr)
 		}
 	})
-	p.waitFor(t, "serving", 15*time.Second)
 	return p
 }
 
