@@ -1,0 +1,218 @@
+// Package runs is omp's run history: every run, each of its tasks, every
+// state change, log line and metric, kept in a database (SQLite by default,
+// or PostgreSQL for a history shared across machines).
+//
+// Its guarantee: what a Store accepted is there for every later reader, in
+// the order it was written, and one Store behaves as the other (one
+// conformance suite, runstest, runs against both). Only the runner writes;
+// any number of readers (omp runs, status, logs) read while it does.
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Status is a run's status.
+type Status string
+
+const (
+	Running   Status = "RUNNING"
+	Success   Status = "SUCCESS"
+	Failure   Status = "FAILURE"
+	Cancelled Status = "CANCELLED"
+	// Lost is a run whose runner stopped renewing its heartbeat (killed,
+	// or its machine gone) before it recorded an end.
+	Lost Status = "LOST"
+)
+
+// Done reports whether s is final.
+func (s Status) Done() bool { return s != Running }
+
+// LostAfter is how old a running run's heartbeat may be before readers
+// count the run as Lost.
+const LostAfter = 30 * time.Second
+
+// Run is one execution of one pipeline of one file.
+type Run struct {
+	ID       string          `json:"id"`
+	File     string          `json:"file"`   // as given to omp run, made absolute
+	Source   string          `json:"source"` // the file's text when the run started
+	Pipeline string          `json:"pipeline"`
+	Params   json.RawMessage `json:"params"` // object: name → value, as compiled
+	Graph    json.RawMessage `json:"graph"`  // the compiled graph, as omp graph --format json
+	Broker   string          `json:"broker"` // "" embedded, else the broker URL, password redacted
+	Status   Status          `json:"status"`
+	ExitCode int             `json:"exit_code"`
+	Started  time.Time       `json:"started"`
+	Finished time.Time       `json:"finished"` // zero while running
+	// Heartbeat is when the runner last said it is alive.
+	Heartbeat time.Time `json:"heartbeat"`
+	Host      string    `json:"host"`
+	User      string    `json:"user"`
+	Version   string    `json:"version"` // omp's version
+	// CancelRequested is set by Store.RequestCancel; the runner cancels
+	// the run when it sees it.
+	CancelRequested bool   `json:"cancel_requested"`
+	Counts          Counts `json:"counts"`
+}
+
+// Counts are how many tasks of a run are in each state.
+type Counts struct {
+	Total     int `json:"total"`
+	Pending   int `json:"pending"`
+	Running   int `json:"running"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Cancelled int `json:"cancelled"`
+}
+
+// Task is one node of a run's graph, as last recorded.
+type Task struct {
+	RunID    string    `json:"run_id"`
+	Node     string    `json:"node"` // the graph node id
+	Kind     string    `json:"kind"`
+	Name     string    `json:"name"`
+	Action   string    `json:"action"`
+	Label    string    `json:"label"`
+	Pos      string    `json:"pos"` // FILE:LINE:COL of its statement
+	Worker   string    `json:"worker"`
+	State    string    `json:"state"` // PENDING, STARTED, RETRY, SUCCESS, FAILURE, CANCELLED
+	Attempts int       `json:"attempts"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Error    string    `json:"error"`
+	// Result is the task's result as JSON, or null. A result over
+	// MaxInlineResult bytes is kept in the store instead, and ResultRef
+	// names its key there.
+	Result    json.RawMessage `json:"result"`
+	ResultRef string          `json:"result_ref"`
+	// CacheKey is the digest that resume compares; "" until a runner
+	// computes one.
+	CacheKey string `json:"cache_key"`
+}
+
+// MaxInlineResult is the largest result kept in the database itself.
+const MaxInlineResult = 1 << 20
+
+// Transition is one state change of one task, for timelines.
+type Transition struct {
+	RunID   string    `json:"run_id"`
+	Node    string    `json:"node"`
+	Time    time.Time `json:"time"`
+	State   string    `json:"state"`
+	Attempt int       `json:"attempt"`
+	Worker  string    `json:"worker"`
+	Message string    `json:"message"` // why (an error, "worker w1 lost"), or ""
+}
+
+// LogLine is one line a task logged. Seq orders the lines of a run.
+type LogLine struct {
+	RunID string    `json:"run_id"`
+	Seq   int64     `json:"seq"`
+	Node  string    `json:"node"`
+	Time  time.Time `json:"time"`
+	Line  string    `json:"line"`
+}
+
+// Metric is one value a task reported.
+type Metric struct {
+	RunID string    `json:"run_id"`
+	Node  string    `json:"node"`
+	Name  string    `json:"name"`
+	Value float64   `json:"value"`
+	Step  int       `json:"step"`
+	Time  time.Time `json:"time"`
+}
+
+// Batch is what a runner writes at once: a Store applies it in one
+// transaction, so a reader sees all of it or none.
+type Batch struct {
+	RunID string
+	// Tasks are upserted by (RunID, Node): the whole row is replaced.
+	Tasks       []Task
+	Transitions []Transition
+	// Logs are appended; a Store assigns their Seq.
+	Logs    []LogLine
+	Metrics []Metric
+	Counts  *Counts // the run's counts after the batch, if they changed
+}
+
+// Filter selects runs; zero fields select everything.
+type Filter struct {
+	File     string
+	Pipeline string
+	Status   Status
+	Limit    int // 0: no limit
+}
+
+// MetricFilter selects metrics; zero fields select everything.
+type MetricFilter struct {
+	RunIDs []string
+	File   string
+	Name   string
+	Task   string // a node id or a task name
+}
+
+// Store is a run history. Its methods are safe for concurrent use.
+type Store interface {
+	// Create records a new run, with Status Running.
+	Create(ctx context.Context, r *Run) error
+	// Write applies b in one transaction.
+	Write(ctx context.Context, b Batch) error
+	// Finish records the end of a run.
+	Finish(ctx context.Context, id string, status Status, exitCode int, at time.Time) error
+	// Beat renews the run's heartbeat and reports whether a cancel was
+	// requested.
+	Beat(ctx context.Context, id string, at time.Time) (cancelRequested bool, err error)
+	// RequestCancel asks the run's runner to cancel it; ErrDone if the
+	// run already ended.
+	RequestCancel(ctx context.Context, id string) error
+
+	// Resolve turns a reference (an id, a unique prefix of one, or
+	// "last") into a run id. An unknown or ambiguous one is an
+	// *AmbiguousError or ErrNotFound.
+	Resolve(ctx context.Context, ref string) (string, error)
+	// Run returns one run; a Running run whose heartbeat is older than
+	// LostAfter is marked Lost first.
+	Run(ctx context.Context, id string) (*Run, error)
+	// Runs returns runs newest first, marking lost ones as Run does.
+	Runs(ctx context.Context, f Filter) ([]Run, error)
+	// Tasks returns a run's tasks in node order.
+	Tasks(ctx context.Context, runID string) ([]Task, error)
+	// Transitions returns a run's state changes in time order; node ""
+	// means every node.
+	Transitions(ctx context.Context, runID, node string) ([]Transition, error)
+	// Logs returns a run's log lines with Seq > after, in order; node ""
+	// means every node.
+	Logs(ctx context.Context, runID, node string, after int64) ([]LogLine, error)
+	// Metrics returns the selected metrics ordered by run (newest first),
+	// node, name and step.
+	Metrics(ctx context.Context, f MetricFilter) ([]Metric, error)
+	// Prune deletes the runs that started before t, with everything
+	// recorded about them, and says how many.
+	Prune(ctx context.Context, before time.Time) (int, error)
+
+	Close() error
+}
+
+var (
+	// ErrNotFound is returned for a run that is not in the store.
+	ErrNotFound = errors.New("no such run")
+	// ErrDone is returned for a change to a run that has ended.
+	ErrDone = errors.New("run has ended")
+	// ErrNewerSchema is returned by Open for a database written by a newer omp.
+	ErrNewerSchema = errors.New("database was written by a newer omp")
+)
+
+// AmbiguousError is a prefix that names more than one run.
+type AmbiguousError struct {
+	Ref        string
+	Candidates []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return "run " + e.Ref + " is ambiguous"
+}
