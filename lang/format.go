@@ -308,7 +308,7 @@ func (ft *formatter) items(nodes []*node, ind int, comma func(k int) bool, item 
 			ft.write(",")
 		}
 		if n.trail != nil {
-			ft.write(" " + n.trail.Text)
+			ft.write("  " + n.trail.Text)
 		}
 		ft.newline()
 		prev = max(prev, n.endLine)
@@ -390,7 +390,7 @@ func (ft *formatter) chain(n *node, ind int) {
 			ft.stageOut(sn, ind, false)
 		}
 		if sn.trail != nil && k+1 < len(n.children) {
-			ft.write(" " + sn.trail.Text)
+			ft.write("  " + sn.trail.Text)
 		}
 	}
 }
