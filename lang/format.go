@@ -202,17 +202,13 @@ func (ft *formatter) attach(root *node, c Comment) {
 	off := c.Pos.Offset
 	d := root
 	for {
-		var in *node
-		for _, ch := range d.children {
-			if ch.start < off && off < ch.end {
-				in = ch
-				break
-			}
-		}
-		if in == nil {
+		// Children are in source order and do not overlap: the one that
+		// may hold c is the first that ends after it.
+		k := sort.Search(len(d.children), func(i int) bool { return d.children[i].end > off })
+		if k == len(d.children) || d.children[k].start >= off {
 			break
 		}
-		d = in
+		d = d.children[k]
 	}
 	if d.leaf {
 		lead(d, c)
@@ -222,7 +218,13 @@ func (ft *formatter) attach(root *node, c Comment) {
 		var best *node
 		var walk func(n *node)
 		walk = func(n *node) {
-			for _, ch := range n.children {
+			// Only the children that end on c's line, or hold the
+			// nodes that do, and start before c.
+			k := sort.Search(len(n.children), func(i int) bool { return n.children[i].endLine >= c.Pos.Line })
+			for _, ch := range n.children[k:] {
+				if ch.start > off {
+					break
+				}
 				// Pre-order, and only a later end replaces: of the nodes
 				// that end at the same place, the outermost wins.
 				if ch.end <= off && ch.endLine == c.Pos.Line && (best == nil || ch.end > best.end) {
@@ -237,11 +239,9 @@ func (ft *formatter) attach(root *node, c Comment) {
 			return
 		}
 	}
-	for _, ch := range d.children {
-		if ch.start > off {
-			lead(ch, c)
-			return
-		}
+	if k := sort.Search(len(d.children), func(i int) bool { return d.children[i].start > off }); k < len(d.children) {
+		lead(d.children[k], c)
+		return
 	}
 	d.foot = append(d.foot, c)
 }
