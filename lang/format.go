@@ -35,7 +35,7 @@ func Format(src []byte, filename string) ([]byte, error) {
 }
 
 // node is a part of the file that comments attach to: the file, a
-// statement, a chain, a stage (a leaf unless it is a block) or a block.
+// statement, a chain, or a stage (a leaf unless it is a block).
 type node struct {
 	start, end         int // byte offsets of the first token and after the last
 	startLine, endLine int
@@ -54,6 +54,8 @@ type node struct {
 	// forced is set when a comment inside the node needs a line break, so
 	// that the node cannot be printed on one line.
 	forced bool
+	// forLine is the line a block's for clause ends on.
+	forLine int
 }
 
 type formatter struct {
@@ -165,6 +167,7 @@ func (ft *formatter) chainNode(c *Chain, si, ei int) *node {
 			last := gt
 			if b.For != nil {
 				last = ft.idx(b.For.Pos.Offset)
+				sn.forLine = ft.toks[gt-1].Pos.Line
 			}
 			if ft.toks[last-1].Type == TokPunct && ft.toks[last-1].Value == "," {
 				last--
@@ -446,6 +449,7 @@ func (ft *formatter) stageOut(n *node, ind int, mustBreak bool) {
 		ft.startLine(ind + 1)
 		ft.write(ft.flatFor(b.For))
 		ft.newline()
+		prev = max(prev, n.forLine)
 	}
 	ft.comments(n.foot, ind+1, &prev)
 	ft.startLine(ind)
