@@ -11,9 +11,9 @@ import (
 // The formatter's rules are spec.md's "Formatting" section; keep the two in
 // step, and keep both stable: a change reformats every user's files.
 
-// Width is the column a formatted line should not pass: a block or chain
+// FormatWidth is the column a formatted line should not pass: a block or chain
 // longer than that is broken over several lines. Comments do not count.
-const Width = 100
+const FormatWidth = 100
 
 // indent is one level of indentation.
 const indent = "  "
@@ -365,7 +365,7 @@ func (ft *formatter) stmt(n *node, ind int) {
 // and its stages still joined by "->" on the lines of the blocks' ends, if
 // that makes every line fit; else broken before every "->".
 func (ft *formatter) chain(n *node, ind int) {
-	if flat := ft.flatChain(n.chain); !n.forced && ft.col+utf8.RuneCountInString(flat) <= Width {
+	if flat := ft.flatChain(n.chain); !n.forced && ft.col+utf8.RuneCountInString(flat) <= FormatWidth {
 		ft.write(flat)
 		return
 	}
@@ -418,7 +418,7 @@ func (ft *formatter) hugs(n *node, ind int) bool {
 			col += len(" -> ")
 		}
 		if b := sn.stage.Block; b != nil {
-			if col += len(b.Kind) + len(" <"); col > Width {
+			if col += len(b.Kind) + len(" <"); col > FormatWidth {
 				return false
 			}
 			col = ind*len(indent) + len(">") + utf8.RuneCountInString(ft.tail(b.Label, b.Opts))
@@ -426,7 +426,7 @@ func (ft *formatter) hugs(n *node, ind int) bool {
 			col += utf8.RuneCountInString(ft.flatStage(sn.stage))
 		}
 	}
-	return col <= Width
+	return col <= FormatWidth
 }
 
 // stageOut prints a stage; a block is broken when it must be, or when it
@@ -437,7 +437,7 @@ func (ft *formatter) stageOut(n *node, ind int, mustBreak bool) {
 		ft.write(ft.flatStage(n.stage))
 		return
 	}
-	if flat := ft.flatStage(n.stage); !mustBreak && !n.forced && ft.col+utf8.RuneCountInString(flat) <= Width {
+	if flat := ft.flatStage(n.stage); !mustBreak && !n.forced && ft.col+utf8.RuneCountInString(flat) <= FormatWidth {
 		ft.write(flat)
 		return
 	}
