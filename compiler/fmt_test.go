@@ -18,15 +18,8 @@ import (
 // compiles to the same graph, node ids included, or fails with the same
 // errors. Seeds are FuzzCompile's and the formatter's golden inputs.
 func FuzzFormat(f *testing.F) {
-	for _, pattern := range []string{"../lang/testdata/fuzz/*.omp", "../examples/*.omp", "testdata/errors/*.omp"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data)
-		}
+	for _, data := range fuzzSeeds(f) {
+		f.Add(data)
 	}
 	goldens, _ := filepath.Glob("../lang/testdata/format/*.txtar")
 	for _, file := range goldens {
