@@ -64,6 +64,7 @@ type index struct {
 	toks      []lexer.Token
 	ends      []int
 	syms      []*sym // in the order declared
+	byName    map[string][]*sym
 	pipelines []*sym
 	refs      []ref
 	tasks     []*task
@@ -86,7 +87,7 @@ func isKw(t lexer.Token, s string) bool    { return t.Type == lang.TokKeyword &&
 
 func buildIndex(src string) *index {
 	toks, _ := lang.Lex("", []byte(src))
-	x := &index{toks: toks, ends: make([]int, len(toks))}
+	x := &index{toks: toks, ends: make([]int, len(toks)), byName: map[string][]*sym{}}
 	for i, t := range toks {
 		x.ends[i] = tokEnd(t)
 	}
@@ -192,6 +193,7 @@ func buildIndex(src string) *index {
 			continue
 		}
 		x.syms = append(x.syms, s)
+		x.byName[s.name] = append(x.byName[s.name], s)
 	}
 
 	// Then every other identifier: a task's kind, name and action, a
@@ -264,8 +266,8 @@ func (x *index) resolve(name string, off int) *sym {
 		}
 		return 0
 	}
-	for _, s := range x.syms {
-		if s.name != name || s.kind == symPipeline || off < s.from || off > s.to {
+	for _, s := range x.byName[name] {
+		if s.kind == symPipeline || off < s.from || off > s.to {
 			continue
 		}
 		if best == nil || rank(s) > rank(best) || s.kind == symVar && best.kind == symVar && s.from > best.from {
