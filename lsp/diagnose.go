@@ -1,11 +1,8 @@
 package lsp
 
 import (
-	"errors"
-	"regexp"
+	"encoding/json"
 	"runtime/debug"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/tliron/glsp"
 	protocol "github.com/tliron/glsp/protocol_3_16"
@@ -34,47 +31,26 @@ func (s *server) diagnose(d *doc) []protocol.Diagnostic {
 		// the "unknown kind" errors that follow from it are noise.
 		return append(diags, s.fileDiagnostic(d, reg.Err().Error()))
 	}
-	var list lang.ErrorList
-	if !errors.As(err, &list) {
-		if err != nil {
-			diags = append(diags, s.fileDiagnostic(d, err.Error()))
-		}
-		return diags
-	}
-	for _, e := range list {
-		start := d.text.omp(e.Pos.Line, e.Pos.Column)
+	// The form `omp check --json` prints, restated in the protocol's terms.
+	for _, cd := range compiler.Diagnostics(d.name, []byte(d.text.src), err) {
+		start := d.text.omp(cd.Line, cd.Column)
 		end := start
-		if e.Pos.Line > 0 {
-			end = wordEnd(d.text.src, start)
+		if cd.EndColumn > 0 {
+			end = d.text.omp(cd.Line, cd.EndColumn)
 		}
-		diags = append(diags, newDiagnostic(d.text.span(start, end), e.Msg))
+		diag := newDiagnostic(d.text.span(start, end), cd.Message)
+		if cd.Suggestion != "" {
+			// For codeAction, which the editor sends it back to.
+			diag.Data = fix{Suggestion: cd.Suggestion}
+		}
+		diags = append(diags, diag)
 	}
 	return diags
 }
 
-// wordEnd is the end of the name or string that starts at off, to
-// underline: the errors carry where a mistake starts, not where it ends.
-func wordEnd(src string, off int) int {
-	if off < len(src) && src[off] == '"' {
-		for i := off + 1; i < len(src) && src[i] != '\n'; i++ {
-			switch src[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-		return off + 1
-	}
-	end := off
-	for end < len(src) && (isWordByte(src[end]) || src[end] == '/' && end > off) {
-		end++
-	}
-	if end == off && off < len(src) && src[off] != '\n' {
-		_, size := utf8.DecodeRuneInString(src[off:])
-		end += size
-	}
-	return end
+// fix is a diagnostic's data: the name to put in place of its range.
+type fix struct {
+	Suggestion string `json:"suggestion"`
 }
 
 func newDiagnostic(r protocol.Range, msg string) protocol.Diagnostic {
@@ -88,14 +64,8 @@ func (s *server) fileDiagnostic(d *doc, msg string) protocol.Diagnostic {
 	return newDiagnostic(d.text.span(0, d.text.lineEnd(0)), msg)
 }
 
-var (
-	didYouMean = regexp.MustCompile(`^(.*) \(did you mean ([^ ?]+)\?\)$`)
-	word       = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_-]*`)
-)
-
 // codeAction offers the compiler's "did you mean" suggestions as quick
-// fixes: the misspelt name in the diagnostic's range, one that the message
-// names, is replaced by the suggestion.
+// fixes: the suggestion in place of the name the diagnostic is at.
 func (s *server) codeAction(_ *glsp.Context, p *protocol.CodeActionParams) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,30 +75,25 @@ func (s *server) codeAction(_ *glsp.Context, p *protocol.CodeActionParams) (any,
 	}
 	actions := []protocol.CodeAction{}
 	for _, diag := range p.Context.Diagnostics {
-		m := didYouMean.FindStringSubmatch(diag.Message)
-		if m == nil {
+		var f fix
+		if raw, err := json.Marshal(diag.Data); err != nil || json.Unmarshal(raw, &f) != nil || f.Suggestion == "" {
 			continue
 		}
-		said, fix := " "+m[1]+" ", m[2]
 		start, end := d.text.offset(diag.Range.Start), d.text.offset(diag.Range.End)
-		in := d.text.src[start:end]
-		for _, w := range word.FindAllStringIndex(in, -1) {
-			name := in[w[0]:w[1]]
-			if name == fix || !strings.Contains(said, " "+name+" ") {
-				continue
-			}
-			kind := protocol.CodeActionKindQuickFix
-			preferred := true
-			edit := protocol.TextEdit{Range: d.text.span(start+w[0], start+w[1]), NewText: fix}
-			actions = append(actions, protocol.CodeAction{
-				Title:       "Change " + name + " to " + fix,
-				Kind:        &kind,
-				Diagnostics: []protocol.Diagnostic{diag},
-				IsPreferred: &preferred,
-				Edit:        &protocol.WorkspaceEdit{Changes: map[protocol.DocumentUri][]protocol.TextEdit{d.uri: {edit}}},
-			})
-			break
+		if start == end {
+			continue // no token to replace
 		}
+		kind := protocol.CodeActionKindQuickFix
+		preferred := true
+		actions = append(actions, protocol.CodeAction{
+			Title:       "Change " + d.text.src[start:end] + " to " + f.Suggestion,
+			Kind:        &kind,
+			Diagnostics: []protocol.Diagnostic{diag},
+			IsPreferred: &preferred,
+			Edit: &protocol.WorkspaceEdit{Changes: map[protocol.DocumentUri][]protocol.TextEdit{
+				d.uri: {{Range: diag.Range, NewText: f.Suggestion}},
+			}},
+		})
 	}
 	return actions, nil
 }

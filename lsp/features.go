@@ -404,51 +404,16 @@ func (s *server) formatting(_ *glsp.Context, p *protocol.DocumentFormattingParam
 		return nil, err
 	}
 	src := []byte(d.text.src)
-	var out []byte
-	if s.cfg.Format != nil {
-		out, err = s.cfg.Format(d.name, src)
-	} else {
-		out, err = formatDefault(d.name, src)
-	}
+	out, err := lang.Format(src, d.name)
 	if err != nil {
-		// A file that does not parse is left alone; its diagnostics say why.
-		return nil, err
+		// A file that does not parse is left alone, as by `omp fmt`; its
+		// diagnostics say why.
+		return nil, fmt.Errorf("not formatted: the file has errors")
 	}
 	if bytes.Equal(out, src) {
 		return []protocol.TextEdit{}, nil
 	}
 	return []protocol.TextEdit{{Range: d.text.span(0, len(src)), NewText: string(out)}}, nil
-}
-
-// formatDefault formats with lang.Format, which keeps no comment: a file
-// with comments is refused rather than stripped.
-func formatDefault(name string, src []byte) ([]byte, error) {
-	f, err := lang.Parse(name, src)
-	if err != nil {
-		return nil, fmt.Errorf("not formatted: the file has errors")
-	}
-	if hasComment(src) {
-		return nil, fmt.Errorf("not formatted: this formatter would drop the file's comments")
-	}
-	return []byte(lang.Format(f)), nil
-}
-
-// hasComment reports whether src has a # outside a string.
-func hasComment(src []byte) bool {
-	toks, _ := lang.Lex("", src)
-	i := 0
-	for off, c := range src {
-		if c != '#' {
-			continue
-		}
-		for i < len(toks) && tokEnd(toks[i]) <= off {
-			i++
-		}
-		if i == len(toks) || toks[i].Type != lang.TokString || toks[i].Pos.Offset > off {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *server) documentSymbol(_ *glsp.Context, p *protocol.DocumentSymbolParams) (any, error) {

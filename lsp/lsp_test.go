@@ -250,15 +250,24 @@ func TestSession(t *testing.T) {
 		"context":      map[string]any{"diagnostics": pub.Diagnostics},
 	}))
 
-	// Formatting: a file with comments is refused by lang.Format, which
-	// would drop them; one without is formatted.
-	if _, err := c.call("textDocument/formatting", map[string]any{"textDocument": map[string]any{"uri": uri}, "options": map[string]any{"tabSize": 2, "insertSpaces": true}}); err == nil || !strings.Contains(err.Error(), "comments") {
-		t.Errorf("formatting a file with comments: %v, want a refusal", err)
+	// Formatting goes through lang.Format, comments and all; a file with
+	// errors is left alone.
+	fmtParams := func(uri string) map[string]any {
+		return map[string]any{"textDocument": map[string]any{"uri": uri}, "options": map[string]any{"tabSize": 2, "insertSpaces": true}}
+	}
+	if _, err := c.call("textDocument/formatting", fmtParams(uri)); err != nil {
+		t.Errorf("formatting a file with unknown names: %v", err)
 	}
 	const plain = "file:///work/plain.omp"
-	c.open(plain, "param  n=3\nlet a =   echo x(n)\na->echo y()\n")
+	c.open(plain, "# numbers\nparam  n=3   # how many\nlet a =   echo x(n)\n\n\na->echo y()\n")
 	c.diagnostics()
-	golden(t, "formatting", c.must("textDocument/formatting", map[string]any{"textDocument": map[string]any{"uri": plain}, "options": map[string]any{"tabSize": 2, "insertSpaces": true}}))
+	golden(t, "formatting", c.must("textDocument/formatting", fmtParams(plain)))
+	const broken = "file:///work/broken.omp"
+	c.open(broken, "let a = echo x(\n")
+	c.diagnostics()
+	if _, err := c.call("textDocument/formatting", fmtParams(broken)); err == nil || !strings.Contains(err.Error(), "not formatted") {
+		t.Errorf("formatting a file that does not parse: %v, want a refusal", err)
+	}
 
 	// Closing a document clears its diagnostics.
 	c.notify("textDocument/didClose", map[string]any{"textDocument": map[string]any{"uri": plain}})

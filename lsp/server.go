@@ -39,8 +39,6 @@ type Config struct {
 	// Debounce is how long a document must stay unchanged before it is
 	// checked again; 0 means DefaultDebounce.
 	Debounce time.Duration
-	// Format formats a document that parses; nil means lang.Format.
-	Format func(filename string, src []byte) ([]byte, error)
 	// Log receives the server's own troubles (a malformed message), one
 	// line each; nil discards them.
 	Log io.Writer
