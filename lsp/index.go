@@ -127,17 +127,25 @@ func buildIndex(src string) *index {
 		}
 		return len(src)
 	}
-	// stmtEnd is where the statement that token i starts ends.
-	stmtEnd := func(i int) int {
-		j := i + 1
-		for ; j < n; j++ {
-			t := toks[j]
-			if t.Type == lang.TokEOF || depth[j] < depth[i] || t.Type == lang.TokNL && depth[j] == depth[i] {
-				break
-			}
+	// stop[i] is the token that ends the statement token i is in: the
+	// next NL at its depth, the closer of its bracket, or EOF. One pass
+	// from the end, so that no input costs more than linear time.
+	stop := make([]int, n)
+	nl := map[int]int{}
+	for j := n - 1; j >= 0; j-- {
+		end := n - 1
+		if k, ok := nl[depth[j]]; ok {
+			end = k
 		}
-		return x.ends[j-1]
+		if p := parent[j]; p >= 0 && match[p] > j && match[p] < end {
+			end = match[p]
+		}
+		stop[j] = end
+		if toks[j].Type == lang.TokNL {
+			nl[depth[j]] = j
+		}
 	}
+	stmtEnd := func(i int) int { return x.ends[max(stop[i]-1, i)] }
 	// enclosing returns the innermost opener around token i whose value
 	// is open, or -1.
 	enclosing := func(i int, open string) int {
@@ -185,7 +193,7 @@ func buildIndex(src string) *index {
 			s.kind = symPipeline
 			if i+2 < n && isPunct(toks[i+2], "{") {
 				s.from, s.to = toks[i+2].Pos.Offset, closeOf(i+2)
-				s.stmtEnd = max(s.to+1, s.stmtEnd)
+				s.stmtEnd = min(max(s.to+1, s.stmtEnd), len(src))
 			}
 			pipe = s
 			x.pipelines = append(x.pipelines, s)

@@ -120,7 +120,14 @@ func (d *doc) index() *index {
 
 // handle answers one message, as glsp's own server does, but on any stream
 // (glsp's is bound to the process's standard input and output).
-func (s *server) handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) {
+func (s *server) handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) (result any, err error) {
+	defer func() {
+		// A bug here must cost the editor one answer, not the server.
+		if r := recover(); r != nil {
+			fmt.Fprintf(s.cfg.Log, "omp lsp: internal error in %s: %v\n", req.Method, r)
+			result, err = nil, &jsonrpc2.Error{Code: jsonrpc2.CodeInternalError, Message: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
 	gc := &glsp.Context{
 		Method: req.Method,
 		Notify: func(method string, params any) { s.notify(method, params) },
