@@ -35,7 +35,7 @@ func Format(src []byte, filename string) ([]byte, error) {
 }
 
 // node is a part of the file that comments attach to: the file, a
-// statement, a chain, a stage (a leaf unless it is a block) or a block.
+// statement, a chain, or a stage (a leaf unless it is a block).
 type node struct {
 	start, end         int // byte offsets of the first token and after the last
 	startLine, endLine int
@@ -54,6 +54,8 @@ type node struct {
 	// forced is set when a comment inside the node needs a line break, so
 	// that the node cannot be printed on one line.
 	forced bool
+	// forLine is the line a block's for clause ends on.
+	forLine int
 }
 
 type formatter struct {
@@ -165,6 +167,7 @@ func (ft *formatter) chainNode(c *Chain, si, ei int) *node {
 			last := gt
 			if b.For != nil {
 				last = ft.idx(b.For.Pos.Offset)
+				sn.forLine = ft.toks[gt-1].Pos.Line
 			}
 			if ft.toks[last-1].Type == TokPunct && ft.toks[last-1].Value == "," {
 				last--
@@ -202,17 +205,13 @@ func (ft *formatter) attach(root *node, c Comment) {
 	off := c.Pos.Offset
 	d := root
 	for {
-		var in *node
-		for _, ch := range d.children {
-			if ch.start < off && off < ch.end {
-				in = ch
-				break
-			}
-		}
-		if in == nil {
+		// Children are in source order and do not overlap: the one that
+		// may hold c is the first that ends after it.
+		k := sort.Search(len(d.children), func(i int) bool { return d.children[i].end > off })
+		if k == len(d.children) || d.children[k].start >= off {
 			break
 		}
-		d = in
+		d = d.children[k]
 	}
 	if d.leaf {
 		lead(d, c)
@@ -222,7 +221,13 @@ func (ft *formatter) attach(root *node, c Comment) {
 		var best *node
 		var walk func(n *node)
 		walk = func(n *node) {
-			for _, ch := range n.children {
+			// Only the children that end on c's line, or hold the
+			// nodes that do, and start before c.
+			k := sort.Search(len(n.children), func(i int) bool { return n.children[i].endLine >= c.Pos.Line })
+			for _, ch := range n.children[k:] {
+				if ch.start > off {
+					break
+				}
 				// Pre-order, and only a later end replaces: of the nodes
 				// that end at the same place, the outermost wins.
 				if ch.end <= off && ch.endLine == c.Pos.Line && (best == nil || ch.end > best.end) {
@@ -237,11 +242,9 @@ func (ft *formatter) attach(root *node, c Comment) {
 			return
 		}
 	}
-	for _, ch := range d.children {
-		if ch.start > off {
-			lead(ch, c)
-			return
-		}
+	if k := sort.Search(len(d.children), func(i int) bool { return d.children[i].start > off }); k < len(d.children) {
+		lead(d.children[k], c)
+		return
 	}
 	d.foot = append(d.foot, c)
 }
@@ -308,7 +311,7 @@ func (ft *formatter) items(nodes []*node, ind int, comma func(k int) bool, item 
 			ft.write(",")
 		}
 		if n.trail != nil {
-			ft.write(" " + n.trail.Text)
+			ft.write("  " + n.trail.Text)
 		}
 		ft.newline()
 		prev = max(prev, n.endLine)
@@ -390,7 +393,7 @@ func (ft *formatter) chain(n *node, ind int) {
 			ft.stageOut(sn, ind, false)
 		}
 		if sn.trail != nil && k+1 < len(n.children) {
-			ft.write(" " + sn.trail.Text)
+			ft.write("  " + sn.trail.Text)
 		}
 	}
 }
@@ -446,6 +449,7 @@ func (ft *formatter) stageOut(n *node, ind int, mustBreak bool) {
 		ft.startLine(ind + 1)
 		ft.write(ft.flatFor(b.For))
 		ft.newline()
+		prev = max(prev, n.forLine)
 	}
 	ft.comments(n.foot, ind+1, &prev)
 	ft.startLine(ind)
