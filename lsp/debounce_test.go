@@ -1,12 +1,16 @@
 package lsp
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sourcegraph/jsonrpc2"
+	protocol "github.com/tliron/glsp/protocol_3_16"
 )
 
 // TestDebounce checks, on synctest's fake clock, that a burst of changes is
@@ -50,6 +54,25 @@ func TestDebounce(t *testing.T) {
 		}
 		quiet("after the one check")
 
+		c.must("shutdown", nil)
+		c.notify("exit", nil)
+		if err := <-c.done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestNotInitialized: a request before initialize gets the protocol's
+// error for it, and the server goes on.
+func TestNotInitialized(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := startServer(t, Config{})
+		_, err := c.call("textDocument/hover", docPos(uri, protocol.Position{}))
+		var rpcErr *jsonrpc2.Error
+		if !errors.As(err, &rpcErr) || rpcErr.Code != codeServerNotInitialized {
+			t.Fatalf("hover before initialize: %v, want error %d", err, codeServerNotInitialized)
+		}
+		c.initialize()
 		c.must("shutdown", nil)
 		c.notify("exit", nil)
 		if err := <-c.done; err != nil {

@@ -49,6 +49,10 @@ type Config struct {
 // diagnostics seem to follow the typing.
 const DefaultDebounce = 200 * time.Millisecond
 
+// codeServerNotInitialized is the protocol's error code for a request before
+// initialize.
+const codeServerNotInitialized = -32002
+
 // ErrExitWithoutShutdown is Serve's error when the editor said exit without
 // shutdown first: the protocol asks the server to exit with status 1.
 var ErrExitWithoutShutdown = errors.New("lsp: exit without shutdown")
@@ -145,6 +149,9 @@ func (s *server) handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 		s.exited = true
 		s.mu.Unlock()
 		return nil, conn.Close()
+	}
+	if !s.proto.IsInitialized() && req.Method != protocol.MethodInitialize && !req.Notif {
+		return nil, &jsonrpc2.Error{Code: codeServerNotInitialized, Message: "server not initialized"}
 	}
 	r, validMethod, validParams, err := s.proto.Handle(gc)
 	switch {
