@@ -67,33 +67,29 @@ func (s *server) fileDiagnostic(d *doc, msg string) protocol.Diagnostic {
 // codeAction offers the compiler's "did you mean" suggestions as quick
 // fixes: the suggestion in place of the name the diagnostic is at.
 func (s *server) codeAction(_ *glsp.Context, p *protocol.CodeActionParams) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.doc(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	actions := []protocol.CodeAction{}
-	for _, diag := range p.Context.Diagnostics {
-		var f fix
-		if raw, err := json.Marshal(diag.Data); err != nil || json.Unmarshal(raw, &f) != nil || f.Suggestion == "" {
-			continue
+	return withDoc(s, p.TextDocument.URI, func(d *doc) (any, error) {
+		actions := []protocol.CodeAction{}
+		for _, diag := range p.Context.Diagnostics {
+			var f fix
+			if raw, err := json.Marshal(diag.Data); err != nil || json.Unmarshal(raw, &f) != nil || f.Suggestion == "" {
+				continue
+			}
+			start, end := d.text.offset(diag.Range.Start), d.text.offset(diag.Range.End)
+			if start == end {
+				continue // no token to replace
+			}
+			kind := protocol.CodeActionKindQuickFix
+			preferred := true
+			actions = append(actions, protocol.CodeAction{
+				Title:       "Change " + d.text.src[start:end] + " to " + f.Suggestion,
+				Kind:        &kind,
+				Diagnostics: []protocol.Diagnostic{diag},
+				IsPreferred: &preferred,
+				Edit: &protocol.WorkspaceEdit{Changes: map[protocol.DocumentUri][]protocol.TextEdit{
+					d.uri: {{Range: diag.Range, NewText: f.Suggestion}},
+				}},
+			})
 		}
-		start, end := d.text.offset(diag.Range.Start), d.text.offset(diag.Range.End)
-		if start == end {
-			continue // no token to replace
-		}
-		kind := protocol.CodeActionKindQuickFix
-		preferred := true
-		actions = append(actions, protocol.CodeAction{
-			Title:       "Change " + d.text.src[start:end] + " to " + f.Suggestion,
-			Kind:        &kind,
-			Diagnostics: []protocol.Diagnostic{diag},
-			IsPreferred: &preferred,
-			Edit: &protocol.WorkspaceEdit{Changes: map[protocol.DocumentUri][]protocol.TextEdit{
-				d.uri: {{Range: diag.Range, NewText: f.Suggestion}},
-			}},
-		})
-	}
-	return actions, nil
+		return actions, nil
+	})
 }

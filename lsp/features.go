@@ -27,65 +27,61 @@ var (
 )
 
 func (s *server) completion(_ *glsp.Context, p *protocol.CompletionParams) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.doc(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	off := d.text.offset(p.Position)
-	// The word being typed is not context: what comes before it is.
-	start := off
-	for start > 0 && isWordByte(d.text.src[start-1]) {
-		start--
-	}
-	idx := d.index()
-	var before []lexer.Token
-	for _, t := range idx.toks {
-		if t.Pos.Offset >= start || t.Type == lang.TokEOF {
-			break
+	return withDoc(s, p.TextDocument.URI, func(d *doc) (any, error) {
+		off := d.text.offset(p.Position)
+		// The word being typed is not context: what comes before it is.
+		start := off
+		for start > 0 && isWordByte(d.text.src[start-1]) {
+			start--
 		}
-		before = append(before, t)
-	}
-	back := func(i int) lexer.Token {
-		if i < len(before) {
-			return before[len(before)-1-i]
+		idx := d.index()
+		var before []lexer.Token
+		for _, t := range idx.toks {
+			if t.Pos.Offset >= start || t.Type == lang.TokEOF {
+				break
+			}
+			before = append(before, t)
 		}
-		return lexer.Token{Type: lang.TokNL}
-	}
-	reg, _ := s.registry()
-	var items []protocol.CompletionItem
-	p1 := back(0)
-	switch {
-	case isPunct(p1, ".") && back(2).Type == lang.TokIdent:
-		items = s.actionItems(reg, back(2).Value)
-	case isKw(p1, "with") || isPunct(p1, ",") && inOptions(before):
-		items = keywordItems(optionNames, protocol.CompletionItemKindProperty, "option")
-	case isKw(p1, "reduce"):
-		items = append(keywordItems(compiler.Reducers(), protocol.CompletionItemKindFunction, "reducer"), kindItems(reg)...)
-	case (isPunct(p1, "(") || isPunct(p1, ",") || isPunct(p1, "=")) && openCall(idx, before) != nil:
-		t := openCall(idx, before)
-		if !isPunct(p1, "=") {
-			items = s.kwargItems(reg, t)
+		back := func(i int) lexer.Token {
+			if i < len(before) {
+				return before[len(before)-1-i]
+			}
+			return lexer.Token{Type: lang.TokNL}
 		}
-		items = append(items, nameItems(idx, start, symVar, symLet, symParam)...)
-	case isPunct(p1, "[") || isPunct(p1, "=") && !isKw(back(2), "let") || isKw(p1, "in") || isPunct(p1, ".."):
-		items = nameItems(idx, start, symVar, symLet, symParam)
-	case p1.Type == lang.TokIdent || p1.Type == lang.TokString || p1.Type == lang.TokLabel || isPunct(p1, ")"):
-		// A task's name follows its kind; after a task, only `with`
-		// or an arrow.
-	default:
-		// Only a let's result can start a chain: not a param's value.
-		items = append(kindItems(reg), nameItems(idx, start, symLet)...)
-		items = append(items, keywordItems(stageKeywords, protocol.CompletionItemKindKeyword, "")...)
-		if p1.Type == lang.TokNL || isPunct(p1, "{") {
-			items = append(items, keywordItems(stmtKeywords, protocol.CompletionItemKindKeyword, "")...)
+		reg, _ := s.registry()
+		var items []protocol.CompletionItem
+		p1 := back(0)
+		switch {
+		case isPunct(p1, ".") && back(2).Type == lang.TokIdent:
+			items = s.actionItems(reg, back(2).Value)
+		case isKw(p1, "with") || isPunct(p1, ",") && inOptions(before):
+			items = keywordItems(optionNames, protocol.CompletionItemKindProperty, "option")
+		case isKw(p1, "reduce"):
+			items = append(keywordItems(compiler.Reducers(), protocol.CompletionItemKindFunction, "reducer"), kindItems(reg)...)
+		case (isPunct(p1, "(") || isPunct(p1, ",") || isPunct(p1, "=")) && openCall(idx, before) != nil:
+			t := openCall(idx, before)
+			if !isPunct(p1, "=") {
+				items = s.kwargItems(reg, t)
+			}
+			items = append(items, nameItems(idx, start, symVar, symLet, symParam)...)
+		case isPunct(p1, "[") || isPunct(p1, "=") && !isKw(back(2), "let") || isKw(p1, "in") || isPunct(p1, ".."):
+			items = nameItems(idx, start, symVar, symLet, symParam)
+		case p1.Type == lang.TokIdent || p1.Type == lang.TokString || p1.Type == lang.TokLabel || isPunct(p1, ")"):
+			// A task's name follows its kind; after a task, only `with`
+			// or an arrow.
+		default:
+			// Only a let's result can start a chain: not a param's value.
+			items = append(kindItems(reg), nameItems(idx, start, symLet)...)
+			items = append(items, keywordItems(stageKeywords, protocol.CompletionItemKindKeyword, "")...)
+			if p1.Type == lang.TokNL || isPunct(p1, "{") {
+				items = append(items, keywordItems(stmtKeywords, protocol.CompletionItemKindKeyword, "")...)
+			}
 		}
-	}
-	if items == nil {
-		items = []protocol.CompletionItem{}
-	}
-	return items, nil
+		if items == nil {
+			items = []protocol.CompletionItem{}
+		}
+		return items, nil
+	})
 }
 
 func isWordByte(c byte) bool {
@@ -270,44 +266,40 @@ func signature(kind string, a sdk.ActionSpec) string {
 }
 
 func (s *server) hover(_ *glsp.Context, p *protocol.HoverParams) (*protocol.Hover, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.doc(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	off := d.text.offset(p.Position)
-	idx := d.index()
-	def, r, tk, onAction := idx.at(off)
-	var md string
-	var start, end int
-	switch {
-	case r != nil:
-		def, start, end = r.def, r.start, r.end
-	case def != nil:
-		start, end = def.start, def.end
-	case tk != nil:
-		reg, _ := s.registry()
-		if reg == nil {
+	return withDoc(s, p.TextDocument.URI, func(d *doc) (*protocol.Hover, error) {
+		off := d.text.offset(p.Position)
+		idx := d.index()
+		def, r, tk, onAction := idx.at(off)
+		var md string
+		var start, end int
+		switch {
+		case r != nil:
+			def, start, end = r.def, r.start, r.end
+		case def != nil:
+			start, end = def.start, def.end
+		case tk != nil:
+			reg, _ := s.registry()
+			if reg == nil {
+				return nil, nil
+			}
+			spec, ok := reg.Spec(tk.kind)
+			if !ok {
+				return nil, nil
+			}
+			start, end = tk.kindStart, tk.kindEnd
+			if onAction {
+				start, end = tk.actStart, tk.actEnd
+			}
+			md = kindDoc(spec, tk.action)
+		default:
 			return nil, nil
 		}
-		spec, ok := reg.Spec(tk.kind)
-		if !ok {
-			return nil, nil
+		if def != nil {
+			md = symDoc(d.text.src, def)
 		}
-		start, end = tk.kindStart, tk.kindEnd
-		if onAction {
-			start, end = tk.actStart, tk.actEnd
-		}
-		md = kindDoc(spec, tk.action)
-	default:
-		return nil, nil
-	}
-	if def != nil {
-		md = symDoc(d.text.src, def)
-	}
-	rng := d.text.span(start, end)
-	return &protocol.Hover{Contents: protocol.MarkupContent{Kind: protocol.MarkupKindMarkdown, Value: md}, Range: &rng}, nil
+		rng := d.text.span(start, end)
+		return &protocol.Hover{Contents: protocol.MarkupContent{Kind: protocol.MarkupKindMarkdown, Value: md}, Range: &rng}, nil
+	})
 }
 
 // kindDoc describes a kind and the action a task calls.
@@ -353,100 +345,84 @@ func symDoc(src string, def *sym) string {
 }
 
 func (s *server) definition(_ *glsp.Context, p *protocol.DefinitionParams) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.doc(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	def, r, _, _ := d.index().at(d.text.offset(p.Position))
-	if r != nil {
-		def = r.def
-	}
-	if def == nil {
-		return nil, nil
-	}
-	return []protocol.Location{{URI: d.uri, Range: d.text.span(def.start, def.end)}}, nil
+	return withDoc(s, p.TextDocument.URI, func(d *doc) (any, error) {
+		def, r, _, _ := d.index().at(d.text.offset(p.Position))
+		if r != nil {
+			def = r.def
+		}
+		if def == nil {
+			return nil, nil
+		}
+		return []protocol.Location{{URI: d.uri, Range: d.text.span(def.start, def.end)}}, nil
+	})
 }
 
 func (s *server) references(_ *glsp.Context, p *protocol.ReferenceParams) ([]protocol.Location, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.doc(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	idx := d.index()
-	def, r, _, _ := idx.at(d.text.offset(p.Position))
-	if r != nil {
-		def = r.def
-	}
-	locs := []protocol.Location{}
-	if def == nil {
-		return locs, nil
-	}
-	if p.Context.IncludeDeclaration {
-		locs = append(locs, protocol.Location{URI: d.uri, Range: d.text.span(def.start, def.end)})
-	}
-	for _, r := range idx.refs {
-		if r.def == def {
-			locs = append(locs, protocol.Location{URI: d.uri, Range: d.text.span(r.start, r.end)})
+	return withDoc(s, p.TextDocument.URI, func(d *doc) ([]protocol.Location, error) {
+		idx := d.index()
+		def, r, _, _ := idx.at(d.text.offset(p.Position))
+		if r != nil {
+			def = r.def
 		}
-	}
-	return locs, nil
+		locs := []protocol.Location{}
+		if def == nil {
+			return locs, nil
+		}
+		if p.Context.IncludeDeclaration {
+			locs = append(locs, protocol.Location{URI: d.uri, Range: d.text.span(def.start, def.end)})
+		}
+		for _, r := range idx.refs {
+			if r.def == def {
+				locs = append(locs, protocol.Location{URI: d.uri, Range: d.text.span(r.start, r.end)})
+			}
+		}
+		return locs, nil
+	})
 }
 
 func (s *server) formatting(_ *glsp.Context, p *protocol.DocumentFormattingParams) ([]protocol.TextEdit, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.doc(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	src := []byte(d.text.src)
-	out, err := lang.Format(src, d.name)
-	if err != nil {
-		// A file that does not parse is left alone, as by `omp fmt`; its
-		// diagnostics say why.
-		return nil, fmt.Errorf("not formatted: the file has errors")
-	}
-	if bytes.Equal(out, src) {
-		return []protocol.TextEdit{}, nil
-	}
-	return []protocol.TextEdit{{Range: d.text.span(0, len(src)), NewText: string(out)}}, nil
+	return withDoc(s, p.TextDocument.URI, func(d *doc) ([]protocol.TextEdit, error) {
+		src := []byte(d.text.src)
+		out, err := lang.Format(src, d.name)
+		if err != nil {
+			// A file that does not parse is left alone, as by `omp fmt`; its
+			// diagnostics say why.
+			return nil, fmt.Errorf("not formatted: the file has errors")
+		}
+		if bytes.Equal(out, src) {
+			return []protocol.TextEdit{}, nil
+		}
+		return []protocol.TextEdit{{Range: d.text.span(0, len(src)), NewText: string(out)}}, nil
+	})
 }
 
 func (s *server) documentSymbol(_ *glsp.Context, p *protocol.DocumentSymbolParams) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, err := s.doc(p.TextDocument.URI)
-	if err != nil {
-		return nil, err
-	}
-	idx := d.index()
-	var mk func(def *sym) protocol.DocumentSymbol
-	mk = func(def *sym) protocol.DocumentSymbol {
-		kind := map[symKind]protocol.SymbolKind{symParam: protocol.SymbolKindConstant, symLet: protocol.SymbolKindVariable, symPipeline: protocol.SymbolKindModule}[def.kind]
-		detail := def.kind.String()
-		ds := protocol.DocumentSymbol{Name: def.name, Detail: &detail, Kind: kind,
-			Range: d.text.span(def.stmtStart, def.stmtEnd), SelectionRange: d.text.span(def.start, def.end)}
-		for _, c := range def.children {
-			ds.Children = append(ds.Children, mk(c))
+	return withDoc(s, p.TextDocument.URI, func(d *doc) (any, error) {
+		idx := d.index()
+		var mk func(def *sym) protocol.DocumentSymbol
+		mk = func(def *sym) protocol.DocumentSymbol {
+			kind := map[symKind]protocol.SymbolKind{symParam: protocol.SymbolKindConstant, symLet: protocol.SymbolKindVariable, symPipeline: protocol.SymbolKindModule}[def.kind]
+			detail := def.kind.String()
+			ds := protocol.DocumentSymbol{Name: def.name, Detail: &detail, Kind: kind,
+				Range: d.text.span(def.stmtStart, def.stmtEnd), SelectionRange: d.text.span(def.start, def.end)}
+			for _, c := range def.children {
+				ds.Children = append(ds.Children, mk(c))
+			}
+			return ds
 		}
-		return ds
-	}
-	inPipeline := map[*sym]bool{}
-	for _, pl := range idx.pipelines {
-		for _, c := range pl.children {
-			inPipeline[c] = true
+		inPipeline := map[*sym]bool{}
+		for _, pl := range idx.pipelines {
+			for _, c := range pl.children {
+				inPipeline[c] = true
+			}
 		}
-	}
-	syms := []protocol.DocumentSymbol{}
-	for _, def := range idx.syms {
-		if def.kind == symVar || inPipeline[def] {
-			continue
+		syms := []protocol.DocumentSymbol{}
+		for _, def := range idx.syms {
+			if def.kind == symVar || inPipeline[def] {
+				continue
+			}
+			syms = append(syms, mk(def))
 		}
-		syms = append(syms, mk(def))
-	}
-	return syms, nil
+		return syms, nil
+	})
 }

@@ -332,11 +332,14 @@ func (s *server) registry() (Registry, error) {
 	return s.reg, s.regErr
 }
 
-// doc returns the open document uri; s.mu is held.
-func (s *server) doc(uri string) (*doc, error) {
+// withDoc calls fn with the open document uri, s.mu held.
+func withDoc[T any](s *server, uri string, fn func(*doc) (T, error)) (T, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	d := s.docs[uri]
 	if d == nil {
-		return nil, fmt.Errorf("%s is not open", uri)
+		var zero T
+		return zero, fmt.Errorf("%s is not open", uri)
 	}
-	return d, nil
+	return fn(d)
 }
