@@ -27,9 +27,12 @@ func TestPathological(t *testing.T) {
 	}
 	for name, src := range tests {
 		t.Run(name, func(t *testing.T) {
+			// The bound catches quadratic work, which takes minutes on
+			// these inputs; it is loose because CI machines are shared,
+			// and the benchmarks measure the constant factors.
 			start := time.Now()
 			Format([]byte(src), "p.omp") // which parses first
-			if d := time.Since(start); d > 2*time.Second {
+			if d := time.Since(start); d > 30*time.Second {
 				t.Errorf("took %v", d)
 			}
 		})
