@@ -92,6 +92,9 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
+	if r.Broker != "" {
+		r.Broker = Redact(r.Broker)
+	}
 	c := r.Counts
 	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (`+runCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
