@@ -17,6 +17,21 @@ func Format(f *File) string {
 	return b.String()
 }
 
+// String is the statement in canonical form, on one line unless it is a
+// pipeline block.
+func (s *Stmt) String() string {
+	var b strings.Builder
+	formatStmt(&b, s)
+	return b.String()
+}
+
+// String is the block in canonical form, on one line.
+func (bl *Block) String() string {
+	var b strings.Builder
+	formatBlock(&b, bl)
+	return b.String()
+}
+
 func formatStmt(b *strings.Builder, s *Stmt) {
 	switch {
 	case s.Param != nil:
