@@ -265,7 +265,9 @@ func containsString(list []string, s string) bool {
 }
 
 func (t *tracker) update(u runtime.Update) {
-	t.runID = u.RunID
+	if u.RunID != "" {
+		t.runID = u.RunID
+	}
 	switch {
 	case u.Type == runtime.UpdateWarning && u.Label != "":
 		t.waiting[u.Label] = true
@@ -328,12 +330,26 @@ func (t *tracker) view(st *styles, now time.Time) string {
 		width = defaultWidth
 	}
 	// The counts start in one column, as wide as the widest needs.
+	// On a narrow terminal the bars give way to the text.
 	rights := make([]string, len(t.rows))
 	marks := make([]string, len(t.rows))
+	bar := barWidth
+	if width < 80 {
+		bar = barWidth / 2
+	}
 	col := 0
-	for i, r := range t.rows {
-		marks[i], rights[i] = r.status(st, t, width, now)
-		col = max(col, ansi.StringWidth(rights[i]))
+	for range 2 {
+		col = 0
+		fits := true
+		for i, r := range t.rows {
+			marks[i], rights[i] = r.status(st, t, bar, now)
+			col = max(col, ansi.StringWidth(rights[i]))
+			fits = fits && 2*r.depth+2+minText+2+col <= width
+		}
+		if fits || bar == 0 {
+			break
+		}
+		bar = 0
 	}
 	var b strings.Builder
 	// bubbletea moves up to the first line but not to its first column:
@@ -378,7 +394,7 @@ func (r *row) mark(t *tracker, st *styles) (string, string) {
 
 // status is a row's mark and what goes right of its text: why it waits,
 // a single task's state and time, or the counts of its tasks.
-func (r *row) status(st *styles, t *tracker, width int, now time.Time) (mark, right string) {
+func (r *row) status(st *styles, t *tracker, bar int, now time.Time) (mark, right string) {
 	mark, why := r.mark(t, st)
 	switch {
 	case why != "":
@@ -394,7 +410,7 @@ func (r *row) status(st *styles, t *tracker, width int, now time.Time) (mark, ri
 			right = fmt.Sprintf("retrying (attempt %d failed)", r.single.Attempts)
 		}
 	case r.total > 1:
-		right = r.counts(width)
+		right = r.counts(bar)
 	}
 	return mark, right
 }
@@ -403,31 +419,33 @@ func (r *row) status(st *styles, t *tracker, width int, now time.Time) (mark, ri
 // what the counts leave, and the counts from column col of their own.
 func (r *row) line(mark, right string, col, width int) string {
 	indent := strings.Repeat("  ", r.depth)
-	room := width - len(indent) - 2 - col - 2
-	if room < 12 {
-		// Too narrow for both: the text gets what there is.
-		room = max(width-len(indent)-2-ansi.StringWidth(right)-2, 12)
-	}
+	room := max(width-len(indent)-2-col-2, minText)
 	text := ansi.Truncate(r.text, room, "…")
 	if right == "" {
 		return indent + mark + " " + text
 	}
 	pad := max(room-ansi.StringWidth(text), 0)
-	return indent + mark + " " + text + strings.Repeat(" ", pad+2) + right
+	return ansi.Truncate(indent+mark+" "+text+strings.Repeat(" ", pad+2)+right, width, "…")
 }
+
+// minText is the least of a statement's text a line shows; barWidth is the
+// width of a progress bar on a terminal of 80 columns or more.
+const (
+	minText  = 12
+	barWidth = 20
+)
 
 // counts is a row's progress: a bar and done/total of the tasks that ran to
 // an end, and the running, retrying, failed and cancelled counts that are
 // not zero.
-func (r *row) counts(width int) string {
+func (r *row) counts(bar int) string {
 	done := r.succeeded + r.failed
-	barWidth := 20
-	if width < 80 {
-		barWidth = 10
+	var s string
+	if bar > 0 {
+		fill := done * bar / r.total
+		s = strings.Repeat("█", fill) + strings.Repeat("░", bar-fill) + " "
 	}
-	fill := done * barWidth / r.total
-	s := strings.Repeat("█", fill) + strings.Repeat("░", barWidth-fill) +
-		fmt.Sprintf(" %d/%d", done, r.total)
+	s += fmt.Sprintf("%d/%d", done, r.total)
 	if r.running > 0 {
 		s += fmt.Sprintf(" %d running", r.running)
 	}
@@ -456,7 +474,11 @@ func (t *tracker) footer(st *styles, width int, now time.Time) string {
 	s := fmt.Sprintf("run %s · %s · %d/%d tasks", t.runID, clock(elapsed), t.done, t.total)
 	if secs := elapsed.Seconds(); secs >= 1 && t.done > 0 {
 		rate := float64(t.done) / secs
-		s += fmt.Sprintf(" · %.0f tasks/s", rate)
+		if rate < 10 {
+			s += fmt.Sprintf(" · %.1f tasks/s", rate)
+		} else {
+			s += fmt.Sprintf(" · %.0f tasks/s", rate)
+		}
 		left := time.Duration(float64(t.total-t.done) / rate * float64(time.Second))
 		if t.finished.IsZero() && t.done >= etaAfter && left >= time.Second {
 			s += " · about " + clock(left) + " left"
