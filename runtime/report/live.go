@@ -279,8 +279,13 @@ func (t *tracker) update(u runtime.Update) {
 	if !ok {
 		return // a reduce, which the runtime computes at once
 	}
+	state := u.State
+	if state == runtime.Started && u.Task.Attempts > 1 {
+		// An attempt after a failed one is still a retry.
+		state = runtime.Retry
+	}
 	old := t.state[u.Task.ID]
-	t.state[u.Task.ID] = u.State
+	t.state[u.Task.ID] = state
 	if u.State == runtime.Started {
 		// A task runs: its label has a worker.
 		delete(t.waiting, u.Task.Label)
@@ -291,7 +296,7 @@ func (t *tracker) update(u runtime.Update) {
 	for _, i := range rows {
 		r := t.rows[i]
 		r.count(old, -1)
-		r.count(u.State, 1)
+		r.count(state, 1)
 		if r.total == 1 {
 			if r.single == nil {
 				r.single = new(runtime.TaskReport)
@@ -404,10 +409,12 @@ func (r *row) status(st *styles, t *tracker, bar int, now time.Time) (mark, righ
 		switch {
 		case r.single.State.Done():
 			right = duration(r.single.Duration)
+		case r.single.State == runtime.Started && r.single.Attempts > 1:
+			right = fmt.Sprintf("attempt %d, running %s", r.single.Attempts, clock(now.Sub(r.since)))
 		case r.single.State == runtime.Started:
 			right = "running " + clock(now.Sub(r.since))
 		case r.single.State == runtime.Retry:
-			right = fmt.Sprintf("retrying (attempt %d failed)", r.single.Attempts)
+			right = fmt.Sprintf("attempt %d failed, retrying", r.single.Attempts)
 		}
 	case r.total > 1:
 		right = r.counts(bar)
