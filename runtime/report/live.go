@@ -82,8 +82,9 @@ func (l *Live) Notify(u runtime.Update) {
 	default:
 		return
 	}
-	// Send, unlike Println, does not block once the program has stopped.
-	l.prog.Send(printMsg(msg))
+	// Send, unlike Println, does not block once the program has stopped;
+	// the message goes in order with the others, before Done's.
+	l.prog.Send(tea.Println(msg)())
 }
 
 // failLog is how many of a failed task's last log lines are printed.
@@ -94,7 +95,12 @@ const failLog = 5
 func (l *Live) failure(u runtime.Update) string {
 	t := u.Task
 	var b strings.Builder
-	b.WriteString(l.style.bad.Render("✗ " + l.names.title(u)))
+	name := l.names.title(u)
+	if u.Node == nil || u.Node.Loop == nil {
+		// The node id follows.
+		name = strings.TrimSuffix(name, "["+t.ID+"]")
+	}
+	b.WriteString(l.style.bad.Render("✗ " + name))
 	fmt.Fprintf(&b, " (node %s", t.ID)
 	if t.Pos != "" {
 		b.WriteString(" at " + t.Pos)
@@ -123,9 +129,8 @@ func (l *Live) Done() {
 }
 
 type (
-	tickMsg  struct{}
-	doneMsg  struct{}
-	printMsg string
+	tickMsg struct{}
+	doneMsg struct{}
 )
 
 // liveModel is the bubbletea model: the state is the Live's, under its lock.
@@ -145,8 +150,6 @@ func (m liveModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.l.mu.Unlock()
 	case tickMsg:
 		return m, tick()
-	case printMsg:
-		return m, tea.Println(string(msg))
 	case doneMsg:
 		return m, tea.Quit
 	}
