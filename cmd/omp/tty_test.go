@@ -28,6 +28,12 @@ type tmuxTerm struct {
 // prints omp's exit status, and keeps the pane open for capture.
 func startTerm(t *testing.T, width, height int, dir string, args ...string) *tmuxTerm {
 	t.Helper()
+	return startTermEnv(t, width, height, dir, "NO_COLOR=1", args...)
+}
+
+// startTermEnv is startTerm with env (NAME=VALUE …) set for omp, and CI unset.
+func startTermEnv(t *testing.T, width, height int, dir, env string, args ...string) *tmuxTerm {
+	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatalf("tmux, which the terminal tests run omp in, is not installed: %v", err)
 	}
@@ -38,7 +44,7 @@ func startTerm(t *testing.T, width, height int, dir string, args ...string) *tmu
 	tm := &tmuxTerm{t: t, sock: filepath.Join(t.TempDir(), "tmux"), dir: dir}
 	// CI is unset, so that --progress=auto sees a terminal as a person's;
 	// NO_COLOR keeps colour codes out of the capture, not the redraws.
-	cmd := fmt.Sprintf("env -u CI NO_COLOR=1 %s %s; echo omp-exit=$?; exec sleep 3600", omp, strings.Join(args, " "))
+	cmd := fmt.Sprintf("env -u CI %s %s %s; echo omp-exit=$?; exec sleep 3600", env, omp, strings.Join(args, " "))
 	tm.tmux("-f", "/dev/null", "new-session", "-d", "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), "-c", dir, cmd)
 	t.Cleanup(func() { exec.Command("tmux", "-S", tm.sock, "kill-server").Run() })
 	return tm
@@ -227,4 +233,22 @@ func TestTTYInterrupt(t *testing.T) {
 	}
 	checkWidth(t, screen, 70)
 	goldenScreen(t, "interrupt", screen)
+}
+
+// TestTTYColour checks that the marks are coloured on a terminal that has
+// colours, and that NO_COLOR turns the colours off.
+func TestTTYColour(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"p.omp": "echo a(1)\nparallel < echo x(i) for i in 1..5 >\n"})
+	for _, tc := range []struct {
+		env    string
+		colour bool
+	}{{"TERM=xterm-256color", true}, {"TERM=xterm-256color NO_COLOR=1", false}} {
+		tm := startTermEnv(t, 80, 8, dir, tc.env, "run p.omp")
+		tm.waitFor(`omp-exit=0`)
+		screen := tm.tmux("capture-pane", "-p", "-e")
+		// tmux writes the green of ✓ as SGR 32.
+		if got := strings.Contains(screen, "\x1b[32m✓"); got != tc.colour {
+			t.Errorf("%s: green ✓ on the screen: %v, want %v:\n%q", tc.env, got, tc.colour, screen)
+		}
+	}
 }
