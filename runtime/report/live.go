@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,9 +202,13 @@ type row struct {
 	labels []string
 
 	total, running, retrying, succeeded, failed, cancelled int
-	// single is the task of a statement that is one task.
-	single *runtime.TaskReport
-	since  time.Time
+
+	// The task of a row that has one: its state, attempt, time so far
+	// (when done) and when its attempt started.
+	state    runtime.State
+	attempts int
+	took     float64
+	since    time.Time
 }
 
 func (t *tracker) init(g *compiler.Graph, now time.Time) {
@@ -251,20 +256,11 @@ func (t *tracker) init(g *compiler.Graph, now time.Time) {
 		for _, r := range rows {
 			r := t.rows[r]
 			r.total++
-			if !containsString(r.labels, n.Label) {
+			if !slices.Contains(r.labels, n.Label) {
 				r.labels = append(r.labels, n.Label)
 			}
 		}
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (t *tracker) update(u runtime.Update) {
@@ -301,10 +297,7 @@ func (t *tracker) update(u runtime.Update) {
 		r.count(old, -1)
 		r.count(state, 1)
 		if r.total == 1 {
-			if r.single == nil {
-				r.single = new(runtime.TaskReport)
-			}
-			*r.single = *u.Task
+			r.state, r.attempts, r.took = u.State, u.Task.Attempts, u.Task.Duration
 			if u.State == runtime.Started {
 				r.since = u.Time
 			}
@@ -407,17 +400,18 @@ func (r *row) status(st *styles, t *tracker, bar int, now time.Time) (mark, righ
 	switch {
 	case why != "":
 		right = why
-	case r.total == 1 && r.single != nil:
-		right = strings.ToLower(string(r.single.State))
+	case r.total == 1 && r.state != "":
 		switch {
-		case r.single.State.Done():
-			right = duration(r.single.Duration)
-		case r.single.State == runtime.Started && r.single.Attempts > 1:
-			right = fmt.Sprintf("attempt %d, running %s", r.single.Attempts, clock(now.Sub(r.since)))
-		case r.single.State == runtime.Started:
+		case r.state.Done():
+			right = duration(r.took)
+		case r.state == runtime.Started && r.attempts > 1:
+			right = fmt.Sprintf("attempt %d, running %s", r.attempts, clock(now.Sub(r.since)))
+		case r.state == runtime.Started:
 			right = "running " + clock(now.Sub(r.since))
-		case r.single.State == runtime.Retry:
-			right = fmt.Sprintf("attempt %d failed, retrying", r.single.Attempts)
+		case r.state == runtime.Retry:
+			right = fmt.Sprintf("attempt %d failed, retrying", r.attempts)
+		default:
+			right = strings.ToLower(string(r.state))
 		}
 	case r.total > 1:
 		right = r.counts(bar)
