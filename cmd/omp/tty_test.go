@@ -95,7 +95,7 @@ var masks = []struct {
 	{regexp.MustCompile(`\b(results/\w+_)\d{8}T\d+\.\d+Z`), "${1}TIME"},
 	// The column of the counts depends on the widest, which may be a
 	// time; TestLiveView checks the alignment.
-	{regexp.MustCompile(`  +`), "  "},
+	{regexp.MustCompile(`(\S)  +`), "$1  "},
 }
 
 func mask(s string) string {
