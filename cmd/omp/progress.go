@@ -28,11 +28,12 @@ type progressView interface {
 }
 
 // newProgress picks the view of --progress: auto is the live view when
-// stderr is a terminal and CI is unset, else plain lines.
+// stderr is a terminal that can move its cursor (TERM is not dumb) and CI
+// is unset, else plain lines.
 func newProgress(s *streams, mode string, g *compiler.Graph) progressView {
 	if mode == "auto" {
 		mode = "plain"
-		if isTerminal(s.err) && os.Getenv("CI") == "" {
+		if isTerminal(s.err) && os.Getenv("CI") == "" && os.Getenv("TERM") != "dumb" {
 			mode = "tty"
 		}
 	}
