@@ -256,3 +256,23 @@ func TestTTYColour(t *testing.T) {
 		}
 	}
 }
+
+// TestTTYAutoPlain checks that --progress=auto prints plain lines on a
+// terminal when CI is set or the terminal is dumb, and the live view
+// otherwise.
+func TestTTYAutoPlain(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"p.omp": "echo a(1)\n"})
+	for _, tc := range []struct {
+		env   string
+		plain bool
+	}{{"CI=true NO_COLOR=1", true}, {"TERM=dumb NO_COLOR=1", true}, {"TERM=xterm NO_COLOR=1", false}} {
+		tm := startTermEnv(t, 80, 8, dir, tc.env, "run p.omp")
+		screen := tm.waitFor(`omp-exit=0`)
+		if got := regexp.MustCompile(`(?m)^✓ echo a\(1\)\[s1\] \(`).MatchString(screen); got != tc.plain {
+			t.Errorf("%s: plain lines: %v, want %v:\n%s", tc.env, got, tc.plain, screen)
+		}
+		if got := strings.Contains(screen, "· 1/1 tasks"); got == tc.plain {
+			t.Errorf("%s: live footer: %v, want %v:\n%s", tc.env, got, !tc.plain, screen)
+		}
+	}
+}
