@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ompdev/omp/internal/amqptest"
 )
 
 var updateTTY = flag.Bool("update-tty", false, "rewrite testdata/tty/*.txt from the screens captured")
@@ -275,4 +277,18 @@ func TestTTYAutoPlain(t *testing.T) {
 			t.Errorf("%s: live footer: %v, want %v:\n%s", tc.env, got, !tc.plain, screen)
 		}
 	}
+}
+
+// TestTTYWaiting runs a task of a label that no worker serves, on a broker:
+// once the run warns, the statement's line says what it waits for, with ⏸,
+// and the warning stands above the live lines. Ctrl-C ends the wait.
+func TestTTYWaiting(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"p.omp": "echo a(1)\necho b(2) @gpu\n"})
+	tm := startTerm(t, 90, 8, dir, "run --broker", amqptest.VHost(t), "p.omp")
+	screen := tm.waitFor(`(?m)^⏸ echo b\(2\) @gpu +waiting for a worker of label gpu$`)
+	if !strings.Contains(screen, "! no worker serves label gpu") {
+		t.Errorf("no warning above the live lines:\n%s", screen)
+	}
+	tm.tmux("send-keys", "C-c")
+	tm.waitFor(`omp-exit=130`)
 }
