@@ -94,6 +94,8 @@ type compiler struct {
 	g      *Graph
 	lets   map[string]*binding
 	blocks map[*lang.Block]int // see blockIndex
+	// text prints a statement or block on one line (lang.File.OneLiner).
+	text func(any) string
 	// defining is the let whose chain is being compiled, to spot a let
 	// that uses its own result.
 	defining *binding
@@ -151,6 +153,12 @@ func compile(f *lang.File, cfg Config, run bool) (*Graph, error) {
 		return nil, ErrNoRegistry
 	}
 	c := &compiler{reg: cfg.Registry, file: f.Name, params: map[string]*param{}, values: map[string]any{}}
+	if run {
+		// Check's graph is not shown running: it needs no text.
+		c.text = f.OneLiner()
+	} else {
+		c.text = func(any) string { return "" }
+	}
 	for _, s := range f.Stmts {
 		if s.Param != nil {
 			c.declareParam(s.Param)
@@ -304,11 +312,11 @@ func (c *compiler) pipeline(name string, stmts []*lang.Stmt) *Graph {
 			if b != nil {
 				b.node = id
 			}
-			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos), Let: s.Let.Name, Text: s.String()})
+			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos), Let: s.Let.Name, Text: c.text(s)})
 		case s.Chain != nil:
 			n++
 			id := c.statement(s.Chain, n)
-			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos), Text: s.String()})
+			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos), Text: c.text(s)})
 		}
 	}
 	return c.g
@@ -537,7 +545,7 @@ func (c *compiler) blockIndex(b *lang.Block, parent int) int {
 	if i, ok := c.blocks[b]; ok {
 		return i
 	}
-	c.g.Blocks = append(c.g.Blocks, Block{Kind: b.Kind, Pos: toPos(b.Pos), Text: b.String(), Stmt: len(c.g.Outputs), Parent: parent})
+	c.g.Blocks = append(c.g.Blocks, Block{Kind: b.Kind, Pos: toPos(b.Pos), Text: c.text(b), Stmt: len(c.g.Outputs), Parent: parent})
 	c.blocks[b] = len(c.g.Blocks)
 	return len(c.g.Blocks)
 }

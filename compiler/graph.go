@@ -32,7 +32,7 @@ type Graph struct {
 type Block struct {
 	Kind string
 	Pos  Pos
-	// Text is the block in canonical form (lang.Format), on one line.
+	// Text is the block as lang.Format prints it, on one line.
 	Text string
 	// Stmt is the top-level statement the block is in, as an index into
 	// Graph.Outputs.
@@ -57,8 +57,8 @@ type Output struct {
 	Pos  Pos    `json:"pos"`
 	// Let is the name the statement binds, or "" for a bare statement.
 	Let string `json:"let,omitempty"`
-	// Text is the statement in canonical form (lang.Format), for progress
-	// displays; not part of the graph's JSON form.
+	// Text is the statement as lang.Format prints it, on one line, for
+	// progress displays; not part of the graph's JSON form.
 	Text string `json:"-"`
 }
 
