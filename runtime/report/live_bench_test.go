@@ -13,24 +13,13 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/ompdev/omp/compiler"
-	"github.com/ompdev/omp/lang"
-	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
 )
 
 // fanOut compiles a run of n echo tasks and a reduce.
 func fanOut(t testing.TB, n int) *compiler.Graph {
-	src := fmt.Sprintf("parallel < echo x(i) for i in 1..%d > -> reduce count\n", n)
-	f, err := lang.Parse("big.omp", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := compiler.Compile(f, compiler.Config{Registry: builtin.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return compile(t, fmt.Sprintf("parallel < echo x(i) for i in 1..%d > -> reduce count\n", n))
 }
 
 // embedded starts an embedded bus and a worker of the echo kind.

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/compiler"
-	"github.com/ompdev/omp/lang"
-	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/runtime"
 )
 
@@ -17,19 +15,11 @@ import (
 // repeated by a comprehension has one line, and nothing is wider than the
 // terminal.
 func TestLiveView(t *testing.T) {
-	src := `echo first(1)
+	g := compile(t, `echo first(1)
 parallel < sequence < echo a(i) -> echo b(i) > for i in 1..4 > -> reduce count
 parallel < script slow(i) for i in 1..3 > -> echo last(1) with retries=2
 parallel < echo never(i) for i in 1..2 > @gpu
-`
-	f, err := lang.Parse("v.omp", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := compiler.Compile(f, compiler.Config{Registry: builtin.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	start := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	var tr tracker
 	tr.init(g, start)

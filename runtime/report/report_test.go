@@ -40,6 +40,20 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// compile compiles src with the built-in kinds.
+func compile(t testing.TB, src string) *compiler.Graph {
+	t.Helper()
+	f, err := lang.Parse("p.omp", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := compiler.Compile(f, compiler.Config{Registry: builtin.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func sampleReport() *runtime.Report {
 	start := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	return &runtime.Report{
@@ -258,15 +272,7 @@ func TestConsoleStates(t *testing.T) {
 // kind: every task has its start line, every time, an argument that refers
 // to a let shows the let's name, and a comprehension's member its loop value.
 func TestConsoleRun(t *testing.T) {
-	src := "let first = echo a(1)\nparallel < echo q([i, first]) for i in 1..10 > -> reduce collect\n"
-	f, err := lang.Parse("q.omp", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := compiler.Compile(f, compiler.Config{Registry: builtin.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := compile(t, "let first = echo a(1)\nparallel < echo q([i, first]) for i in 1..10 > -> reduce collect\n")
 	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
 	defer bus.Close()
 	w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel}, Concurrency: 4, Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
