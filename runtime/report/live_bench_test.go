@@ -13,27 +13,12 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/ompdev/omp/compiler"
-	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
 )
 
 // fanOut compiles a run of n echo tasks and a reduce.
 func fanOut(t testing.TB, n int) *compiler.Graph {
 	return compile(t, fmt.Sprintf("parallel < echo x(i) for i in 1..%d > -> reduce count\n", n))
-}
-
-// embedded starts an embedded bus and a worker of the echo kind.
-func embedded(t testing.TB) runtime.Bus {
-	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
-	w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel}, Concurrency: 8, Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- w.Serve(ctx) }()
-	t.Cleanup(func() { stop(); <-served; bus.Close() })
-	return bus
 }
 
 // terminal opens a pseudo-terminal of 100×40 and counts what is written to

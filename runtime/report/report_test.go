@@ -54,6 +54,20 @@ func compile(t testing.TB, src string) *compiler.Graph {
 	return g
 }
 
+// embedded starts an embedded bus and a worker of the echo kind.
+func embedded(t testing.TB) runtime.Bus {
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel}, Concurrency: 8, Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	t.Cleanup(func() { stop(); <-served; bus.Close() })
+	return bus
+}
+
 func sampleReport() *runtime.Report {
 	start := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	return &runtime.Report{
@@ -273,17 +287,8 @@ func TestConsoleStates(t *testing.T) {
 // to a let shows the let's name, and a comprehension's member its loop value.
 func TestConsoleRun(t *testing.T) {
 	g := compile(t, "let first = echo a(1)\nparallel < echo q([i, first]) for i in 1..10 > -> reduce collect\n")
-	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
-	defer bus.Close()
-	w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel}, Concurrency: 4, Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- w.Serve(ctx) }()
-	defer func() { stop(); <-served }()
-
+	bus := embedded(t)
+	ctx := context.Background()
 	for range 3 {
 		var buf bytes.Buffer
 		c := NewConsole(&buf, false)
