@@ -78,7 +78,7 @@ func (s *scheduler) check(now time.Time) {
 		if w.n != 1 {
 			waiting = fmt.Sprintf("%d tasks wait", w.n)
 		}
-		s.notify(Update{Type: UpdateWarning, Message: fmt.Sprintf("no worker serves label %s (%s)", label, waiting)})
+		s.notify(Update{Type: UpdateWarning, Label: label, Message: fmt.Sprintf("no worker serves label %s (%s)", label, waiting)})
 	}
 	s.failUnserved(now)
 	s.flush()

@@ -578,6 +578,7 @@ func (s *scheduler) count(st State, d int) {
 
 func (s *scheduler) notify(u Update) {
 	u.Time = s.clock()
+	u.RunID = s.cfg.RunID
 	u.Counts = s.counts
 	s.cfg.Listener.Notify(u)
 }

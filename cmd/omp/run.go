@@ -35,6 +35,7 @@ type runOptions struct {
 	json      bool
 	report    string
 	broker    string
+	progress  string
 
 	// Bounds on waiting.
 	timeout         time.Duration
@@ -67,6 +68,7 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	f.BoolVar(&opts.keepGoing, "keep-going", false, "after a failure, run every task that does not depend on it")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document about the run to stdout")
 	f.StringVar(&opts.report, "report", "", "write a JUnit XML report to `FILE`")
+	f.StringVar(&opts.progress, "progress", "auto", "progress on stderr: `auto`, tty (redrawn in place), plain (a line per change) or quiet (failures only)")
 	addBrokerFlag(cmd, &opts.broker)
 	addWaitFlags(cmd, &opts)
 	return cmd
@@ -108,6 +110,9 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		}
 	}
 	if err := checkWaitFlags(opts); err != nil {
+		return err
+	}
+	if err := checkProgress(opts.progress); err != nil {
 		return err
 	}
 	store, err := storeLocation(opts.store, opts.file)
@@ -163,8 +168,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		// slot, never for a worker.
 		noWorker = 0
 	}
-	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
-	console.Graph(g)
+	console := newProgress(s, opts.progress, g)
 	r, runErr := runtime.Run(ctx, g, runtime.Config{
 		Bus:       bus,
 		Store:     store,
