@@ -161,6 +161,11 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 				beats = nil
 				break
 			}
+			if msg.Metadata.Get(ResubscribedMeta) != "" {
+				msg.Ack()
+				s.resubscribed(s.clock())
+				break
+			}
 			hb, err := DecodeHeartbeat(msg)
 			msg.Ack()
 			if err == nil {
