@@ -161,9 +161,28 @@ func (s *scheduler) workerLost(t *task, now time.Time) {
 func (s *scheduler) resubscribed(now time.Time) {
 	s.ping(now)
 	s.control(ControlResync)
+	// A worker whose connection was away too may have missed how the run
+	// stops.
+	switch {
+	case s.cancelled:
+		s.control(ControlCancel)
+	case s.stopping:
+		s.control(ControlDrain)
+	}
 	for t := range s.inflight {
 		if t.claimed {
 			t.lastSeen = now
 		}
 	}
+}
+
+// remindCancel sends a cancelled run's CANCEL again, at most once a second,
+// when a worker claims one of its attempts (a claim sent again after a
+// reconnect): that worker missed the CANCEL while its connection was away.
+func (s *scheduler) remindCancel(ev *Event, now time.Time) {
+	if !s.cancelled || ev.Type != EventStarted || now.Sub(s.reminded) < time.Second {
+		return
+	}
+	s.reminded = now
+	s.control(ControlCancel)
 }
