@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/internal/amqptest"
 	"github.com/ompdev/omp/runtime"
@@ -220,4 +222,81 @@ func TestRunStartedDuringOutage(t *testing.T) {
 			t.Errorf("omp run: %v, want status 0 and the result 15:\n%s", p.err, p.stderr)
 		}
 	})
+}
+
+// A broker that comes back without its state (a new node, a lost disk):
+// every queue and exchange is gone when the connections drop. The runner and
+// the worker declare again what they use as they reconnect (the task queue,
+// the dead-letter queue, the control and workers exchanges and their
+// subscriptions' queues), and the next run goes through them. Closing the
+// connections of the test's vhost stands in for the restart, so that no one
+// else's broker stops.
+func TestTopologyDeclaredAgainOnReconnect(t *testing.T) {
+	url := amqptest.VHost(t)
+	w := startWorker(t, url, "w", "--concurrency", "2")
+	bus := runner(t, url)
+	g, _ := numbers(3, "1ms")
+	wantNumbers(t, run(t, g, runtime.Config{Bus: bus}), 3)
+
+	vhost := url[strings.LastIndex(url, "/")+1:]
+	admin, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := admin.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"omp.tasks.default", "omp.dead"} {
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, x := range []string{"omp.dead", "omp.control", "omp.workers"} {
+		if err := ch.ExchangeDelete(x, false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	amqptest.Ctl(t, "close_all_connections", "--vhost", vhost, "test: the broker lost its state")
+	w.waitFor(t, "broker connection back", 30*time.Second)
+
+	admin, err = amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var missing []string
+		for _, q := range []string{"omp.tasks.default", "omp.dead"} {
+			ch, err := admin.Channel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ch.QueueDeclarePassive(q, true, false, false, false, nil); err != nil {
+				missing = append(missing, "queue "+q)
+			} else {
+				ch.Close()
+			}
+		}
+		for _, x := range []string{"omp.dead", "omp.control", "omp.workers"} {
+			ch, err := admin.Channel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ch.ExchangeDeclarePassive(x, "fanout", true, false, false, false, nil); err != nil && !strings.Contains(err.Error(), "PRECONDITION_FAILED") {
+				missing = append(missing, "exchange "+x)
+			} else {
+				ch.Close()
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not declared again within 20s of the reconnect: %s", strings.Join(missing, ", "))
+		}
+	}
+	g, _ = numbers(5, "1ms")
+	wantNumbers(t, run(t, g, runtime.Config{Bus: bus}), 5)
+	askWorkers(t, url, func(live []listedWorker) bool { return len(live) == 1 && live[0].Name == "w" }, "w")
 }

@@ -112,6 +112,8 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 		b.pub.close()
 		return fail(err)
 	}
+	b.wg.Add(1)
+	go b.redeclare()
 	return b, nil
 }
 
