@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/amqpbus"
 )
 
 func init() { commands = append(commands, newWorkerCmd) }
@@ -58,7 +58,7 @@ dispatch them again. The exit status is then 0.`,
 	f.StringVar(&opts.name, "name", "", "the worker's name in reports and omp workers (default HOST-PID)")
 	f.StringSliceVar(&opts.labels, "labels", []string{compiler.DefaultLabel}, "the task labels to serve, comma-separated")
 	f.IntVar(&opts.concurrency, "concurrency", goruntime.NumCPU(), "how many tasks run at once")
-	f.IntVar(&opts.prefetch, "prefetch", 0, "how many tasks the worker takes from the broker ahead of its free slots (default "+strconv.Itoa(prefetchPer)+" × --concurrency, at least "+strconv.Itoa(minPrefetch)+")")
+	f.IntVar(&opts.prefetch, "prefetch", 0, "how many tasks the worker takes from the broker ahead of its free slots (default 4 × --concurrency, at least 32)")
 	f.StringVar(&opts.store, "store", "", "the store root tasks use on this machine (default: the runner's)")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "how long running tasks may finish after SIGTERM before they are handed back")
 	f.DurationVar(&opts.heartbeat, "heartbeat", 5*time.Second, "how often the worker announces itself")
@@ -66,19 +66,6 @@ dispatch them again. The exit status is then 0.`,
 	return cmd
 }
 
-// The default window of prefetched tasks: prefetchPer per slot, as Celery
-// does, and at least minPrefetch. A slot that finished a task finds the
-// next one waiting in the worker instead of a broker round trip away, and
-// quick tasks need many in the window, since each stays in it until its
-// outcome is confirmed and its ack sent: with 2 slots, 8 tasks in the
-// window made 10,000 echo tasks take twice as long as 32 did. A task that
-// waits longer than the bus's hold limit (2s, every slot busy with long
-// tasks) goes back to the end of its queue for other workers, so a larger
-// window costs long tasks some re-publishing, never a lost or doubled task.
-const (
-	prefetchPer = 4
-	minPrefetch = 32
-)
 
 func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 	if opts.broker == "" {
@@ -94,7 +81,7 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		return withCode(ExitUsage, fmt.Errorf("--prefetch must not be negative, not %d", opts.prefetch))
 	}
 	if opts.prefetch == 0 {
-		opts.prefetch = max(prefetchPer*opts.concurrency, minPrefetch)
+		opts.prefetch = amqpbus.WorkerPrefetch(opts.concurrency)
 	}
 	opts.prefetch = max(opts.prefetch, opts.concurrency)
 	for _, l := range opts.labels {
