@@ -66,7 +66,6 @@ dispatch them again. The exit status is then 0.`,
 	return cmd
 }
 
-
 func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 	if opts.broker == "" {
 		return withCode(ExitUsage, errors.New("omp worker needs a broker: --broker URL or $"+brokerEnv))
