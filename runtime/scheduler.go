@@ -43,10 +43,11 @@ type scheduler struct {
 	workers map[string]*workerSeen
 	lim     limits
 
-	failed    bool  // a task failed for good
-	stopping  bool  // start nothing more: failed fast or cancelled
-	cancelled bool  // ctx was cancelled
-	infraErr  error // the first infrastructure error
+	failed    bool      // a task failed for good
+	stopping  bool      // start nothing more: failed fast or cancelled
+	cancelled bool      // ctx was cancelled
+	infraErr  error     // the first infrastructure error
+	reminded  time.Time // when CANCEL was last sent again (remindCancel)
 }
 
 type task struct {
@@ -157,6 +158,11 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 		case msg, ok := <-beats:
 			if !ok {
 				beats = nil
+				break
+			}
+			if msg.Metadata.Get(ResubscribedMeta) != "" {
+				msg.Ack()
+				s.resubscribed(s.clock())
 				break
 			}
 			hb, err := DecodeHeartbeat(msg)

@@ -35,6 +35,8 @@ type Worker struct {
 	minLease time.Duration
 	wakeAt   time.Time // when the lease loop wakes next
 	out      *outbox
+	// sent are the outcomes reported lately, to send again (resync).
+	sent outcomes
 	// deliveries numbers the task messages this worker took.
 	deliveries atomic.Uint64
 }
@@ -198,8 +200,10 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 func (w *Worker) accept(msg *message.Message) *TaskMessage {
 	m, err := taskOf(msg)
 	if err != nil {
-		// A message nobody can read would come back forever: drop it.
-		w.cfg.Logf("worker %s: dropping task message: %v", w.cfg.Name, err)
+		// A message nobody can read would come back forever: take it
+		// off the queue, and let the bus keep it for inspection.
+		w.cfg.Logf("worker %s: rejecting task message: %v", w.cfg.Name, err)
+		msg.Metadata.Set(RejectMeta, err.Error())
 		msg.Ack()
 		return nil
 	}
@@ -215,6 +219,10 @@ func (w *Worker) accept(msg *message.Message) *TaskMessage {
 	}
 	if m.ReplyTo == "" {
 		m.ReplyTo = EventTopic(m.RunID)
+	}
+	if w.duplicate(m) {
+		msg.Ack()
+		return nil
 	}
 	return m
 }
@@ -298,6 +306,11 @@ func (w *Worker) report(j *job, ev *Event) {
 	}
 	ev.Seq = int(j.seq.Add(1))
 	w.emitThen(j, ev, func(err error) {
+		if err == nil && ev.Type != EventRelease {
+			w.mu.Lock()
+			w.sent.remember(j, ev, time.Now())
+			w.mu.Unlock()
+		}
 		if !settled {
 			if err == nil {
 				j.msg.Ack()

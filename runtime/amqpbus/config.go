@@ -43,8 +43,16 @@ type Config struct {
 	// DialTimeout bounds connecting (TCP, TLS and AMQP handshake) at start
 	// and on every reconnect. Default 5s.
 	DialTimeout time.Duration
-	// ReconnectMax caps the backoff between reconnection attempts. Default
-	// 5s.
+	// ConnectWait is how long New keeps trying to reach a broker that is
+	// away (refuses connections, or shuts down) before it fails. Default
+	// 0: it fails at once.
+	ConnectWait time.Duration
+	// OnWait, if set, is called once when New starts waiting for the
+	// broker, with the error of the first attempt.
+	OnWait func(error)
+	// ReconnectMax caps the backoff between reconnection attempts, and so
+	// how long after the broker's return the bus may take to notice it.
+	// Default 1s.
 	ReconnectMax time.Duration
 	// PublishTimeout is how long a publish keeps retrying while the broker
 	// is away before it fails. Default 2m.
@@ -96,7 +104,7 @@ func (c *Config) setDefaults() {
 		c.DialTimeout = 5 * time.Second
 	}
 	if c.ReconnectMax == 0 {
-		c.ReconnectMax = 5 * time.Second
+		c.ReconnectMax = time.Second
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 2 * time.Minute
@@ -127,7 +135,7 @@ func (c *Config) Validate() error {
 	if c.Prefetch < 0 || c.EventPrefetch < 0 || c.PublishChannels < 0 {
 		errs = append(errs, errors.New("amqpbus: negative Prefetch, EventPrefetch or PublishChannels"))
 	}
-	if c.DialTimeout < 0 || c.ReconnectMax < 0 || c.PublishTimeout < 0 || c.HoldLimit < 0 || c.EventQueueTTL < 0 {
+	if c.DialTimeout < 0 || c.ConnectWait < 0 || c.ReconnectMax < 0 || c.PublishTimeout < 0 || c.HoldLimit < 0 || c.EventQueueTTL < 0 {
 		errs = append(errs, errors.New("amqpbus: negative duration in Config"))
 	}
 	return errors.Join(errs...)

@@ -81,7 +81,9 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		tag := "omp-" + watermill.NewShortUUID()
 		ch, deliveries, dead, err := s.open(topic, tag)
 		if err != nil {
-			b.log.Debug("Cannot consume, retrying", fields.Add(watermill.LogFields{"err": b.red.string(err.Error())}))
+			if err != errNotConnected {
+				b.log.Error("Cannot consume, retrying", b.red.err(err), fields)
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -154,7 +156,13 @@ func (s *taskSubscriber) open(topic, tag string) (*amqp.Channel, <-chan amqp.Del
 		ch.Close()
 		return nil, nil, nil, err
 	}
-	// The queue may have been lost with a broker that kept no state.
+	// The queue, and the dead-letter queue it sends to, may have been
+	// lost with a broker that kept no state: declare them on every
+	// reconnect.
+	if err := b.declareDead(ch); err != nil {
+		ch.Close()
+		return nil, nil, nil, err
+	}
 	if err := b.declareTaskQueue(ch, topic); err != nil {
 		ch.Close()
 		return nil, nil, nil, err
@@ -195,11 +203,11 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, acks *acker, 
 	select {
 	case out <- msg:
 	case <-hold.C:
-		s.putBack(topic, d)
+		s.putBackLive(topic, d, dead)
 		acks.settled(d.DeliveryTag)
 		return
 	case <-ctx.Done():
-		s.putBack(topic, d)
+		s.putBackLive(topic, d, dead)
 		acks.settled(d.DeliveryTag)
 		return
 	case <-b.closed:
@@ -214,18 +222,23 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, acks *acker, 
 	hold.Reset(b.cfg.HoldLimit)
 	select {
 	case <-msg.Acked():
+		if reason := msg.Metadata.Get(runtime.RejectMeta); reason != "" {
+			s.reject(topic, d, reason)
+			acks.settled(d.DeliveryTag)
+			return
+		}
 		acks.ack(d.DeliveryTag)
 	case <-msg.Nacked():
 		if ctx.Err() != nil {
 			// The receiver is shutting down, not failing the message.
-			s.putBack(topic, d)
+			s.putBackLive(topic, d, dead)
 		} else {
 			d.Nack(false, true)
 		}
 		acks.settled(d.DeliveryTag)
 	case <-hold.C:
 		stale()
-		s.putBack(topic, d)
+		s.putBackLive(topic, d, dead)
 		acks.settled(d.DeliveryTag)
 	case <-dead:
 	case <-b.closed:
@@ -300,4 +313,14 @@ func (s *taskSubscriber) putBack(topic string, d amqp.Delivery) {
 		return
 	}
 	d.Ack(false)
+}
+
+// putBackLive puts d back unless its channel died: the broker then requeued
+// it already, and a copy would have the task run twice.
+func (s *taskSubscriber) putBackLive(topic string, d amqp.Delivery, dead <-chan struct{}) {
+	select {
+	case <-dead:
+	default:
+		s.putBack(topic, d)
+	}
 }
