@@ -31,8 +31,8 @@ func (w *Worker) emitThen(j *job, e *Event, done func(error)) {
 // joins the next batch, which that sender publishes too. So an idle worker
 // sends each event without delay or hand-off, and a worker with many tasks
 // finishing at once sends one message per reply topic, not one per event.
-// A sender that does not wait (sendThen) leaves the publishing to a
-// goroutine of the outbox's, so that its slot runs the next task meanwhile.
+// A sender that does not wait for its event (sendThen) publishes at most its
+// own batch and leaves the next ones to a goroutine of the outbox's.
 type outbox struct {
 	w        *Worker
 	mu       sync.Mutex
@@ -71,8 +71,12 @@ func (o *outbox) send(topic string, e *Event, wait bool) error {
 	return <-done
 }
 
-// sendThen queues e for topic and returns; done is called with the outcome
-// of its publish.
+// sendThen queues e for topic and calls done with the outcome of its
+// publish. Like send, a sender that finds no publication under way
+// publishes at once, itself, so that an idle worker sends an outcome without
+// a hand-off; but it publishes only that batch and leaves what others queued
+// meanwhile to a goroutine of the outbox's, so that its slot goes on to the
+// next task instead of publishing for the others.
 func (o *outbox) sendThen(topic string, e *Event, done func(error)) {
 	o.pending.Add(1)
 	o.mu.Lock()
@@ -84,6 +88,16 @@ func (o *outbox) sendThen(topic string, e *Event, done func(error)) {
 		return
 	}
 	o.flushing = true
+	next := o.next
+	o.next = map[string]*batch{}
+	o.mu.Unlock()
+	o.publish(next)
+	o.mu.Lock()
+	if len(o.next) == 0 {
+		o.flushing = false
+		o.mu.Unlock()
+		return
+	}
 	o.mu.Unlock()
 	go func() {
 		o.mu.Lock()

@@ -173,9 +173,10 @@ func (w *Worker) drain(done <-chan struct{}) {
 	}
 }
 
-// handle runs one task message: claim, ack, run, report. It returns once
-// the task ran, without waiting for its outcome to reach the bus: the slot
-// takes the next task while the outcome is published (see report).
+// handle runs one task message: claim, ack, run, report. It does not wait
+// for the outcome to reach the bus unless it publishes it itself (see
+// outbox.sendThen): the slot takes the next task while the outcome is
+// published.
 func (w *Worker) handle(life context.Context, msg *message.Message) {
 	m := w.accept(msg)
 	if m == nil {
@@ -288,8 +289,8 @@ func outcome(m *TaskMessage, res json.RawMessage, err, cause error, isInfra func
 	}
 }
 
-// report sends a job's outcome without waiting for it: the job stays
-// running (its lease renewed) until the bus took the outcome. For a job done
+// report sends a job's outcome without waiting for other publications: the
+// job stays running (its lease renewed) until the bus took the outcome. For a job done
 // before its claim was due, the outcome is the claim: the message is acked
 // once it is sent (nacked if it cannot be), and a release gives the message
 // back to the bus unsent.
