@@ -43,7 +43,7 @@ func redactURL(url string) string { return amqpbus.RedactURL(url) }
 // busOptions tune the bus for its user.
 type busOptions struct {
 	// prefetch is how many task messages a worker holds unacknowledged:
-	// its concurrency.
+	// its --prefetch window, at least its concurrency.
 	prefetch int
 	name     string
 	// logf, if set, gets one line per problem with the broker connection

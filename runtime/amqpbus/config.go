@@ -30,7 +30,8 @@ type Config struct {
 	// refuses to redeclare a queue with other arguments.
 	MaxDeliveries int
 	// Prefetch is how many task messages one Tasks subscription holds
-	// unacknowledged; set it to the worker's concurrency. Default 1.
+	// unacknowledged: a worker's window, at least its concurrency (see
+	// WorkerPrefetch). Default 1.
 	Prefetch int
 	// EventPrefetch is how many events the runner's subscription lets
 	// RabbitMQ push ahead of its acks. Default 1000.
@@ -69,6 +70,20 @@ type Config struct {
 	// Logger receives the bus's and Watermill's logs, with the broker's
 	// password scrubbed. Default none.
 	Logger watermill.LoggerAdapter
+}
+
+// WorkerPrefetch is the Prefetch of a worker that runs concurrency tasks at
+// once, unless told otherwise: 4 per slot, as Celery prefetches, and at
+// least 32. A slot that finished a task finds the next one waiting in the
+// worker instead of a broker round trip away, and quick tasks need many in
+// the window, since each stays in it until its outcome is confirmed and its
+// ack sent: with 2 slots, 8 prefetched tasks made 10,000 echo tasks take
+// twice as long as 32 did. A task that waits for a slot longer than
+// HoldLimit goes back to the end of its queue for other workers, so a
+// larger window costs long tasks some re-publishing, never a lost or
+// doubled task.
+func WorkerPrefetch(concurrency int) int {
+	return max(4*concurrency, 32)
 }
 
 func (c *Config) setDefaults() {

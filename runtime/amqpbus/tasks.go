@@ -95,6 +95,9 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		}
 		wait = 100 * time.Millisecond
 		stopped := false
+		acks := newAcker(ch, func(err error) {
+			b.log.Error("Cannot ack a task message; the broker will deliver it again", b.red.err(err), fields)
+		})
 	loop:
 		for {
 			select {
@@ -102,10 +105,11 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 				if !ok {
 					break loop
 				}
+				acks.delivered(d.DeliveryTag)
 				handlers.Add(1)
 				go func() {
 					defer handlers.Done()
-					s.handle(ctx, topic, ch, d, dead, out)
+					s.handle(ctx, topic, acks, d, dead, out)
 				}()
 			case <-ctx.Done():
 				stopped = true
@@ -124,6 +128,9 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 				s.putBack(topic, d)
 			}
 			handlers.Wait()
+			// Acks still queued go out before the channel closes,
+			// which would return their messages to the queue.
+			acks.flush()
 			ch.Close()
 			return
 		}
@@ -174,7 +181,7 @@ func (s *taskSubscriber) open(topic, tag string) (*amqp.Channel, <-chan amqp.Del
 	return ch, deliveries, dead, nil
 }
 
-func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Channel, d amqp.Delivery, dead <-chan struct{}, out chan<- *message.Message) {
+func (s *taskSubscriber) handle(ctx context.Context, topic string, acks *acker, d amqp.Delivery, dead <-chan struct{}, out chan<- *message.Message) {
 	b := s.b
 	msg, err := marshaler{}.Unmarshal(d)
 	if err != nil {
@@ -188,7 +195,7 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	msg.SetContext(mctx)
 	if run := msg.Metadata.Get(runHeader); run != "" && s.runGone(run) {
 		b.log.Error(fmt.Sprintf("Dropping the tasks of run %s: its runner is gone", run), nil, watermill.LogFields{"topic": topic})
-		d.Ack(false)
+		acks.ack(d.DeliveryTag)
 		return
 	}
 	hold := time.NewTimer(b.cfg.HoldLimit)
@@ -197,9 +204,11 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	case out <- msg:
 	case <-hold.C:
 		s.putBackLive(topic, d, dead)
+		acks.settled(d.DeliveryTag)
 		return
 	case <-ctx.Done():
 		s.putBackLive(topic, d, dead)
+		acks.settled(d.DeliveryTag)
 		return
 	case <-b.closed:
 		return
@@ -215,11 +224,10 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	case <-msg.Acked():
 		if reason := msg.Metadata.Get(runtime.RejectMeta); reason != "" {
 			s.reject(topic, d, reason)
+			acks.settled(d.DeliveryTag)
 			return
 		}
-		if err := d.Ack(false); err != nil {
-			b.log.Error("Cannot ack a task message; the broker will deliver it again", b.red.err(err), watermill.LogFields{"topic": topic})
-		}
+		acks.ack(d.DeliveryTag)
 	case <-msg.Nacked():
 		if ctx.Err() != nil {
 			// The receiver is shutting down, not failing the message.
@@ -227,9 +235,11 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 		} else {
 			d.Nack(false, true)
 		}
+		acks.settled(d.DeliveryTag)
 	case <-hold.C:
 		stale()
 		s.putBackLive(topic, d, dead)
+		acks.settled(d.DeliveryTag)
 	case <-dead:
 	case <-b.closed:
 	}
