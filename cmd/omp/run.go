@@ -39,6 +39,7 @@ type runOptions struct {
 	// Bounds on waiting.
 	timeout         time.Duration
 	noWorkerTimeout time.Duration
+	brokerTimeout   time.Duration
 }
 
 func newRunCmd(s *streams) *cobra.Command {
@@ -78,6 +79,8 @@ func addWaitFlags(cmd *cobra.Command, opts *runOptions) {
 	f.DurationVar(&opts.timeout, "timeout", 0, "cancel the run after `DURATION` and exit 1 (default: no limit)")
 	f.DurationVar(&opts.noWorkerTimeout, "no-worker-timeout", time.Minute,
 		"fail a task that waited `DURATION` for a label no live worker serves (0: wait forever)")
+	f.DurationVar(&opts.brokerTimeout, "broker-timeout", time.Minute,
+		"with --broker, wait up to `DURATION` for a broker that cannot be reached before exiting 3")
 }
 
 // checkWaitFlags reports a negative --timeout or --no-worker-timeout.
@@ -87,6 +90,9 @@ func checkWaitFlags(opts runOptions) error {
 	}
 	if opts.noWorkerTimeout < 0 {
 		return withCode(ExitUsage, fmt.Errorf("--no-worker-timeout must not be negative, not %s", opts.noWorkerTimeout))
+	}
+	if opts.brokerTimeout < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--broker-timeout must not be negative, not %s", opts.brokerTimeout))
 	}
 	return nil
 }
@@ -130,7 +136,12 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		return err
 	}
 
-	bus, err := openBus(ctx, opts.broker)
+	bus, err := openBus(ctx, opts.broker, busOptions{
+		wait: opts.brokerTimeout,
+		onWait: func(err error) {
+			fmt.Fprintf(s.err, "omp: %v; waiting up to %s for it\n", err, opts.brokerTimeout)
+		},
+	})
 	if err != nil {
 		return err
 	}
