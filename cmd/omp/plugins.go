@@ -44,7 +44,8 @@ listed, broken plugins included.`,
 }
 
 func runPlugins(ctx context.Context, s *streams, opts pluginsOptions) error {
-	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Logger: s.err, Warnings: s.err})
+	log, _ := logOptions{format: "text", level: "info"}.logger(s.err)
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Logger: log, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
