@@ -14,9 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/logtest"
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/plugins/sdk"
-	"github.com/ompdev/omp/internal/logtest"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/runtimetest"
 )
