@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Record is one collected record with its attributes, groups flattened to
 // dotted keys ("a.b") and values resolved.
 type Record struct {
+	Time    time.Time
 	Level   slog.Level
 	Message string
 	Attrs   map[string]slog.Value
@@ -104,7 +106,7 @@ func (h *Recorder) Dump() string {
 func (h *Recorder) Enabled(_ context.Context, l slog.Level) bool { return l >= h.Level }
 
 func (h *Recorder) Handle(_ context.Context, r slog.Record) error {
-	rec := Record{Level: r.Level, Message: r.Message, Attrs: map[string]slog.Value{}}
+	rec := Record{Time: r.Time, Level: r.Level, Message: r.Message, Attrs: map[string]slog.Value{}}
 	for _, a := range h.attrs {
 		add(rec.Attrs, "", a)
 	}
