@@ -9,21 +9,22 @@ import (
 // returns once the event was published (or failed to be); without, it
 // returns at once and a failure is only logged.
 func (w *Worker) emit(j *job, e *Event, wait bool) error {
-	m := j.m
-	e.RunID, e.TaskID, e.Attempt, e.Dispatch = m.RunID, m.TaskID, m.Attempt, m.Dispatch
-	e.Worker, e.Delivery = w.cfg.Name, j.delivery
-	e.Time = time.Now()
-	return w.out.send(m.ReplyTo, e, wait)
+	return w.out.send(w.address(j, e), e, wait)
 }
 
-// emitThen sends an event of j's attempt on its reply topic and returns at
-// once; done gets the outcome of the publish, on another goroutine.
+// emitThen sends an event of j's attempt on its reply topic; done gets the
+// outcome of the publish (see outbox.sendThen).
 func (w *Worker) emitThen(j *job, e *Event, done func(error)) {
+	w.out.sendThen(w.address(j, e), e, done)
+}
+
+// address fills in what e says of j's attempt and returns its reply topic.
+func (w *Worker) address(j *job, e *Event) string {
 	m := j.m
 	e.RunID, e.TaskID, e.Attempt, e.Dispatch = m.RunID, m.TaskID, m.Attempt, m.Dispatch
 	e.Worker, e.Delivery = w.cfg.Name, j.delivery
 	e.Time = time.Now()
-	w.out.sendThen(m.ReplyTo, e, done)
+	return m.ReplyTo
 }
 
 // outbox publishes events in batches by group commit: the sender that finds

@@ -136,47 +136,50 @@ func (s fanoutSubscriber) consume(ctx context.Context, topic, queue string, ch *
 // pass hands deliveries on, one at a time, until the channel dies (it
 // returns true) or the subscription ends (false).
 func (s fanoutSubscriber) pass(ctx context.Context, deliveries <-chan amqp.Delivery, out chan<- *message.Message) bool {
-	b := s.b
 	for {
-		var d amqp.Delivery
-		var ok bool
 		select {
-		case d, ok = <-deliveries:
+		case d, ok := <-deliveries:
 			if !ok {
 				return true
 			}
+			if !s.deliver(ctx, d, out) {
+				return false
+			}
 		case <-ctx.Done():
 			return false
-		case <-b.closed:
+		case <-s.b.closed:
 			return false
 		}
-		msg, err := marshaler{}.Unmarshal(d)
-		if err != nil {
-			return true
-		}
-		mctx, cancel := context.WithCancel(ctx)
-		msg.SetContext(mctx)
-		select {
-		case out <- msg:
-		case <-ctx.Done():
-			cancel()
-			return false
-		case <-b.closed:
-			cancel()
-			return false
-		}
-		select {
-		case <-msg.Acked():
-			d.Ack(false)
-		case <-msg.Nacked():
-			d.Nack(false, true)
-		case <-ctx.Done():
-			cancel()
-			return false
-		case <-b.closed:
-			cancel()
-			return false
-		}
-		cancel()
 	}
+}
+
+// deliver hands d on and settles it as its receiver does; it returns false
+// if the subscription ended first.
+func (s fanoutSubscriber) deliver(ctx context.Context, d amqp.Delivery, out chan<- *message.Message) bool {
+	msg, err := marshaler{}.Unmarshal(d)
+	if err != nil {
+		// The zero delivery of a dead channel: pass sees it closed next.
+		return true
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msg.SetContext(mctx)
+	select {
+	case out <- msg:
+	case <-ctx.Done():
+		return false
+	case <-s.b.closed:
+		return false
+	}
+	select {
+	case <-msg.Acked():
+		d.Ack(false)
+	case <-msg.Nacked():
+		d.Nack(false, true)
+	case <-ctx.Done():
+		return false
+	case <-s.b.closed:
+		return false
+	}
+	return true
 }
