@@ -80,6 +80,15 @@ func (t throttle) Handle(ctx context.Context, r slog.Record) error {
 			return nil
 		}
 		t.last[r.Message] = r.Time
+		if len(t.last) > 256 {
+			// Some messages name a run: a worker that lives for months
+			// forgets those it need not hold back any more.
+			for msg, at := range t.last {
+				if r.Time.Sub(at) >= t.period {
+					delete(t.last, msg)
+				}
+			}
+		}
 		t.mu.Unlock()
 	}
 	return t.Handler.Handle(ctx, r)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -53,5 +54,23 @@ func TestWarnWriter(t *testing.T) {
 	if len(got) != 2 || got[0].Level != slog.LevelWarn ||
 		got[0].Message != "ignoring plugin /p/omp-kind-echo: echo is a built-in kind, and the built-in one is used" || got[1].Message != "second" {
 		t.Errorf("records:\n%s", rec.Dump())
+	}
+}
+
+// TestThrottleForgets: the throttle keeps no message for ever, since some
+// name a run and a worker lives for months.
+func TestThrottleForgets(t *testing.T) {
+	rec, _ := logtest.New()
+	h := newThrottle(rec, 30*time.Second)
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 10000 {
+		msg := fmt.Sprintf("Dropping the tasks of run r%d: its runner is gone", i)
+		h.Handle(context.Background(), slog.NewRecord(t0.Add(time.Duration(i)*time.Second), slog.LevelError, msg, 0))
+	}
+	if n := len(h.last); n > 300 {
+		t.Errorf("the throttle holds %d messages, want at most about 256", n)
+	}
+	if n := len(rec.Records()); n != 10000 {
+		t.Errorf("%d records passed, want all 10000 (each message once)", n)
 	}
 }
