@@ -67,6 +67,10 @@ dispatch them again. The exit status is then 0.`,
 }
 
 func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
+	base, err := opts.log.logger(s.err)
+	if err != nil {
+		return err
+	}
 	if opts.broker == "" {
 		return withCode(ExitUsage, errors.New("omp worker needs a broker: --broker URL or $"+brokerEnv))
 	}
@@ -100,10 +104,6 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 			return withCode(ExitUsage, fmt.Errorf("--store: %w", err))
 		}
 		opts.store = abs
-	}
-	base, err := opts.log.logger(s.err)
-	if err != nil {
-		return err
 	}
 	log := base.With("worker", opts.name)
 
