@@ -67,12 +67,12 @@ func freshExamples(t *testing.T) string {
 // environment of its own.
 func startWorkerIn(t *testing.T, dir string, env []string, url, name string, args ...string) *proc {
 	t.Helper()
-	args = append([]string{"worker", "--broker", url, "--name", name, "--heartbeat", "300ms"}, args...)
+	args = append([]string{"worker", "--broker", url, "--name", name, "--heartbeat", "300ms", "--log-format", "json"}, args...)
 	cmd := exec.Command(ompBin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
 	p := startProc(t, name, "worker "+name, cmd)
-	p.waitFor(t, "serving", 15*time.Second)
+	p.waitRecords(t, 1, 15*time.Second, "serving", "worker", name)
 	return p
 }
 
