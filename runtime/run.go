@@ -173,6 +173,10 @@ type Update struct {
 	Progress Progress
 	Message  string
 	Backoff  time.Duration
+	// Result is the task's result, for a change to Success. Unlike the
+	// rest of an Update its bytes are never changed later, so a Listener
+	// may keep them without a copy.
+	Result json.RawMessage
 	// Counts are the run's task counts after this update, for a progress
 	// display.
 	Counts Counts
