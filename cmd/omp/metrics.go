@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,7 +120,7 @@ func runMetrics(ctx context.Context, s *streams, opts metricsOptions) error {
 		fmt.Fprintln(s.err, "omp: no metric recorded")
 		return nil
 	}
-	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	tw := newTable(s.out)
 	fmt.Fprintln(tw, "RUN\tNODE\tTASK\tNAME\tSTEP\tVALUE")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Run, r.Node, orDash(r.Task), r.Name, r.Step, value(r.Value))

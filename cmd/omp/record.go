@@ -100,7 +100,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	rc.rec, err = record.Start(ctx, cfg)
 	if err != nil {
 		cancel()
-		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording run %s: %s", rc.id, oneLine(err)))
+		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording run %s: %w", rc.id, err))
 	}
 	both := runtime.ListenerFunc(func(u runtime.Update) {
 		l.Notify(u)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -139,7 +141,7 @@ func runRuns(ctx context.Context, s *streams, opts runsOptions) error {
 		fmt.Fprintln(s.err, "omp: no run recorded")
 		return nil
 	}
-	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	tw := newTable(s.out)
 	fmt.Fprintln(tw, "ID\tFILE\tPIPELINE\tSTATUS\tSTARTED\tDURATION\tTASKS")
 	for _, r := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, shortPath(r.File), orDash(r.Pipeline), r.Status,
@@ -202,6 +204,37 @@ func countsText(c runs.Counts) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// newTable is a tabwriter for the history's tables; call its Flush.
+// Cells are separated by two spaces, and a row whose last cells are empty
+// ends without trailing spaces.
+func newTable(w io.Writer) *table {
+	t := &table{w: w}
+	t.tw = tabwriter.NewWriter(&t.buf, 0, 4, 2, ' ', 0)
+	return t
+}
+
+type table struct {
+	w   io.Writer
+	buf bytes.Buffer
+	tw  *tabwriter.Writer
+}
+
+func (t *table) Write(p []byte) (int, error) { return t.tw.Write(p) }
+
+func (t *table) Flush() error {
+	if err := t.tw.Flush(); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	for line := range bytes.Lines(t.buf.Bytes()) {
+		out.Write(bytes.TrimRight(line, " \n"))
+		out.WriteByte('\n')
+	}
+	t.buf.Reset()
+	_, err := t.w.Write(out.Bytes())
+	return err
 }
 
 func writeJSON(s *streams, v any) error {

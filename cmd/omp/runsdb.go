@@ -55,7 +55,8 @@ func readerDir() string {
 func openDB(ctx context.Context, url string) (runs.Store, error) {
 	db, err := runs.Open(ctx, url)
 	if err != nil {
-		return nil, withCode(ExitInfra, fmt.Errorf("run history %s: %s", runs.Redact(url), oneLine(err)))
+		// runs.Open names the database, redacted, on one line.
+		return nil, withCode(ExitInfra, err)
 	}
 	return db, nil
 }
@@ -63,12 +64,6 @@ func openDB(ctx context.Context, url string) (runs.Store, error) {
 // openReader opens the history for a command that reads it.
 func openReader(ctx context.Context, flag string) (runs.Store, error) {
 	return openDB(ctx, dbURL(flag, readerDir()))
-}
-
-// oneLine is an error's message on one line, without repeating a cause's
-// own wrapping.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // resolveRun turns RUN (an id, a unique prefix of one, or "last") into a

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -168,7 +167,7 @@ func writeStatus(w io.Writer, r runs.Run, tasks []runs.Task) {
 	}
 	fmt.Fprintf(w, "duration  %s\n", roundDuration(runDuration(r, time.Now())))
 	fmt.Fprintf(w, "tasks     %s\n\n", countsText(r.Counts))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "NODE\tTASK\tSTATE\tATTEMPTS\tWORKER\tDURATION\tERROR")
 	for _, t := range tasks {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", t.Node, taskName(t), t.State, t.Attempts,
