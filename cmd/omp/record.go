@@ -157,3 +157,4 @@ func userName() string {
 	}
 	return os.Getenv("USER")
 }
+
