@@ -157,4 +157,3 @@ func userName() string {
 	}
 	return os.Getenv("USER")
 }
-
