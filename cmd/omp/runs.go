@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -165,10 +166,12 @@ func absFile(f string) (string, error) {
 // shortPath is a recorded file relative to the current directory when it
 // is below it.
 func shortPath(p string) string {
-	if rel, err := filepath.Rel(".", p); err == nil && !strings.HasPrefix(rel, "..") {
-		if abs, err := filepath.Abs(rel); err == nil && abs == p {
-			return rel
-		}
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && filepath.IsLocal(rel) {
+		return rel
 	}
 	return p
 }

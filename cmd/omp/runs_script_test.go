@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ompdev/omp/internal/pgtest"
+	"github.com/ompdev/omp/runs"
+)
+
+// TestRunsScripts runs testdata/runs/*.txtar, the run history's scripts,
+// twice: on SQLite (.omp/omp.db beside the pipeline, the default) and on a
+// PostgreSQL database of the script's own in $OMP_DB. $DB says which. A
+// script named amqp_* gets a RabbitMQ vhost of its own in $OMP_BROKER.
+func TestRunsScripts(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			testscript.Run(t, testscript.Params{
+				Dir: "testdata/runs",
+				Setup: func(env *testscript.Env) error {
+					env.Setenv("DB", db)
+					if db == "postgres" {
+						env.Setenv("OMP_DB", pgtest.DB(scriptTB{env}))
+					}
+					return setupAMQP(env)
+				},
+				RequireExplicitExec: true,
+				UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
+				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+					"status":   cmdStatus,
+					"waitfile": cmdWaitFile,
+					"oldbeat":  cmdOldBeat,
+				},
+			})
+		})
+	}
+}
+
+// cmdWaitFile waits for a file to exist, for up to a minute: `waitfile
+// started` after a background run whose task creates it.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not appear within a minute", args[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cmdOldBeat makes the heartbeat of RUN (of $OMP_DB, else of
+// .omp/omp.db in $WORK) older than runs.LostAfter, as if its runner had
+// stopped renewing it that long ago: `oldbeat last`. A test of a killed
+// runner need not wait 30s for it to count as lost.
+func cmdOldBeat(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: oldbeat RUN")
+	}
+	url := ts.Getenv("OMP_DB")
+	if url == "" {
+		url = "sqlite:" + filepath.Join(ts.Getenv("WORK"), ".omp", "omp.db")
+	}
+	ctx := context.Background()
+	db, err := runs.Open(ctx, url)
+	ts.Check(err)
+	defer db.Close()
+	id, err := db.Resolve(ctx, args[0])
+	ts.Check(err)
+	_, err = db.Beat(ctx, id, time.Now().Add(-runs.LostAfter-time.Second))
+	ts.Check(err)
+	if !strings.HasPrefix(id, "2") {
+		ts.Fatalf("odd run id %s", id)
+	}
+}
