@@ -94,7 +94,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &sqlStore{w: w, r: r}
+	s := &sqlStore{w: w, r: r, anonymous: true}
 	if err := s.start(ctx, goose.DialectSQLite3); err != nil {
 		s.Close()
 		return nil, err
@@ -120,11 +120,12 @@ func openPostgres(ctx context.Context, dbURL string) (*sqlStore, error) {
 func (s *sqlStore) start(ctx context.Context, dialect goose.Dialect) error {
 	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	err := s.w.PingContext(pctx)
+	timedOut := errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 	cancel()
+	if timedOut {
+		return fmt.Errorf("no answer within %v", connectTimeout)
+	}
 	if err != nil {
-		if pctx.Err() != nil && ctx.Err() == nil {
-			return fmt.Errorf("no answer within %v", connectTimeout)
-		}
 		return err
 	}
 	return migrate(ctx, s.w, dialect)
@@ -183,7 +184,9 @@ func Redact(rawURL string) string {
 	return u.Redacted()
 }
 
-// scrub removes url's password from err's text, should a driver quote it.
+// scrub makes err one line without url's password in it: pgx writes one
+// line per address it tried (the same one twice with sslmode=prefer), and
+// a driver might quote the password.
 func scrub(err error, rawURL string) error {
 	var pw []string
 	if u, perr := url.Parse(rawURL); perr == nil {
@@ -195,7 +198,23 @@ func scrub(err error, rawURL string) error {
 		}
 	}
 	msg := err.Error()
-	clean := msg
+	var clean string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || seen[line] {
+			continue
+		}
+		seen[line] = true
+		switch {
+		case clean == "":
+			clean = line
+		case strings.HasSuffix(clean, ":"):
+			clean += " " + line
+		default:
+			clean += "; " + line
+		}
+	}
 	for _, p := range pw {
 		clean = strings.ReplaceAll(clean, p, "xxxxx")
 	}
@@ -203,7 +222,7 @@ func scrub(err error, rawURL string) error {
 		return err
 	}
 	if errors.Is(err, ErrNewerSchema) {
-		return fmt.Errorf("%w: %s", ErrNewerSchema, clean)
+		return fmt.Errorf("%w: %s", ErrNewerSchema, strings.TrimPrefix(clean, ErrNewerSchema.Error()+": "))
 	}
 	return errors.New(clean)
 }

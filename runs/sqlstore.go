@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -22,6 +23,13 @@ type sqlStore struct {
 	// process's writers queue in Go) and r a pool that reads beside it;
 	// for PostgreSQL both are the same pool.
 	w, r *sql.DB
+	// anonymous: write bulk inserts' parameters as ?, not $N. SQLite
+	// looks $N up by name, in a list, for every parameter: a 2048-
+	// parameter INSERT spent most of its time in that.
+	anonymous bool
+
+	mu    sync.Mutex
+	stmts map[stmtKey]*sql.Stmt // see insert
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -37,8 +45,29 @@ const runCols = `id, file, source, pipeline, params, graph, broker, status, exit
 const taskCols = `run_id, node, ord, kind, name, action, label, pos, worker, state, attempts,
 	started_at, finished_at, error, result, result_ref, result_digest, cache_key`
 
+// The bulk inserts of Write. The first recording of a task fixes its
+// order; later ones replace everything else.
+var (
+	taskBulk = bulk{`INSERT INTO tasks (` + taskCols + `)`, `
+		ON CONFLICT (run_id, node) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+		action = excluded.action, label = excluded.label, pos = excluded.pos,
+		worker = excluded.worker, state = excluded.state, attempts = excluded.attempts,
+		started_at = excluded.started_at, finished_at = excluded.finished_at,
+		error = excluded.error, result = excluded.result, result_ref = excluded.result_ref,
+		result_digest = excluded.result_digest, cache_key = excluded.cache_key`, 18}
+	transitionBulk = bulk{`INSERT INTO transitions (run_id, seq, node, at, state, attempt, worker, message)`, "", 8}
+	metricBulk     = bulk{`INSERT INTO metrics (run_id, seq, node, name, value, step, at)`, "", 7}
+	logBulk        = bulk{`INSERT INTO logs (run_id, seq, node, at, line)`, "", 5}
+)
+
 func (s *sqlStore) Close() error {
-	err := s.w.Close()
+	s.mu.Lock()
+	var err error
+	for _, st := range s.stmts {
+		err = errors.Join(err, st.Close())
+	}
+	s.mu.Unlock()
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -110,6 +139,14 @@ func (s *sqlStore) Write(ctx context.Context, b Batch) error {
 	if rows == 0 && len(b.Logs) == 0 && b.Counts == nil {
 		return nil
 	}
+	for _, p := range []struct {
+		b bulk
+		n int
+	}{{taskBulk, len(tasks)}, {transitionBulk, len(b.Transitions)}, {metricBulk, len(b.Metrics)}, {logBulk, len(b.Logs)}} {
+		if err := s.prepare(ctx, p.b, p.n); err != nil {
+			return err
+		}
+	}
 
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -145,16 +182,7 @@ func (s *sqlStore) Write(ctx context.Context, b Batch) error {
 				t.Worker, t.State, t.Attempts, ns(t.Started), ns(t.Finished), t.Error, t.result,
 				t.ResultRef, t.ResultDigest, t.CacheKey)
 		}
-		// The first recording of a node fixes its order; later ones
-		// replace everything else.
-		err := insert(ctx, tx, `INSERT INTO tasks (`+taskCols+`)`, 18, vals, `
-			ON CONFLICT (run_id, node) DO UPDATE SET kind = excluded.kind, name = excluded.name,
-			action = excluded.action, label = excluded.label, pos = excluded.pos,
-			worker = excluded.worker, state = excluded.state, attempts = excluded.attempts,
-			started_at = excluded.started_at, finished_at = excluded.finished_at,
-			error = excluded.error, result = excluded.result, result_ref = excluded.result_ref,
-			result_digest = excluded.result_digest, cache_key = excluded.cache_key`)
-		if err != nil {
+		if err := s.insert(ctx, tx, taskBulk, vals); err != nil {
 			return fmt.Errorf("recording tasks: %w", err)
 		}
 	}
@@ -163,7 +191,7 @@ func (s *sqlStore) Write(ctx context.Context, b Batch) error {
 		for _, t := range b.Transitions {
 			vals = append(vals, b.RunID, next(&rowSeq), t.Node, t.Time.UnixNano(), t.State, t.Attempt, t.Worker, t.Message)
 		}
-		if err := insert(ctx, tx, `INSERT INTO transitions (run_id, seq, node, at, state, attempt, worker, message)`, 8, vals, ""); err != nil {
+		if err := s.insert(ctx, tx, transitionBulk, vals); err != nil {
 			return fmt.Errorf("recording state changes: %w", err)
 		}
 	}
@@ -176,7 +204,7 @@ func (s *sqlStore) Write(ctx context.Context, b Batch) error {
 			}
 			vals = append(vals, b.RunID, next(&rowSeq), m.Node, m.Name, v, m.Step, m.Time.UnixNano())
 		}
-		if err := insert(ctx, tx, `INSERT INTO metrics (run_id, seq, node, name, value, step, at)`, 7, vals, ""); err != nil {
+		if err := s.insert(ctx, tx, metricBulk, vals); err != nil {
 			return fmt.Errorf("recording metrics: %w", err)
 		}
 	}
@@ -185,7 +213,7 @@ func (s *sqlStore) Write(ctx context.Context, b Batch) error {
 		for _, l := range b.Logs {
 			vals = append(vals, b.RunID, next(&logSeq), l.Node, l.Time.UnixNano(), l.Line)
 		}
-		if err := insert(ctx, tx, `INSERT INTO logs (run_id, seq, node, at, line)`, 5, vals, ""); err != nil {
+		if err := s.insert(ctx, tx, logBulk, vals); err != nil {
 			return fmt.Errorf("recording log lines: %w", err)
 		}
 	}
@@ -235,41 +263,108 @@ func (b *Batch) owns(what, runID string) error {
 	return nil
 }
 
-// insert runs head VALUES (…), (…) tail for the rows in vals, cols values
-// each, in as few statements as maxParams allows: one round trip per
-// statement rather than per row is what makes PostgreSQL fast.
-func insert(ctx context.Context, tx *sql.Tx, head string, cols int, vals []any, tail string) error {
-	clean(vals...)
-	per := maxParams / cols
-	rows := len(vals) / cols
-	var sb strings.Builder
-	for i := 0; i < rows; i += per {
-		k := min(per, rows-i)
-		sb.Reset()
-		sb.WriteString(head)
-		sb.WriteString(" VALUES ")
-		p := 1
-		for r := range k {
-			if r > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteByte('(')
-			for c := range cols {
-				if c > 0 {
-					sb.WriteByte(',')
-				}
-				sb.WriteByte('$')
-				sb.WriteString(strconv.Itoa(p))
-				p++
-			}
-			sb.WriteByte(')')
+// A bulk is a multi-row INSERT: head VALUES (…), (…) tail. One
+// statement carries many rows, as one round trip per row would make
+// PostgreSQL slow; their number is a power of two, so that a few prepared
+// statements serve every batch and neither database parses SQL for each.
+type bulk struct {
+	head, tail string
+	cols       int
+}
+
+// chunks splits rows into the statements insert runs.
+func (b bulk) chunks(rows int) []stmtKey {
+	per := 1
+	for per*2*b.cols <= maxParams {
+		per *= 2
+	}
+	var ks []stmtKey
+	for rows > 0 {
+		for per > rows {
+			per /= 2
 		}
-		sb.WriteString(tail)
-		if _, err := tx.ExecContext(ctx, sb.String(), vals[i*cols:(i+k)*cols]...); err != nil {
+		ks = append(ks, stmtKey{b, per})
+		rows -= per
+	}
+	return ks
+}
+
+// prepare prepares the statements that insert needs for rows rows. It
+// must run outside a transaction: SQLite's one writing connection is the
+// transaction's.
+func (s *sqlStore) prepare(ctx context.Context, b bulk, rows int) error {
+	for _, k := range b.chunks(rows) {
+		if _, err := s.stmt(ctx, k); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// insert inserts the rows in vals, b.cols values each, with the
+// statements prepare prepared.
+func (s *sqlStore) insert(ctx context.Context, tx *sql.Tx, b bulk, vals []any) error {
+	clean(vals...)
+	i := 0
+	for _, k := range b.chunks(len(vals) / b.cols) {
+		st, err := s.stmt(ctx, k)
+		if err != nil {
+			return err
+		}
+		n := k.rows * b.cols
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, vals[i:i+n]...); err != nil {
+			return err
+		}
+		i += n
+	}
+	return nil
+}
+
+// stmtKey names a prepared multi-row INSERT.
+type stmtKey struct {
+	bulk
+	rows int
+}
+
+func (s *sqlStore) stmt(ctx context.Context, k stmtKey) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[k]; ok {
+		return st, nil
+	}
+	var sb strings.Builder
+	sb.WriteString(k.head)
+	sb.WriteString(" VALUES ")
+	p := 1
+	for r := range k.rows {
+		if r > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('(')
+		for c := range k.cols {
+			if c > 0 {
+				sb.WriteByte(',')
+			}
+			if s.anonymous {
+				sb.WriteByte('?')
+			} else {
+				sb.WriteByte('$')
+				sb.WriteString(strconv.Itoa(p))
+				p++
+			}
+		}
+		sb.WriteByte(')')
+	}
+	sb.WriteString(k.tail)
+	st, err := s.w.PrepareContext(ctx, sb.String())
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = make(map[stmtKey]*sql.Stmt)
+	}
+	s.stmts[k] = st
+	return st, nil
 }
 
 func (s *sqlStore) Finish(ctx context.Context, id string, status Status, exitCode int, at time.Time) error {
