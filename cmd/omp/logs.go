@@ -55,9 +55,13 @@ func runLogs(ctx context.Context, s *streams, opts logsOptions, ref, nodeRef str
 	if err != nil {
 		return err
 	}
-	tasks, err := db.Tasks(ctx, id)
+	r, err := db.Run(ctx, id)
 	if err != nil {
 		return withCode(ExitInfra, err)
+	}
+	tasks, err := runTasks(ctx, db, r)
+	if err != nil {
+		return err
 	}
 	node := ""
 	if nodeRef != "" {

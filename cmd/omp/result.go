@@ -62,9 +62,9 @@ func runResult(ctx context.Context, s *streams, opts resultOptions, ref, nodeRef
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
-	tasks, err := db.Tasks(ctx, id)
+	tasks, err := runTasks(ctx, db, r)
 	if err != nil {
-		return withCode(ExitInfra, err)
+		return err
 	}
 	var want []runs.Task
 	if nodeRef != "" {

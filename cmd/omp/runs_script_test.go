@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func TestRunsScripts(t *testing.T) {
 					"status":   cmdStatus,
 					"waitfile": cmdWaitFile,
 					"oldbeat":  cmdOldBeat,
+					"until":    cmdUntil,
 				},
 			})
 		})
@@ -88,4 +90,27 @@ func cmdOldBeat(ts *testscript.TestScript, neg bool, args []string) {
 	old := time.Now().Add(-runs.LostAfter - time.Second).UnixNano()
 	_, err = raw.ExecContext(ctx, `UPDATE runs SET heartbeat_at = $1 WHERE id = $2`, old, id)
 	ts.Check(err)
+}
+
+// cmdUntil runs a program again and again, for up to a minute, until it
+// succeeds and its stdout matches a pattern: `until '"state": "STARTED"'
+// omp status last --json`. Its last stdout and stderr are kept for the
+// commands that follow.
+func cmdUntil(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: until PATTERN PROGRAM [ARGS...]")
+	}
+	re, err := regexp.Compile("(?m)" + args[0])
+	ts.Check(err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := ts.Exec(args[1], args[2:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: no success with stdout matching %s within a minute (%v)", args[1], args[0], err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ompdev/omp/runs"
+	"github.com/ompdev/omp/runs/record"
 )
 
 // dbEnv names the run history when --db is not given.
@@ -64,6 +65,20 @@ func openDB(ctx context.Context, url string) (runs.Store, error) {
 // openReader opens the history for a command that reads it.
 func openReader(ctx context.Context, flag string) (runs.Store, error) {
 	return openDB(ctx, dbURL(flag, readerDir()))
+}
+
+// runTasks is every task of run r, those that nothing happened to yet
+// too, in graph order.
+func runTasks(ctx context.Context, db runs.Store, r *runs.Run) ([]runs.Task, error) {
+	recorded, err := db.Tasks(ctx, r.ID)
+	if err != nil {
+		return nil, withCode(ExitInfra, err)
+	}
+	tasks, err := record.Tasks(r, recorded)
+	if err != nil {
+		return nil, withCode(ExitInfra, err)
+	}
+	return tasks, nil
 }
 
 // resolveRun turns RUN (an id, a unique prefix of one, or "last") into a

@@ -111,9 +111,9 @@ func runStatus(ctx context.Context, s *streams, opts statusOptions, ref string) 
 		if err != nil {
 			return withCode(ExitInfra, err)
 		}
-		tasks, err := db.Tasks(ctx, id)
+		tasks, err := runTasks(ctx, db, r)
 		if err != nil {
-			return withCode(ExitInfra, err)
+			return err
 		}
 		done := r.Status.Done()
 		if redraw || done || !opts.watch {

@@ -35,8 +35,10 @@ type Config struct {
 	Store runs.Store
 	// Run is the run's row; Start sets its Status, Started and Heartbeat.
 	Run runs.Run
-	// Graph, if set, has every node recorded PENDING at the start, so
-	// that a reader sees the whole run from its first moment.
+	// Graph, if set, gives the run's task counts from its start. A node
+	// is recorded when something happens to it: writing every node
+	// PENDING first, then again when it ends, doubled the cost of a large
+	// run's recording. Tasks fills in the rest from the run's graph.
 	Graph *compiler.Graph
 	// Blobs keeps results over runs.MaxInlineResult; without it such a
 	// result is recorded as null with an error saying why.
@@ -48,7 +50,7 @@ type Config struct {
 	// the first such error. Default: nothing.
 	Logf func(format string, args ...any)
 
-	// FlushInterval is how often the buffer is written. Default 150ms.
+	// FlushInterval is how often the buffer is written. Default 200ms.
 	FlushInterval time.Duration
 	// BeatInterval is how often the heartbeat is renewed and a cancel
 	// request looked for. Default 1s, so that omp cancel takes effect
@@ -111,7 +113,7 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 		return nil, errors.New("record: Config.Store and Config.Run.ID are required")
 	}
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 150 * time.Millisecond
+		cfg.FlushInterval = 200 * time.Millisecond
 	}
 	if cfg.BeatInterval <= 0 {
 		cfg.BeatInterval = time.Second
@@ -144,13 +146,41 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	if g := cfg.Graph; g != nil {
-		for _, n := range g.Nodes {
-			r.buf.setTask(nodeTask(cfg.Run.ID, n))
-		}
-	}
 	go r.loop()
 	return r, nil
+}
+
+// Tasks returns every task of run r: the recorded ones, and a PENDING
+// row for each node of its graph that nothing happened to yet, in graph
+// order.
+func Tasks(r *runs.Run, recorded []runs.Task) ([]runs.Task, error) {
+	var g struct {
+		Nodes []*compiler.Node `json:"nodes"`
+	}
+	if len(r.Graph) > 0 {
+		if err := json.Unmarshal(r.Graph, &g); err != nil {
+			return nil, fmt.Errorf("run %s: its recorded graph is not a graph: %w", r.ID, err)
+		}
+	}
+	byNode := make(map[string]int, len(recorded))
+	for i, t := range recorded {
+		byNode[t.Node] = i
+	}
+	out := make([]runs.Task, 0, max(len(g.Nodes), len(recorded)))
+	for _, n := range g.Nodes {
+		if i, ok := byNode[n.ID]; ok {
+			out = append(out, recorded[i])
+			delete(byNode, n.ID)
+		} else {
+			out = append(out, nodeTask(r.ID, n))
+		}
+	}
+	for _, t := range recorded {
+		if _, ok := byNode[t.Node]; ok {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // nodeTask is a node's row before anything happened to it, as the runtime's
