@@ -66,8 +66,12 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	}
 	file, _ := filepath.Abs(opts.file)
 	src, _ := os.ReadFile(opts.file)
+	// The graph as omp graph --format json writes it, without its
+	// indentation, which is half of a large graph's bytes.
 	var graph bytes.Buffer
-	if err := g.WriteJSON(&graph); err != nil {
+	enc := json.NewEncoder(&graph)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(g); err != nil {
 		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording the graph: %w", err))
 	}
 	params, err := json.Marshal(g.Params)
