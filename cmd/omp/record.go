@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,14 +65,6 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	}
 	file, _ := filepath.Abs(opts.file)
 	src, _ := os.ReadFile(opts.file)
-	// The graph as omp graph --format json writes it, without its
-	// indentation, which is half of a large graph's bytes.
-	var graph bytes.Buffer
-	enc := json.NewEncoder(&graph)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(g); err != nil {
-		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording the graph: %w", err))
-	}
 	params, err := json.Marshal(g.Params)
 	if err != nil {
 		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording the params: %w", err))
@@ -91,7 +82,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 		Store: rc.db,
 		Run: runs.Run{
 			ID: rc.id, File: file, Source: string(src), Pipeline: g.Pipeline,
-			Params: params, Graph: bytes.TrimSpace(graph.Bytes()), Broker: broker,
+			Params: params, Broker: broker,
 			Host: host, User: userName(), Version: version(),
 		},
 		Graph:  g,
@@ -104,7 +95,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	rc.rec, err = record.Start(ctx, cfg)
 	if err != nil {
 		cancel()
-		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording run %s: %w", rc.id, err))
+		return nil, nil, withCode(ExitInfra, err)
 	}
 	both := runtime.ListenerFunc(func(u runtime.Update) {
 		l.Notify(u)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -206,16 +207,26 @@ func TestRecorderCancel(t *testing.T) {
 	}
 }
 
-// A run that cannot be created is an error of Start, and nothing runs.
-func TestRecorderStartFails(t *testing.T) {
+// A run that cannot be created is recorded no further: Logf says why, and
+// Close returns it.
+func TestRecorderCreateFails(t *testing.T) {
 	db := openDB(t)
+	if err := db.Create(context.Background(), &runs.Run{ID: "r1", File: "/p.omp"}); err != nil {
+		t.Fatal(err)
+	}
 	cfg := record.Config{Store: db, Run: runs.Run{ID: "r1", File: "/p.omp"}}
-	rec, err := record.Start(context.Background(), cfg)
+	var logged []string
+	cfg.Logf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	second, err := record.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rec.Close(runs.Success, 0)
-	if _, err := record.Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "already exists") {
+	second.Notify(state("a", runtime.Started, time.Now(), ""))
+	err = second.Close(runs.Success, 0)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("a second run r1: %v", err)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], "recording run r1: create: ") {
+		t.Errorf("logged %q", logged)
 	}
 }
