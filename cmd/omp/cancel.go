@@ -36,15 +36,11 @@ tasks are cancelled, and omp run exits 130).`,
 }
 
 func runCancel(ctx context.Context, s *streams, opts cancelOptions, ref string) error {
-	db, err := openReader(ctx, opts.db)
+	db, id, err := openRun(ctx, opts.db, ref)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := resolveRun(ctx, db, ref)
-	if err != nil {
-		return err
-	}
 	switch err := db.RequestCancel(ctx, id); {
 	case errors.Is(err, runs.ErrDone):
 		r, rerr := db.Run(ctx, id)

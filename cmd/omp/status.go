@@ -96,22 +96,14 @@ func taskDuration(t runs.Task) time.Duration {
 }
 
 func runStatus(ctx context.Context, s *streams, opts statusOptions, ref string) error {
-	db, err := openReader(ctx, opts.db)
+	db, id, err := openRun(ctx, opts.db, ref)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := resolveRun(ctx, db, ref)
-	if err != nil {
-		return err
-	}
 	redraw := opts.watch && !opts.json && isTerminal(s.out)
 	for {
-		r, err := db.Run(ctx, id)
-		if err != nil {
-			return withCode(ExitInfra, err)
-		}
-		tasks, err := runTasks(ctx, db, r)
+		r, tasks, err := readRun(ctx, db, id)
 		if err != nil {
 			return err
 		}
