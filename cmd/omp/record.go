@@ -40,14 +40,8 @@ func openRecording(ctx context.Context, s *streams, opts runOptions, storeLoc st
 	if !strings.Contains(storeLoc, "://") {
 		dir = storeLoc
 	}
-	url := dbURL(opts.db, dir)
-	if opts.db == "" {
-		// The default database is created on first use, its directory too.
-		if err := os.MkdirAll(filepath.Join(dir, ".omp"), 0o755); err != nil {
-			return nil, withCode(ExitInfra, fmt.Errorf("run history %s: %w", url, err))
-		}
-	}
-	db, err := openDB(ctx, url)
+	// runs.Open creates the database on first use, its directory too.
+	db, err := openDB(ctx, dbURL(opts.db, dir))
 	if err != nil {
 		return nil, err
 	}
@@ -55,9 +49,9 @@ func openRecording(ctx context.Context, s *streams, opts runOptions, storeLoc st
 	return rc, nil
 }
 
-// start records the run's row and returns the context the run goes on
-// with, which omp cancel cancels as Ctrl-C does, and the listener that
-// hears the run: l, and the recorder after it.
+// start prints the run's id, starts its recorder and returns the context
+// the run goes on with, which omp cancel cancels as Ctrl-C does, and the
+// listener that hears the run: l, and the recorder after it.
 func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptions, storeLoc string, l runtime.Listener) (context.Context, runtime.Listener, error) {
 	fmt.Fprintf(rc.s.err, "run %s\n", rc.id)
 	if rc.db == nil {
