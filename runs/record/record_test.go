@@ -183,6 +183,14 @@ func TestRecorderCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The recorder creates the run's row from its own goroutine.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := db.Run(ctx, "r1"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("run not created within 10s: %v", err)
+		}
+	}
 	if err := db.RequestCancel(ctx, "r1"); err != nil {
 		t.Fatal(err)
 	}
