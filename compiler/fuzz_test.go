@@ -13,16 +13,8 @@ import (
 // accepts satisfies the package's guarantees. Seeds are the same files
 // FuzzParse starts from.
 func FuzzCompile(f *testing.F) {
-	// [^.]: not .omp/, the run history that running the examples makes.
-	for _, pattern := range []string{"../lang/testdata/fuzz/*.omp", "../examples/[^.]*.omp", "testdata/errors/*.omp"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data, "n=2")
-		}
+	for _, data := range fuzzSeeds(f) {
+		f.Add(data, "n=2")
 	}
 	f.Fuzz(func(t *testing.T, src []byte, param string) {
 		file, err := lang.Parse("fuzz.omp", src)
@@ -46,4 +38,22 @@ func FuzzCompile(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// fuzzSeeds are the .omp files the compiler's fuzz tests start from: the
+// parser's seeds, the examples and the error tests.
+func fuzzSeeds(f *testing.F) [][]byte {
+	var seeds [][]byte
+	// [^.]: not .omp/, the run history that running the examples makes.
+	for _, pattern := range []string{"../lang/testdata/fuzz/*.omp", "../examples/[^.]*.omp", "testdata/errors/*.omp"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			seeds = append(seeds, data)
+		}
+	}
+	return seeds
 }

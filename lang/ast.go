@@ -12,6 +12,19 @@ type File struct {
 	Name  string `parser:""`
 	Pos   lexer.Position
 	Stmts []*Stmt `parser:"( @@ ( NL @@ )* )?"`
+	// Comments are the file's comments in source order. They are not part
+	// of the grammar: the formatter puts them back.
+	Comments []Comment
+
+	// src is the source Parse read, for OneLiner.
+	src []byte
+}
+
+// Comment is a `#` comment: Text runs from the '#' to the end of the line,
+// without trailing white space.
+type Comment struct {
+	Pos  lexer.Position
+	Text string
 }
 
 // Stmt is one statement: exactly one field is set.

@@ -30,3 +30,16 @@ func BenchmarkParse10kStatements(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFormat10kStatements measures omp fmt on a large file: a parse,
+// a second lex for the tokens, and the layout.
+func BenchmarkFormat10kStatements(b *testing.B) {
+	src := source10k()
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Format(src, "bench.omp"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
@@ -70,15 +73,41 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out := Format(file)
-		again, err := Parse("fuzz.omp", []byte(out))
+		out, err := Format(src, "fuzz.omp")
 		if err != nil {
-			t.Fatalf("Format output does not parse: %v\n%s", err, out)
+			t.Fatalf("Format fails on a file that parses: %v", err)
 		}
-		if out2 := Format(again); out2 != out {
-			t.Fatalf("Format is not stable:\n%s\n---\n%s", out, out2)
-		}
+		checkFormatted(t, file, out)
 	})
+}
+
+// checkFormatted checks that out, the formatted form of file, parses to the
+// same statements and keeps every comment, and that formatting it again
+// changes nothing.
+func checkFormatted(t *testing.T, file *File, out []byte) {
+	t.Helper()
+	again, err := Parse(file.Name, out)
+	if err != nil {
+		t.Fatalf("Format output does not parse: %v\n%s", err, out)
+	}
+	if a, b := dumpFile(file), dumpFile(again); a != b {
+		t.Fatalf("Format changed the tree:\n%s\n---\n%s\n--- output:\n%s", a, b, out)
+	}
+	if len(again.Comments) != len(file.Comments) {
+		t.Fatalf("Format kept %d of %d comments:\n%s", len(again.Comments), len(file.Comments), out)
+	}
+	for i, c := range file.Comments {
+		if again.Comments[i].Text != c.Text {
+			t.Fatalf("comment %d is %q, was %q:\n%s", i, again.Comments[i].Text, c.Text, out)
+		}
+	}
+	out2, err := Format(out, file.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out2, out) {
+		t.Fatalf("Format is not idempotent:\n%s\n---\n%s", out, out2)
+	}
 }
 
 // compareParsers parses every statement of src with both parsers.
@@ -111,10 +140,54 @@ func compareParsers(t *testing.T, src []byte) {
 	}
 }
 
+// dump shows a tree without its positions, so that the trees of a file and
+// of its formatted form compare equal.
 func dump(s *Stmt) string {
 	var b strings.Builder
-	formatStmt(&b, s)
+	dumpValue(&b, reflect.ValueOf(s))
 	return b.String()
+}
+
+func dumpFile(f *File) string {
+	var b strings.Builder
+	for _, s := range f.Stmts {
+		dumpValue(&b, reflect.ValueOf(s))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+var positionType = reflect.TypeFor[lexer.Position]()
+
+func dumpValue(b *strings.Builder, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			b.WriteString("nil")
+			return
+		}
+		dumpValue(b, v.Elem())
+	case reflect.Struct:
+		b.WriteString(v.Type().Name() + "{")
+		for i := range v.NumField() {
+			if v.Field(i).Type() == positionType {
+				continue
+			}
+			b.WriteString(v.Type().Field(i).Name + ":")
+			dumpValue(b, v.Field(i))
+			b.WriteByte(' ')
+		}
+		b.WriteByte('}')
+	case reflect.Slice:
+		b.WriteByte('[')
+		for i := range v.Len() {
+			dumpValue(b, v.Index(i))
+			b.WriteByte(' ')
+		}
+		b.WriteByte(']')
+	default:
+		fmt.Fprintf(b, "%q", fmt.Sprint(v.Interface()))
+	}
 }
 
 // TestParsersAgree runs the comparison on the seeds without fuzzing, and on

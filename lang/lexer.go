@@ -119,11 +119,11 @@ func newScanner(filename string, src []byte) *scanner {
 // after the previous statement's end to this one's). It keeps only the
 // current statement's tokens, so the memory it needs does not grow with the
 // file. The slice passed to stmt is reused afterwards.
-func scanStatements(filename string, src []byte, stmt func(toks []lexer.Token, stop lexer.Token, lexErr bool)) ErrorList {
+func scanStatements(filename string, src []byte, stmt func(toks []lexer.Token, stop lexer.Token, lexErr bool)) ([]Comment, ErrorList) {
 	l := &scanner{src: src, text: string(src), filename: filename, line: 1, col: 1, stmt: stmt}
 	l.toks = make([]lexer.Token, 0, 256)
 	l.run()
-	return l.errs
+	return l.comments, l.errs
 }
 
 type scanner struct {
@@ -151,6 +151,8 @@ type scanner struct {
 	errMark int
 	// lastEnd is where the last token ended.
 	lastEnd lexer.Position
+	// comments are the file's comments, in order.
+	comments []Comment
 }
 
 func (l *scanner) pos() lexer.Position {
@@ -259,6 +261,8 @@ func (l *scanner) run() {
 			for l.off+n < len(l.src) && l.src[l.off+n] != '\n' {
 				n++
 			}
+			// Comments are no tokens, but the formatter keeps them.
+			l.comments = append(l.comments, Comment{Pos: l.pos(), Text: strings.TrimRight(l.text[l.off:l.off+n], " \t\r")})
 			l.advance(n)
 		case isLetter(c):
 			l.ident()

@@ -44,9 +44,9 @@ func Parse(filename string, src []byte) (f *File, err error) {
 			err = ErrorList{{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: fmt.Sprintf("internal error: parser panicked: %v", r)}}
 		}
 	}()
-	f = &File{Name: filename, Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+	f = &File{Name: filename, Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, src: src}
 	var errs ErrorList
-	lexErrs := scanStatements(filename, src, func(toks []lexer.Token, stop lexer.Token, lexErr bool) {
+	comments, lexErrs := scanStatements(filename, src, func(toks []lexer.Token, stop lexer.Token, lexErr bool) {
 		if len(errs) > maxErrors || lexErr {
 			return
 		}
@@ -76,6 +76,7 @@ func Parse(filename string, src []byte) (f *File, err error) {
 		errs.Sort()
 		return nil, errs
 	}
+	f.Comments = comments
 	return f, nil
 }
 

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,8 @@ func TestParse(t *testing.T) {
 		name, src, want string
 	}{
 		{"card example", "parallel < job myjob1(1) > -> reduce collect", "parallel < job myjob1(1) > -> reduce collect\n"},
-		{"empty file", "# nothing\n\n", ""},
+		{"empty file", "\n\n", ""},
+		{"only a comment", "# nothing\n\n", "# nothing\n"},
 		{"sequence chain", "script a() -> script b() -> script c()", "script a() -> script b() -> script c()\n"},
 		{"explicit sequence", "sequence < a x() -> a y() >", "sequence < a x() -> a y() >\n"},
 		{"action and args", `model m1.fit("X", "Y", epochs=3)`, `model m1.fit("X", "Y", epochs=3)` + "\n"},
@@ -29,28 +31,28 @@ func TestParse(t *testing.T) {
 		{"reduce with a task", "mapreduce < a x(), a y() > -> reduce script combine()",
 			"mapreduce < a x(), a y() > -> reduce script combine()\n"},
 		{"nested blocks", `sequence < script prep() -> parallel < model m1.fit("X", "Y"), model m2.fit("X", "Y") > -> reduce collect >`,
-			`sequence < script prep() -> parallel < model m1.fit("X", "Y"), model m2.fit("X", "Y") > -> reduce collect >` + "\n"},
+			"sequence <\n  script prep() -> parallel < model m1.fit(\"X\", \"Y\"), model m2.fit(\"X\", \"Y\") > -> reduce collect,\n>\n"},
 		{"param and let", "param n = 3\nlet x = echo e(n)\nx -> echo f()", "param n = 3\nlet x = echo e(n)\nx -> echo f()\n"},
 		{"pipelines", "pipeline main {\n\n  echo a()\n  echo b()\n}\npipeline other { echo c() }",
-			"pipeline main {\n\techo a()\n\techo b()\n}\npipeline other {\n\techo c()\n}\n"},
+			"pipeline main {\n  echo a()\n  echo b()\n}\npipeline other {\n  echo c()\n}\n"},
 		{"multi-line block", "parallel <\n  echo a(),\n  echo b(),\n>\n  -> reduce sum\n", "parallel < echo a(), echo b() > -> reduce sum\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := Parse("t.omp", []byte(tc.src))
+			got, err := Format([]byte(tc.src), "t.omp")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := Format(f); got != tc.want {
-				t.Errorf("Format(Parse(%q))\n got %q\nwant %q", tc.src, got, tc.want)
+			if string(got) != tc.want {
+				t.Errorf("Format(%q)\n got %q\nwant %q", tc.src, got, tc.want)
 			}
 			// The canonical form must parse back to itself.
-			f2, err := Parse("t.omp", []byte(tc.want))
+			got2, err := Format(got, "t.omp")
 			if err != nil {
 				t.Fatalf("reparse: %v", err)
 			}
-			if got := Format(f2); got != tc.want {
-				t.Errorf("not a fixed point: %q", got)
+			if string(got2) != tc.want {
+				t.Errorf("not a fixed point: %q", got2)
 			}
 		})
 	}
@@ -127,20 +129,24 @@ func TestParsePositions(t *testing.T) {
 }
 
 func TestParseValue(t *testing.T) {
-	for src, want := range map[string]string{"5": "5", `"x"`: `"x"`, "[1, 2]": "[1, 2]", "2.5": "2.5"} {
+	// A value on the command line reads as it does in a file.
+	for _, src := range []string{"5", `"x"`, "[1, 2]", "2.5", `{"a": [true, null]}`, "30s", "name"} {
 		v, err := ParseValue(src)
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
-		var b = new(stringsBuilder)
-		formatValue(&b.Builder, v)
-		if b.String() != want {
-			t.Errorf("ParseValue(%q) = %s", src, b.String())
+		f, err := Parse("t.omp", []byte("param p = "+src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want strings.Builder
+		dumpValue(&got, reflect.ValueOf(v))
+		dumpValue(&want, reflect.ValueOf(f.Stmts[0].Param.Value))
+		if got.String() != want.String() {
+			t.Errorf("ParseValue(%q) = %s, want %s", src, got.String(), want.String())
 		}
 	}
 	if _, err := ParseValue("hello world"); err == nil {
 		t.Error("ParseValue(\"hello world\"): no error")
 	}
 }
-
-type stringsBuilder struct{ strings.Builder }

@@ -49,22 +49,41 @@ func load(s *streams, file string, params []string, kinds func() (compiler.Regis
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	errs, infra := compileSource(file, src, raw, kinds, compile)
+	if infra != nil {
+		return reportInfra(s, infra)
+	}
+	if errs != nil {
+		return reportErrors(s, src, errs)
+	}
+	return nil
+}
+
+// compileSource parses src and calls compile on it. errs is what is wrong
+// with the file (a lang.ErrorList from the parser or the compiler); infra
+// is a failure of the kinds, such as a plugin the file uses that cannot
+// start (see reportInfra).
+func compileSource(file string, src []byte, raw map[string]string, kinds func() (compiler.Registry, error), compile func(*lang.File, compiler.Config) error) (errs, infra error) {
 	f, err := lang.Parse(file, src)
 	if err != nil {
-		return reportErrors(s, src, err)
+		return err, nil
 	}
 	reg, err := kinds()
 	if err != nil {
-		return withCode(ExitInfra, err)
+		return nil, err
+	}
+	// A registry shared by several files remembers the failures of all:
+	// only the new ones concern this file.
+	r, _ := reg.(*hostRegistry)
+	seen := 0
+	if r != nil {
+		seen = len(r.errs)
 	}
 	err = compile(f, compiler.Config{Registry: reg, Params: raw})
-	if r, ok := reg.(*hostRegistry); ok && r.Err() != nil {
-		return reportInfra(s, r.Err())
+	if r != nil && len(r.errs) > seen {
+		return nil, errors.Join(r.errs[seen:]...)
 	}
-	if err != nil {
-		return reportErrors(s, src, err)
-	}
-	return nil
+	return err, nil
 }
 
 // readError words a failure to read the file without Go's "open" prefix

@@ -9,6 +9,7 @@ import (
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
+	"github.com/ompdev/omp/plugins/sdk"
 )
 
 // hostRegistry is the compiler's registry of the kinds of the plugin host
@@ -22,13 +23,16 @@ type hostRegistry struct {
 	ctx  context.Context
 	h    *host.Host
 	seen map[string]*compiler.KindSpec // nil: not a kind
-	errs []error
+	// specs are the kinds as they describe themselves, for omp lsp's
+	// hover and completion.
+	specs map[string]sdk.KindSpec
+	errs  []error
 }
 
 var _ compiler.Registry = (*hostRegistry)(nil)
 
 func newHostRegistry(ctx context.Context, h *host.Host) *hostRegistry {
-	return &hostRegistry{ctx: ctx, h: h, seen: map[string]*compiler.KindSpec{}}
+	return &hostRegistry{ctx: ctx, h: h, seen: map[string]*compiler.KindSpec{}, specs: map[string]sdk.KindSpec{}}
 }
 
 // Lookup describes the kind called name once; a plugin that cannot start
@@ -51,7 +55,17 @@ func (r *hostRegistry) Lookup(name string) (*compiler.KindSpec, bool) {
 	}
 	spec := builtin.CompilerSpec(info.Spec)
 	r.seen[name] = &spec
+	r.specs[name] = info.Spec
 	return &spec, true
+}
+
+// Spec returns the kind called name as it describes itself, describing it
+// as Lookup does.
+func (r *hostRegistry) Spec(name string) (sdk.KindSpec, bool) {
+	if _, ok := r.Lookup(name); !ok {
+		return sdk.KindSpec{}, false
+	}
+	return r.specs[name], true
 }
 
 // Names are the kinds known without starting any plugin.

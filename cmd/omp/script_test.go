@@ -49,6 +49,9 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": cmdStatus,
 			"gone":   cmdGone,
+			// Language server messages: see lsp_script_test.go.
+			"lspframe":   cmdLSPFrame,
+			"lspunframe": cmdLSPUnframe,
 		},
 	})
 }
