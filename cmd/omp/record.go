@@ -14,6 +14,7 @@ import (
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
 	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/report"
 	"github.com/ompdev/omp/store"
 )
 
@@ -49,11 +50,15 @@ func openRecording(ctx context.Context, s *streams, opts runOptions, storeLoc st
 	return rc, nil
 }
 
-// start prints the run's id, starts its recorder and returns the context
+// start prints the run's id (unless the live view shows it), starts its recorder and returns the context
 // the run goes on with, which omp cancel cancels as Ctrl-C does, and the
 // listener that hears the run: l, and the recorder after it.
 func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptions, storeLoc string, l runtime.Listener) (context.Context, runtime.Listener, error) {
-	fmt.Fprintf(rc.s.err, "run %s\n", rc.id)
+	// The live view names the run on its status line, and a line above
+	// its screen would scroll it.
+	if _, live := l.(*report.Live); !live {
+		fmt.Fprintf(rc.s.err, "run %s\n", rc.id)
+	}
 	if rc.db == nil {
 		return ctx, l, nil
 	}
