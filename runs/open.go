@@ -15,7 +15,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers "sqlite"
+	"modernc.org/sqlite" // registers "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -28,6 +29,9 @@ const migrationsTable = "omp_schema_version"
 // connectTimeout bounds how long Open waits for a database server that does
 // not answer, so that a wrong host fails with its name instead of hanging.
 const connectTimeout = 15 * time.Second
+
+// busyTimeout is how long a SQLite writer waits for another's lock.
+const busyTimeout = 10 * time.Second
 
 // Open opens the run history at dbURL, creating it (and, for SQLite, its file
 // and directory) on first use and migrating its schema to this omp's.
@@ -82,7 +86,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	// locked" when one's read lock cannot be upgraded; synchronous=NORMAL
 	// is durable across a crash of omp (not of the machine) and spares an
 	// fsync per batch.
-	q := "_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate"
+	q := fmt.Sprintf("_busy_timeout=%d&", busyTimeout.Milliseconds()) + "_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate"
 	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q}).String()
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -98,11 +102,33 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	}
 	r.SetMaxOpenConns(4)
 	s := &sqlStore{w: w, r: r, anonymous: true}
-	if err := s.start(ctx, goose.DialectSQLite3); err != nil {
+	if err := retryBusy(ctx, func() error { return s.start(ctx, goose.DialectSQLite3) }); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// retryBusy runs f again while it fails with SQLITE_BUSY, for up to
+// busyTimeout. Switching a new database to WAL takes a lock that SQLite's
+// busy handler does not wait for, so two processes opening the same new
+// file at once can see SQLITE_BUSY before either has a connection set up.
+func retryBusy(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(busyTimeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := f()
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 func openPostgres(ctx context.Context, dbURL string) (*sqlStore, error) {
