@@ -406,3 +406,46 @@ func TestRunWithDoneContext(t *testing.T) {
 		t.Errorf("a task whose context was done started %v", kids)
 	}
 }
+
+// TestLegacyPlugin: a plugin built with an SDK older than the Tasks stream
+// still runs tasks, with their reports and cancellation, one Run call each;
+// tasks sent at once, before the host learns that, all run.
+func TestLegacyPlugin(t *testing.T) {
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{legacyDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			rec := &sdktest.Recorder{}
+			res, err := h.Run(context.Background(), task("legacy", "run", strconv.Itoa(i)), rec)
+			if err != nil || string(res) != strconv.Itoa(i) || strings.Join(rec.Logs(), "|") != "legacy run" {
+				t.Errorf("task %d: %s, %v, logs %q", i, res, err, rec.Logs())
+			}
+		})
+	}
+	wg.Wait()
+
+	marker := filepath.Join(t.TempDir(), "cancelled")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err = h.Run(ctx, task("legacy", "block", strconv.Quote(marker)), &sdktest.Recorder{OnLog: func(string) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if data, err := os.ReadFile(marker); err == nil {
+			if string(data) != "context canceled" {
+				t.Errorf("the plugin saw %q, want %q", data, "context canceled")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin never saw its call cancelled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
