@@ -183,6 +183,10 @@ func (p embeddedPublisher) Publish(topic string, msgs ...*message.Message) error
 // Close does nothing: the publisher belongs to the bus, which Close closes.
 func (p embeddedPublisher) Close() error { return nil }
 
+// inProcess: GoChannel preserves the message's context, in which the
+// receivers find the value (withDecoded).
+func (embeddedPublisher) inProcess() {}
+
 // embeddedSubscriber is GoChannel's own fan-out subscription.
 type embeddedSubscriber struct{ b *embeddedBus }
 

@@ -325,6 +325,20 @@ func (d Duration) std() time.Duration { return time.Duration(d) }
 // encoded. The payload is there all the same: every other receiver decodes.
 type decodedKey struct{}
 
+// inProcess is a publisher whose subscribers are all in this process and read
+// the value withDecoded attaches, never the payload: the embedded bus's.
+type inProcess interface{ inProcess() }
+
+// encodeFor makes the message of a value with enc, or, for a publisher in
+// process, an empty message: encoding what nobody decodes was a seventh of
+// an embedded run's CPU. Either way the caller attaches the value.
+func encodeFor(pub message.Publisher, enc func() (*message.Message, error)) (*message.Message, error) {
+	if _, ok := pub.(inProcess); ok {
+		return message.NewMessage(newMessageID(), nil), nil
+	}
+	return enc()
+}
+
 // withDecoded attaches v to msg's context.
 func withDecoded(msg *message.Message, v any) {
 	msg.SetContext(context.WithValue(msg.Context(), decodedKey{}, v))

@@ -374,7 +374,7 @@ func (s *scheduler) dispatch(t *task) {
 func (s *scheduler) publish(t *task, now time.Time) {
 	t.dispatch++
 	t.msg.Attempt, t.msg.Dispatch = t.attempt, t.dispatch
-	msg, err := EncodeTask(t.msg)
+	msg, err := encodeFor(s.pub, func() (*message.Message, error) { return EncodeTask(t.msg) })
 	if err != nil {
 		s.finish(t, Failure, nil, fmt.Sprintf("encode task message: %v", err))
 		return

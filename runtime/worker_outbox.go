@@ -3,6 +3,8 @@ package runtime
 import (
 	"sync"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 )
 
 // emit sends an event of j's attempt on its reply topic. With wait it
@@ -144,7 +146,7 @@ func (o *outbox) publish(next map[string]*batch) {
 		if len(b.events) > 1 {
 			e = &Event{Type: EventBatch, RunID: e.RunID, Worker: o.w.cfg.Name, Time: time.Now(), Events: b.events}
 		}
-		msg, err := EncodeEvent(e)
+		msg, err := encodeFor(o.w.pub, func() (*message.Message, error) { return EncodeEvent(e) })
 		if err == nil {
 			withDecoded(msg, e)
 			err = o.w.pub.Publish(topic, msg)

@@ -44,6 +44,8 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ompdev/omp/plugins/internal/wire"
 	"github.com/ompdev/omp/plugins/sdk"
@@ -515,6 +517,10 @@ type proc struct {
 	// process was first seen to have exited, 0 before.
 	running int
 	atExit  int
+	// mux is the Tasks stream, once opened; legacy is set when the plugin
+	// does not implement it.
+	mux    *mux
+	legacy bool
 }
 
 func start(name string, argv []string, cfg Config) (*proc, error) {
@@ -641,9 +647,26 @@ func (p *proc) tasksAtExit() int {
 func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {
 	p.enter()
 	defer p.leave()
+	w := taskToWire(t)
+	if m, err := p.tasks(); err != nil {
+		return nil, p.lost(ctx, k, err)
+	} else if m != nil {
+		res, err := m.run(ctx, w, e)
+		var broken streamBroken
+		if !errors.As(err, &broken) {
+			return res, err
+		}
+		if status.Code(broken.err) != codes.Unimplemented {
+			return nil, p.lost(ctx, k, broken.err)
+		}
+		p.mu.Lock()
+		p.legacy, p.mux = true, nil
+		p.mu.Unlock()
+	}
+	// A plugin built with an SDK older than Tasks: one Run call a task.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := p.kind.Run(ctx, taskToWire(t))
+	stream, err := p.kind.Run(ctx, w)
 	if err != nil {
 		return nil, p.lost(ctx, k, err)
 	}
@@ -655,23 +678,28 @@ func (p *proc) run(ctx context.Context, k *kind, t sdk.Task, e sdk.Emitter) (jso
 			}
 			return nil, p.lost(ctx, k, err)
 		}
-		switch ev := ev.Event.(type) {
-		case *wire.Event_Log:
-			e.Log(ev.Log.Line)
-		case *wire.Event_Metric:
-			e.Metric(ev.Metric.Name, ev.Metric.Value, int(ev.Metric.Step))
-		case *wire.Event_Progress:
-			e.Progress(int(ev.Progress.Done), int(ev.Progress.Total))
-		case *wire.Event_Result:
-			return json.RawMessage(ev.Result.Json), nil
-		case *wire.Event_Error:
-			err := errors.New(ev.Error.Message)
-			if ev.Error.Permanent {
-				err = sdk.Permanent(err)
-			}
-			return nil, err
+		if res, over, err := handle(ev, e); over {
+			return res, err
 		}
 	}
+}
+
+// tasks returns the process's Tasks stream, opening it on first use, or
+// nil if the plugin has none.
+func (p *proc) tasks() (*mux, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.legacy {
+		return nil, nil
+	}
+	if p.mux == nil {
+		m, err := openMux(p.kind)
+		if err != nil {
+			return nil, err
+		}
+		p.mux = m
+	}
+	return p.mux, nil
 }
 
 // lost explains why a call to the plugin broke: the task's context ended,

@@ -225,12 +225,19 @@ func TestPluginCrash(t *testing.T) {
 }
 
 func TestCancelReachesKind(t *testing.T) {
-	h := newHost(t)
+	cancelBlocked(t, newHost(t), "crashy")
+}
+
+// cancelBlocked runs a task of kind's action block, cancels it when it logs,
+// and checks that the plugin saw its context cancelled: block writes the
+// context's error to the file its argument names.
+func cancelBlocked(t *testing.T, h *Host, kind string) {
+	t.Helper()
 	marker := filepath.Join(t.TempDir(), "cancelled")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := &sdktest.Recorder{OnLog: func(string) { cancel() }}
-	_, err := h.Run(ctx, task("crashy", "block", strconv.Quote(marker)), rec)
+	_, err := h.Run(ctx, task(kind, "block", strconv.Quote(marker)), rec)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -405,4 +412,27 @@ func TestRunWithDoneContext(t *testing.T) {
 	if kids := children(os.Getpid()); len(kids) != 0 {
 		t.Errorf("a task whose context was done started %v", kids)
 	}
+}
+
+// TestLegacyPlugin: a plugin built with an SDK older than the Tasks stream
+// still runs tasks, with their reports and cancellation, one Run call each;
+// tasks sent at once, before the host learns that, all run.
+func TestLegacyPlugin(t *testing.T) {
+	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{legacyDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			rec := &sdktest.Recorder{}
+			res, err := h.Run(context.Background(), task("legacy", "run", strconv.Itoa(i)), rec)
+			if err != nil || string(res) != strconv.Itoa(i) || strings.Join(rec.Logs(), "|") != "legacy run" {
+				t.Errorf("task %d: %s, %v, logs %q", i, res, err, rec.Logs())
+			}
+		})
+	}
+	wg.Wait()
+	cancelBlocked(t, h, "legacy")
 }

@@ -16,6 +16,7 @@ import (
 var (
 	ompBin    string // omp, for Config.Self
 	pluginDir string // holds omp-kind-crashy and omp-kind-upper
+	legacyDir string // holds omp-kind-legacy
 )
 
 func TestMain(m *testing.M) {
@@ -34,10 +35,12 @@ func testMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	ompBin = filepath.Join(dir, "omp")
 	pluginDir = filepath.Join(dir, "plugins")
+	legacyDir = filepath.Join(dir, "legacy")
 	if err := testbin.Build(
 		testbin.Target{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin},
 		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
 		testbin.Target{Pkg: "github.com/ompdev/omp/examples/plugins/upper", Out: filepath.Join(pluginDir, "omp-kind-upper")},
+		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/legacy", Out: filepath.Join(legacyDir, "omp-kind-legacy")},
 	); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -42,12 +43,12 @@ func Serve(k Kind) {
 			return plugin.DefaultGRPCServer(append(opts,
 				grpc.MaxRecvMsgSize(wire.MaxMessage),
 				grpc.MaxSendMsgSize(wire.MaxMessage),
-				// Every task is one RPC: without stream workers gRPC
-				// starts a goroutine per RPC, whose stack then grows
-				// while decoding the task (about a sixth of an echo
-				// plugin's CPU). When all workers are busy, gRPC still
-				// starts a goroutine, so a slow task never holds up
-				// another.
+				// For a host older than Tasks, every task is one
+				// RPC: without stream workers gRPC starts a goroutine
+				// per RPC, whose stack then grows while decoding the
+				// task (about a sixth of an echo plugin's CPU). When
+				// all workers are busy, gRPC still starts a
+				// goroutine, so a slow task never holds up another.
 				grpc.NumStreamWorkers(streamWorkers())))
 		},
 		// go-plugin's own chatter would end up in the task's stderr tail
@@ -114,8 +115,69 @@ func (s *server) Run(req *wire.Task, stream grpc.ServerStreamingServer[wire.Even
 	defer s.running.Done()
 	// The stream's context is cancelled when the host cancels the call, so
 	// a timeout or Ctrl-C in omp reaches the kind.
-	ctx := stream.Context()
-	em := &emitter{stream: stream}
+	em := &emitter{send: stream.Send}
+	return em.emit(s.outcome(stream.Context(), req, em))
+}
+
+// Tasks serves the tasks the host sends on one stream, each in a goroutine
+// of its own, until the host ends the stream or goes away; then it cancels
+// the tasks still running and waits for them.
+func (s *server) Tasks(stream grpc.BidiStreamingServer[wire.TaskFrame, wire.EventFrame]) error {
+	var (
+		sendMu  sync.Mutex // gRPC streams are not safe for concurrent sends
+		mu      sync.Mutex
+		cancels = map[uint64]context.CancelFunc{}
+		tasks   sync.WaitGroup
+	)
+	defer func() {
+		mu.Lock()
+		for _, cancel := range cancels {
+			cancel()
+		}
+		mu.Unlock()
+		tasks.Wait()
+	}()
+	for {
+		f, err := stream.Recv()
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if f.Task == nil {
+			mu.Lock()
+			if cancel := cancels[f.Id]; cancel != nil {
+				cancel()
+			}
+			mu.Unlock()
+			continue
+		}
+		ctx, cancel := context.WithCancel(stream.Context())
+		mu.Lock()
+		cancels[f.Id] = cancel
+		mu.Unlock()
+		s.running.Add(1)
+		tasks.Add(1)
+		go func(id uint64, req *wire.Task) {
+			defer tasks.Done()
+			defer s.running.Done()
+			em := &emitter{send: func(ev *wire.Event) error {
+				sendMu.Lock()
+				defer sendMu.Unlock()
+				return stream.Send(&wire.EventFrame{Id: id, Event: ev})
+			}}
+			_ = em.emit(s.outcome(ctx, req, em))
+			mu.Lock()
+			delete(cancels, id)
+			mu.Unlock()
+			cancel()
+		}(f.Id, f.Task)
+	}
+}
+
+// outcome runs one task and returns its last event, a result or an error.
+func (s *server) outcome(ctx context.Context, req *wire.Task, em *emitter) *wire.Event {
 	res, err := s.call(ctx, taskFromWire(req), em)
 	if err == nil {
 		var data []byte
@@ -123,13 +185,13 @@ func (s *server) Run(req *wire.Task, stream grpc.ServerStreamingServer[wire.Even
 		if err != nil {
 			err = Permanent(fmt.Errorf("result is not JSON: %w", err))
 		} else {
-			return em.send(&wire.Event{Event: &wire.Event_Result{Result: &wire.Result{Json: data}}})
+			return &wire.Event{Event: &wire.Event_Result{Result: &wire.Result{Json: data}}}
 		}
 	}
-	return em.send(&wire.Event{Event: &wire.Event_Error{Error: &wire.Error{
+	return &wire.Event{Event: &wire.Event_Error{Error: &wire.Error{
 		Message:   err.Error(),
 		Permanent: IsPermanent(err),
-	}}})
+	}}}
 }
 
 // call runs the kind, turning a panic into the task's error: one task's bug
@@ -152,17 +214,17 @@ func (s *server) call(ctx context.Context, t Task, e Emitter) (res any, err erro
 // safe for concurrent sends; the mutex makes the Emitter so.
 type emitter struct {
 	mu     sync.Mutex
-	stream grpc.ServerStreamingServer[wire.Event]
+	send   func(*wire.Event) error
 	failed bool
 }
 
-func (e *emitter) send(ev *wire.Event) error {
+func (e *emitter) emit(ev *wire.Event) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.failed {
 		return errors.New("stream closed")
 	}
-	if err := e.stream.Send(ev); err != nil {
+	if err := e.send(ev); err != nil {
 		// The host went away or cancelled: drop further reports, the
 		// kind will see its context done.
 		e.failed = true
@@ -172,15 +234,15 @@ func (e *emitter) send(ev *wire.Event) error {
 }
 
 func (e *emitter) Log(line string) {
-	_ = e.send(&wire.Event{Event: &wire.Event_Log{Log: &wire.Log{Line: line}}})
+	_ = e.emit(&wire.Event{Event: &wire.Event_Log{Log: &wire.Log{Line: line}}})
 }
 
 func (e *emitter) Metric(name string, value float64, step int) {
-	_ = e.send(&wire.Event{Event: &wire.Event_Metric{Metric: &wire.Metric{Name: name, Value: value, Step: int64(step)}}})
+	_ = e.emit(&wire.Event{Event: &wire.Event_Metric{Metric: &wire.Metric{Name: name, Value: value, Step: int64(step)}}})
 }
 
 func (e *emitter) Progress(done, total int) {
-	_ = e.send(&wire.Event{Event: &wire.Event_Progress{Progress: &wire.Progress{Done: int64(done), Total: int64(total)}}})
+	_ = e.emit(&wire.Event{Event: &wire.Event_Progress{Progress: &wire.Progress{Done: int64(done), Total: int64(total)}}})
 }
 
 func specToWire(k KindSpec) *wire.KindSpec {

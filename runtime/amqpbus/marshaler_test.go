@@ -6,6 +6,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ompdev/omp/runtime"
 )
 
 type nopAck struct{}
@@ -58,5 +60,38 @@ func TestMarshalerToleratesBrokerHeaders(t *testing.T) {
 func TestMarshalerRefusesZeroDelivery(t *testing.T) {
 	if _, err := (marshaler{}).Unmarshal(amqp.Delivery{}); err == nil {
 		t.Error("a zero delivery (of a closed channel) was accepted")
+	}
+}
+
+// A task's run, for its dead letters, comes from the payload: read from
+// its head as runtime.EncodeTask writes it, decoded in full otherwise.
+func TestRunIDOf(t *testing.T) {
+	encoded, err := runtime.EncodeTask(&runtime.TaskMessage{RunID: "20261130T145232-96b57ed2d72a", TaskID: "s1.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, payload, want string
+	}{
+		{"EncodeTask", string(encoded.Payload), "20261130T145232-96b57ed2d72a"},
+		{"other order", `{"task_id":"t","run_id":"r2","v":1}`, "r2"},
+		{"escaped", `{"v":1,"run_id":"a\u003cb"}`, "a<b"},
+		{"quote escaped", `{"v":1,"run_id":"a\"b"}`, `a"b`},
+		{"empty run", `{"v":1,"run_id":""}`, ""},
+		{"no run", `{"v":1}`, ""},
+		{"not JSON", `{"v":1,"run_id":`, ""},
+		{"empty", ``, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runIDOf([]byte(tc.payload)); got != tc.want {
+				t.Errorf("runIDOf(%s) = %q, want %q", tc.payload, got, tc.want)
+			}
+		})
+	}
+	// What EncodeTask wrote is read, not decoded: the run's string is the
+	// only allocation.
+	if n := testing.AllocsPerRun(100, func() { runIDOf(encoded.Payload) }); n > 1 {
+		t.Errorf("reading the run of an encoded task allocates %v times, want 1", n)
 	}
 }

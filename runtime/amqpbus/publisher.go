@@ -1,6 +1,7 @@
 package amqpbus
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,11 +89,8 @@ func stamp(topic string, msgs []*message.Message) error {
 		}
 		for _, m := range msgs {
 			if m.Metadata.Get(runHeader) == "" {
-				var head struct {
-					RunID string `json:"run_id"`
-				}
-				if json.Unmarshal(m.Payload, &head) == nil && head.RunID != "" {
-					m.Metadata.Set(runHeader, head.RunID)
+				if run := runIDOf(m.Payload); run != "" {
+					m.Metadata.Set(runHeader, run)
 				}
 			}
 		}
@@ -109,6 +107,32 @@ func stamp(topic string, msgs []*message.Message) error {
 		return fmt.Errorf("amqpbus: unknown topic %q", topic)
 	}
 	return nil
+}
+
+// runIDOf returns the run_id of a task message's payload, "" if it has
+// none. runtime.EncodeTask writes v and then run_id first: reading them
+// spares decoding the whole task (a twentieth of the runner's CPU in a
+// large fan-out); any other payload, or a run_id with an escape, is decoded
+// in full.
+func runIDOf(payload []byte) string {
+	if rest, ok := bytes.CutPrefix(payload, []byte(`{"v":`)); ok {
+		i := 0
+		for i < len(rest) && '0' <= rest[i] && rest[i] <= '9' {
+			i++
+		}
+		if rest, ok := bytes.CutPrefix(rest[i:], []byte(`,"run_id":"`)); ok {
+			if j := bytes.IndexByte(rest, '"'); j > 0 && bytes.IndexByte(rest[:j], '\\') < 0 {
+				return string(rest[:j])
+			}
+		}
+	}
+	var head struct {
+		RunID string `json:"run_id"`
+	}
+	if json.Unmarshal(payload, &head) != nil {
+		return ""
+	}
+	return head.RunID
 }
 
 // renew replaces cur, if it is still the current publisher, by a new one on

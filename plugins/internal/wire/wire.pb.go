@@ -354,6 +354,110 @@ func (x *Task) GetDeadlineUnixNano() int64 {
 	return 0
 }
 
+type TaskFrame struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`    // the host's, unique on the stream
+	Task          *Task                  `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"` // unset: cancel task id
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskFrame) Reset() {
+	*x = TaskFrame{}
+	mi := &file_wire_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskFrame) ProtoMessage() {}
+
+func (x *TaskFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskFrame.ProtoReflect.Descriptor instead.
+func (*TaskFrame) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TaskFrame) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *TaskFrame) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+type EventFrame struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Event         *Event                 `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventFrame) Reset() {
+	*x = EventFrame{}
+	mi := &file_wire_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventFrame) ProtoMessage() {}
+
+func (x *EventFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventFrame.ProtoReflect.Descriptor instead.
+func (*EventFrame) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *EventFrame) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *EventFrame) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -370,7 +474,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -382,7 +486,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -395,7 +499,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{4}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Event) GetEvent() isEvent_Event {
@@ -493,7 +597,7 @@ type Log struct {
 
 func (x *Log) Reset() {
 	*x = Log{}
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +609,7 @@ func (x *Log) String() string {
 func (*Log) ProtoMessage() {}
 
 func (x *Log) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +622,7 @@ func (x *Log) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Log.ProtoReflect.Descriptor instead.
 func (*Log) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Log) GetLine() string {
@@ -539,7 +643,7 @@ type Metric struct {
 
 func (x *Metric) Reset() {
 	*x = Metric{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +655,7 @@ func (x *Metric) String() string {
 func (*Metric) ProtoMessage() {}
 
 func (x *Metric) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +668,7 @@ func (x *Metric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metric.ProtoReflect.Descriptor instead.
 func (*Metric) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Metric) GetName() string {
@@ -598,7 +702,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +714,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +727,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Progress) GetDone() int64 {
@@ -649,7 +753,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +765,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +778,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Result) GetJson() []byte {
@@ -695,7 +799,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +811,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +824,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Error) GetMessage() string {
@@ -775,7 +879,14 @@ const file_wire_proto_rawDesc = "" +
 	"\x12deadline_unix_nano\x18\f \x01(\x03R\x10deadlineUnixNano\x1a9\n" +
 	"\vKwargsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\xff\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"D\n" +
+	"\tTaskFrame\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12'\n" +
+	"\x04task\x18\x02 \x01(\v2\x13.omp.plugin.v1.TaskR\x04task\"H\n" +
+	"\n" +
+	"EventFrame\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12*\n" +
+	"\x05event\x18\x02 \x01(\v2\x14.omp.plugin.v1.EventR\x05event\"\xff\x01\n" +
 	"\x05Event\x12&\n" +
 	"\x03log\x18\x01 \x01(\v2\x12.omp.plugin.v1.LogH\x00R\x03log\x12/\n" +
 	"\x06metric\x18\x02 \x01(\v2\x15.omp.plugin.v1.MetricH\x00R\x06metric\x125\n" +
@@ -796,10 +907,11 @@ const file_wire_proto_rawDesc = "" +
 	"\x04json\x18\x01 \x01(\fR\x04json\"?\n" +
 	"\x05Error\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
-	"\tpermanent\x18\x02 \x01(\bR\tpermanent2\x7f\n" +
+	"\tpermanent\x18\x02 \x01(\bR\tpermanent2\xc1\x01\n" +
 	"\x04Kind\x12C\n" +
 	"\bDescribe\x12\x1e.omp.plugin.v1.DescribeRequest\x1a\x17.omp.plugin.v1.KindSpec\x122\n" +
-	"\x03Run\x12\x13.omp.plugin.v1.Task\x1a\x14.omp.plugin.v1.Event0\x01B-Z+github.com/ompdev/omp/plugins/internal/wireb\x06proto3"
+	"\x03Run\x12\x13.omp.plugin.v1.Task\x1a\x14.omp.plugin.v1.Event0\x01\x12@\n" +
+	"\x05Tasks\x12\x18.omp.plugin.v1.TaskFrame\x1a\x19.omp.plugin.v1.EventFrame(\x010\x01B-Z+github.com/ompdev/omp/plugins/internal/wireb\x06proto3"
 
 var (
 	file_wire_proto_rawDescOnce sync.Once
@@ -813,37 +925,43 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_wire_proto_goTypes = []any{
 	(*DescribeRequest)(nil), // 0: omp.plugin.v1.DescribeRequest
 	(*KindSpec)(nil),        // 1: omp.plugin.v1.KindSpec
 	(*ActionSpec)(nil),      // 2: omp.plugin.v1.ActionSpec
 	(*Task)(nil),            // 3: omp.plugin.v1.Task
-	(*Event)(nil),           // 4: omp.plugin.v1.Event
-	(*Log)(nil),             // 5: omp.plugin.v1.Log
-	(*Metric)(nil),          // 6: omp.plugin.v1.Metric
-	(*Progress)(nil),        // 7: omp.plugin.v1.Progress
-	(*Result)(nil),          // 8: omp.plugin.v1.Result
-	(*Error)(nil),           // 9: omp.plugin.v1.Error
-	nil,                     // 10: omp.plugin.v1.Task.KwargsEntry
+	(*TaskFrame)(nil),       // 4: omp.plugin.v1.TaskFrame
+	(*EventFrame)(nil),      // 5: omp.plugin.v1.EventFrame
+	(*Event)(nil),           // 6: omp.plugin.v1.Event
+	(*Log)(nil),             // 7: omp.plugin.v1.Log
+	(*Metric)(nil),          // 8: omp.plugin.v1.Metric
+	(*Progress)(nil),        // 9: omp.plugin.v1.Progress
+	(*Result)(nil),          // 10: omp.plugin.v1.Result
+	(*Error)(nil),           // 11: omp.plugin.v1.Error
+	nil,                     // 12: omp.plugin.v1.Task.KwargsEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	2,  // 0: omp.plugin.v1.KindSpec.actions:type_name -> omp.plugin.v1.ActionSpec
-	10, // 1: omp.plugin.v1.Task.kwargs:type_name -> omp.plugin.v1.Task.KwargsEntry
-	5,  // 2: omp.plugin.v1.Event.log:type_name -> omp.plugin.v1.Log
-	6,  // 3: omp.plugin.v1.Event.metric:type_name -> omp.plugin.v1.Metric
-	7,  // 4: omp.plugin.v1.Event.progress:type_name -> omp.plugin.v1.Progress
-	8,  // 5: omp.plugin.v1.Event.result:type_name -> omp.plugin.v1.Result
-	9,  // 6: omp.plugin.v1.Event.error:type_name -> omp.plugin.v1.Error
-	0,  // 7: omp.plugin.v1.Kind.Describe:input_type -> omp.plugin.v1.DescribeRequest
-	3,  // 8: omp.plugin.v1.Kind.Run:input_type -> omp.plugin.v1.Task
-	1,  // 9: omp.plugin.v1.Kind.Describe:output_type -> omp.plugin.v1.KindSpec
-	4,  // 10: omp.plugin.v1.Kind.Run:output_type -> omp.plugin.v1.Event
-	9,  // [9:11] is the sub-list for method output_type
-	7,  // [7:9] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 1: omp.plugin.v1.Task.kwargs:type_name -> omp.plugin.v1.Task.KwargsEntry
+	3,  // 2: omp.plugin.v1.TaskFrame.task:type_name -> omp.plugin.v1.Task
+	6,  // 3: omp.plugin.v1.EventFrame.event:type_name -> omp.plugin.v1.Event
+	7,  // 4: omp.plugin.v1.Event.log:type_name -> omp.plugin.v1.Log
+	8,  // 5: omp.plugin.v1.Event.metric:type_name -> omp.plugin.v1.Metric
+	9,  // 6: omp.plugin.v1.Event.progress:type_name -> omp.plugin.v1.Progress
+	10, // 7: omp.plugin.v1.Event.result:type_name -> omp.plugin.v1.Result
+	11, // 8: omp.plugin.v1.Event.error:type_name -> omp.plugin.v1.Error
+	0,  // 9: omp.plugin.v1.Kind.Describe:input_type -> omp.plugin.v1.DescribeRequest
+	3,  // 10: omp.plugin.v1.Kind.Run:input_type -> omp.plugin.v1.Task
+	4,  // 11: omp.plugin.v1.Kind.Tasks:input_type -> omp.plugin.v1.TaskFrame
+	1,  // 12: omp.plugin.v1.Kind.Describe:output_type -> omp.plugin.v1.KindSpec
+	6,  // 13: omp.plugin.v1.Kind.Run:output_type -> omp.plugin.v1.Event
+	5,  // 14: omp.plugin.v1.Kind.Tasks:output_type -> omp.plugin.v1.EventFrame
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -851,7 +969,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[4].OneofWrappers = []any{
+	file_wire_proto_msgTypes[6].OneofWrappers = []any{
 		(*Event_Log)(nil),
 		(*Event_Metric)(nil),
 		(*Event_Progress)(nil),
@@ -864,7 +982,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

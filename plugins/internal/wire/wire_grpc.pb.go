@@ -26,6 +26,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Kind_Describe_FullMethodName = "/omp.plugin.v1.Kind/Describe"
 	Kind_Run_FullMethodName      = "/omp.plugin.v1.Kind/Run"
+	Kind_Tasks_FullMethodName    = "/omp.plugin.v1.Kind/Tasks"
 )
 
 // KindClient is the client API for Kind service.
@@ -38,6 +39,14 @@ type KindClient interface {
 	// progress while the task runs and ends with exactly one result or error.
 	// Cancelling the call cancels the task's context in the plugin.
 	Run(ctx context.Context, in *Task, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// Tasks runs many task attempts on one long-lived stream: a task costs a
+	// frame each way instead of a call of its own (a stream's setup is most
+	// of what a short task costs). The host sends a TaskFrame with a task to
+	// start one and without one to cancel it; the plugin answers with the
+	// task's Events, each in an EventFrame of the task's id, the last one its
+	// result or error. A host that finds Tasks unimplemented (a plugin built
+	// with an older SDK) calls Run.
+	Tasks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[TaskFrame, EventFrame], error)
 }
 
 type kindClient struct {
@@ -77,6 +86,19 @@ func (c *kindClient) Run(ctx context.Context, in *Task, opts ...grpc.CallOption)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Kind_RunClient = grpc.ServerStreamingClient[Event]
 
+func (c *kindClient) Tasks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[TaskFrame, EventFrame], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Kind_ServiceDesc.Streams[1], Kind_Tasks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[TaskFrame, EventFrame]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Kind_TasksClient = grpc.BidiStreamingClient[TaskFrame, EventFrame]
+
 // KindServer is the server API for Kind service.
 // All implementations must embed UnimplementedKindServer
 // for forward compatibility.
@@ -87,6 +109,14 @@ type KindServer interface {
 	// progress while the task runs and ends with exactly one result or error.
 	// Cancelling the call cancels the task's context in the plugin.
 	Run(*Task, grpc.ServerStreamingServer[Event]) error
+	// Tasks runs many task attempts on one long-lived stream: a task costs a
+	// frame each way instead of a call of its own (a stream's setup is most
+	// of what a short task costs). The host sends a TaskFrame with a task to
+	// start one and without one to cancel it; the plugin answers with the
+	// task's Events, each in an EventFrame of the task's id, the last one its
+	// result or error. A host that finds Tasks unimplemented (a plugin built
+	// with an older SDK) calls Run.
+	Tasks(grpc.BidiStreamingServer[TaskFrame, EventFrame]) error
 	mustEmbedUnimplementedKindServer()
 }
 
@@ -102,6 +132,9 @@ func (UnimplementedKindServer) Describe(context.Context, *DescribeRequest) (*Kin
 }
 func (UnimplementedKindServer) Run(*Task, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method Run not implemented")
+}
+func (UnimplementedKindServer) Tasks(grpc.BidiStreamingServer[TaskFrame, EventFrame]) error {
+	return status.Error(codes.Unimplemented, "method Tasks not implemented")
 }
 func (UnimplementedKindServer) mustEmbedUnimplementedKindServer() {}
 func (UnimplementedKindServer) testEmbeddedByValue()              {}
@@ -153,6 +186,13 @@ func _Kind_Run_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Kind_RunServer = grpc.ServerStreamingServer[Event]
 
+func _Kind_Tasks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(KindServer).Tasks(&grpc.GenericServerStream[TaskFrame, EventFrame]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Kind_TasksServer = grpc.BidiStreamingServer[TaskFrame, EventFrame]
+
 // Kind_ServiceDesc is the grpc.ServiceDesc for Kind service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -170,6 +210,12 @@ var Kind_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Run",
 			Handler:       _Kind_Run_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Tasks",
+			Handler:       _Kind_Tasks_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "wire.proto",
