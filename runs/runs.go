@@ -89,6 +89,9 @@ type Task struct {
 	// names its key there.
 	Result    json.RawMessage `json:"result"`
 	ResultRef string          `json:"result_ref"`
+	// ResultDigest is the digest of the result, which the cache keys of
+	// the tasks that use it include; "" until a runner computes one.
+	ResultDigest string `json:"result_digest"`
 	// CacheKey is the digest that resume compares; "" until a runner
 	// computes one.
 	CacheKey string `json:"cache_key"`

@@ -473,7 +473,7 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	t.rep.Error = errMsg
 	s.remaining--
 	s.setState(t, st)
-	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg})
+	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg, Result: result})
 	switch st {
 	case Success:
 		for _, d := range t.dependents {

@@ -35,6 +35,8 @@ type runOptions struct {
 	json      bool
 	report    string
 	broker    string
+	db        string
+	noRecord  bool
 
 	// Bounds on waiting.
 	timeout         time.Duration
@@ -69,6 +71,8 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	f.StringVar(&opts.report, "report", "", "write a JUnit XML report to `FILE`")
 	addBrokerFlag(cmd, &opts.broker)
 	addWaitFlags(cmd, &opts)
+	addDBFlag(cmd, &opts.db)
+	f.BoolVar(&opts.noRecord, "no-record", false, "do not record the run in the run history")
 	return cmd
 }
 
@@ -91,7 +95,7 @@ func checkWaitFlags(opts runOptions) error {
 	return nil
 }
 
-func runRun(ctx context.Context, s *streams, opts runOptions) error {
+func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	if opts.workers < 1 {
 		return withCode(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.workers))
 	}
@@ -114,6 +118,11 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	rec, err := openRecording(ctx, s, opts, store)
+	if err != nil {
+		return err
+	}
+	defer rec.close()
 
 	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: store, Warnings: s.err})
 	if err != nil {
@@ -165,11 +174,17 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	}
 	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
 	console.Graph(g)
+	ctx, listener, err := rec.start(ctx, g, opts, store, console)
+	if err != nil {
+		stopWorkers()
+		return err
+	}
 	r, runErr := runtime.Run(ctx, g, runtime.Config{
 		Bus:       bus,
 		Store:     store,
+		RunID:     rec.id,
 		KeepGoing: opts.keepGoing,
-		Listener:  console,
+		Listener:  listener,
 		// The run's timeout cancels it from inside, so that its tasks
 		// say why, and exits 1 (not 130, which says someone stopped it).
 		Timeout:         opts.timeout,
@@ -177,6 +192,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	})
 	console.Done()
 	stopWorkers()
+	defer func() { rec.finish(r, err) }()
 	if r == nil {
 		return withCode(ExitInfra, runErr)
 	}

@@ -1,0 +1,228 @@
+package runs
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers "sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationsTable keeps the schema version; named for omp so that it says
+// whose it is in a database shared with other tools.
+const migrationsTable = "omp_schema_version"
+
+// connectTimeout bounds how long Open waits for a database server that does
+// not answer, so that a wrong host fails with its name instead of hanging.
+const connectTimeout = 15 * time.Second
+
+// Open opens the run history at dbURL, creating it (and, for SQLite, its file
+// and directory) on first use and migrating its schema to this omp's.
+//
+// dbURL is "sqlite:PATH" (or a plain PATH ending in .db) or
+// "postgres://…" ("postgresql://…"). Every error names the database by
+// Redact(dbURL), on one line. A database whose schema is newer than this
+// omp knows is refused with an error wrapping ErrNewerSchema.
+func Open(ctx context.Context, dbURL string) (Store, error) {
+	s, err := open(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("run history %s: %w", Redact(dbURL), scrub(err, dbURL))
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, dbURL string) (*sqlStore, error) {
+	switch {
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		return openPostgres(ctx, dbURL)
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		path := strings.TrimPrefix(dbURL, "sqlite:")
+		// sqlite:///abs/path as well as sqlite:/abs/path and sqlite:rel/path
+		if strings.HasPrefix(path, "//") {
+			path = path[2:]
+		}
+		return openSQLite(ctx, path)
+	case !strings.Contains(dbURL, "://") && strings.HasSuffix(dbURL, ".db"):
+		return openSQLite(ctx, dbURL)
+	}
+	return nil, errors.New("unknown kind of database: want sqlite:PATH or postgres://HOST/DATABASE")
+}
+
+func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
+	if path == "" {
+		return nil, errors.New("no file named after sqlite:")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o777); err != nil {
+		return nil, err
+	}
+	// A file: URI so that any byte of the path survives; the underscore
+	// keys are the driver's. WAL lets readers read while the runner
+	// writes; immediate transactions take the write lock at BEGIN, so two
+	// writers queue on busy_timeout instead of failing with "database is
+	// locked" when one's read lock cannot be upgraded; synchronous=NORMAL
+	// is durable across a crash of omp (not of the machine) and spares an
+	// fsync per batch.
+	q := "_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate"
+	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q}).String()
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	// One writing connection: the process's writers queue in Go rather
+	// than in SQLite's busy handler, which sleeps.
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	s := &sqlStore{w: w, r: r, anonymous: true}
+	if err := s.start(ctx, goose.DialectSQLite3); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dbURL string) (*sqlStore, error) {
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return nil, err
+	}
+	s := &sqlStore{w: db, r: db}
+	if err := s.start(ctx, goose.DialectPostgres); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// start checks that the database answers, then brings its schema up to
+// date.
+func (s *sqlStore) start(ctx context.Context, dialect goose.Dialect) error {
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	err := s.w.PingContext(pctx)
+	timedOut := errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+	cancel()
+	if timedOut {
+		return fmt.Errorf("no answer within %v", connectTimeout)
+	}
+	if err != nil {
+		return err
+	}
+	return migrate(ctx, s.w, dialect)
+}
+
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db, fsys,
+		goose.WithTableName(migrationsTable),
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	if current > target {
+		return fmt.Errorf("%w: its schema is version %d, this omp knows up to %d; use a newer omp", ErrNewerSchema, current, target)
+	}
+	if current == target {
+		return nil
+	}
+	if _, err := p.Up(ctx); err != nil {
+		// Another process opening the same new database migrates it at
+		// the same time; one of the two fails on a table the other
+		// created. Whoever lost finds the schema up to date.
+		if current, _, verr := p.GetVersions(ctx); verr == nil && current >= target {
+			return nil
+		}
+		return fmt.Errorf("migrating the schema: %w", err)
+	}
+	return nil
+}
+
+// Redact returns a database URL with its password, if any, replaced by
+// "xxxxx": the form every message shows.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// Unparsable, perhaps because of the password itself: hide all
+		// that could be credentials.
+		if i, j := strings.Index(rawURL, "://"), strings.LastIndex(rawURL, "@"); i >= 0 && j > i {
+			return rawURL[:i+3] + "xxxxx" + rawURL[j:]
+		}
+		return rawURL
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// scrub makes err one line without url's password in it: pgx writes one
+// line per address it tried (the same one twice with sslmode=prefer), and
+// a driver might quote the password.
+func scrub(err error, rawURL string) error {
+	var pw []string
+	if u, perr := url.Parse(rawURL); perr == nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			pw = append(pw, p)
+		}
+		if p := u.Query().Get("password"); p != "" {
+			pw = append(pw, p)
+		}
+	}
+	msg := err.Error()
+	var clean string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || seen[line] {
+			continue
+		}
+		seen[line] = true
+		switch {
+		case clean == "":
+			clean = line
+		case strings.HasSuffix(clean, ":"):
+			clean += " " + line
+		default:
+			clean += "; " + line
+		}
+	}
+	for _, p := range pw {
+		clean = strings.ReplaceAll(clean, p, "xxxxx")
+	}
+	if clean == msg {
+		return err
+	}
+	if errors.Is(err, ErrNewerSchema) {
+		return fmt.Errorf("%w: %s", ErrNewerSchema, strings.TrimPrefix(clean, ErrNewerSchema.Error()+": "))
+	}
+	return errors.New(clean)
+}
