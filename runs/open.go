@@ -15,6 +15,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers "sqlite"
 )
 
@@ -136,9 +137,19 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(dialect, db, fsys,
-		goose.WithTableName(migrationsTable),
-		goose.WithDisableGlobalRegistry(true))
+	opts := []goose.ProviderOption{goose.WithTableName(migrationsTable), goose.WithDisableGlobalRegistry(true)}
+	if dialect == goose.DialectPostgres {
+		// Processes that open a new database at once migrate it one
+		// after the other (an advisory lock): with more than one
+		// migration, the loser of a race could otherwise find a schema
+		// half done.
+		l, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(l))
+	}
+	p, err := goose.NewProvider(dialect, db, fsys, opts...)
 	if err != nil {
 		return err
 	}
