@@ -193,7 +193,7 @@ func TestCatchup(t *testing.T) {
 				w := newWorld(t)
 				e := entry(t, fmt.Sprintf(`schedule="@every 2s", catchup=%t`, catchup))
 				now := time.Now()
-				last := now.Truncate(2*time.Second).Add(-10 * time.Second)
+				last := now.Truncate(2 * time.Second).Add(-10 * time.Second)
 				w.claimed(last)
 				ctx, cancel := context.WithCancel(t.Context())
 				s, store := w.scheduler(ctx, "a", e)
