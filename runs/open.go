@@ -49,15 +49,10 @@ func open(ctx context.Context, dbURL string) (*sqlStore, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		return openPostgres(ctx, dbURL)
-	case strings.HasPrefix(dbURL, "sqlite:"):
-		path := strings.TrimPrefix(dbURL, "sqlite:")
-		// sqlite:///abs/path as well as sqlite:/abs/path and sqlite:rel/path
-		if strings.HasPrefix(path, "//") {
-			path = path[2:]
-		}
+	}
+	// sqlite:///abs/path as well as sqlite:/abs/path and sqlite:rel/path
+	if path, ok := SQLitePath(dbURL); ok {
 		return openSQLite(ctx, path)
-	case !strings.Contains(dbURL, "://") && strings.HasSuffix(dbURL, ".db"):
-		return openSQLite(ctx, dbURL)
 	}
 	return nil, errors.New("unknown kind of database: want sqlite:PATH or postgres://HOST/DATABASE")
 }
@@ -236,4 +231,20 @@ func scrub(err error, rawURL string) error {
 		return fmt.Errorf("%w: %s", ErrNewerSchema, strings.TrimPrefix(clean, ErrNewerSchema.Error()+": "))
 	}
 	return errors.New(clean)
+}
+
+// SQLitePath returns the file of a SQLite database URL, as Open reads it;
+// ok is false for any other database.
+func SQLitePath(dbURL string) (path string, ok bool) {
+	switch {
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		path = strings.TrimPrefix(dbURL, "sqlite:")
+		if strings.HasPrefix(path, "//") {
+			path = path[2:]
+		}
+		return path, true
+	case !strings.Contains(dbURL, "://") && strings.HasSuffix(dbURL, ".db"):
+		return dbURL, true
+	}
+	return "", false
 }
