@@ -400,7 +400,6 @@ func (s *Server) resolve(p string) (string, error) {
 	return "", fmt.Errorf("file %q: no such file in the served paths", p)
 }
 
-
 // fire runs a claimed tick: the file's last good version, params' defaults.
 func (s *Server) fire(ctx context.Context, e schedule.Entry, tick time.Time) (string, error) {
 	s.mu.Lock()

@@ -11,7 +11,6 @@ import (
 	"github.com/ompdev/omp/plugins/host"
 )
 
-
 // compileKinds gives load the registry of a plugin host of its own, for the
 // commands that compile a file without running it. The host is created
 // only when the file parsed; close stops the plugins it started.
