@@ -13,6 +13,7 @@ import (
 func init() { commands = append(commands, newCancelCmd) }
 
 type cancelOptions struct {
+	server string
 	db string
 }
 
@@ -32,11 +33,12 @@ tasks are cancelled, and omp run exits 130).`,
 		},
 	}
 	addDBFlag(cmd, &opts.db)
+	addServerFlag(cmd, &opts.server)
 	return cmd
 }
 
 func runCancel(ctx context.Context, s *streams, opts cancelOptions, ref string) error {
-	db, err := openReader(ctx, opts.db)
+	db, err := openHistory(ctx, opts.db, opts.server)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 func init() { commands = append(commands, newStatusCmd) }
 
 type statusOptions struct {
+	server string
 	db    string
 	watch bool
 	json  bool
@@ -41,6 +42,7 @@ runner stopped renewing its heartbeat for 30s ends as LOST).`,
 		},
 	}
 	addDBFlag(cmd, &opts.db)
+	addServerFlag(cmd, &opts.server)
 	cmd.Flags().BoolVar(&opts.watch, "watch", false, "redraw until the run ends")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the run and its tasks as one JSON document")
 	return cmd
@@ -96,7 +98,7 @@ func taskDuration(t runs.Task) time.Duration {
 }
 
 func runStatus(ctx context.Context, s *streams, opts statusOptions, ref string) error {
-	db, err := openReader(ctx, opts.db)
+	db, err := openHistory(ctx, opts.db, opts.server)
 	if err != nil {
 		return err
 	}
