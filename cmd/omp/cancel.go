@@ -14,7 +14,7 @@ func init() { commands = append(commands, newCancelCmd) }
 
 type cancelOptions struct {
 	server string
-	db string
+	db     string
 }
 
 func newCancelCmd(s *streams) *cobra.Command {

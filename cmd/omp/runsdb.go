@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ompdev/omp/runs"
-	"github.com/ompdev/omp/serve"
 	"github.com/ompdev/omp/runs/record"
+	"github.com/ompdev/omp/serve"
 )
 
 // dbEnv names the run history when --db is not given.

@@ -16,9 +16,9 @@ func init() { commands = append(commands, newStatusCmd) }
 
 type statusOptions struct {
 	server string
-	db    string
-	watch bool
-	json  bool
+	db     string
+	watch  bool
+	json   bool
 }
 
 // pollInterval is how often the commands that follow a run (status
