@@ -253,10 +253,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) schedules(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	out := struct {
-		Schedules []ScheduleInfo `json:"schedules"`
-		Errors    []FileInfo     `json:"errors"`
-	}{Schedules: []ScheduleInfo{}, Errors: []FileInfo{}}
+	out := SchedulesReport{Schedules: []ScheduleInfo{}, Errors: []FileInfo{}}
 	s.mu.Lock()
 	for _, f := range s.sortedFiles() {
 		if f.err != "" {

@@ -250,3 +250,19 @@ func (c *Client) LastTick(context.Context, string, string) (time.Time, bool, err
 func (c *Client) Ticks(context.Context, string, string) ([]runs.Tick, error) {
 	return nil, ErrReadOnly
 }
+
+// SchedulesReport is GET /api/schedules: the schedules the server fires,
+// and the served files that do not compile.
+type SchedulesReport struct {
+	Schedules []ScheduleInfo `json:"schedules"`
+	Errors    []FileInfo     `json:"errors"`
+}
+
+// Schedules returns the server's schedules.
+func (c *Client) Schedules(ctx context.Context) (*SchedulesReport, error) {
+	var out SchedulesReport
+	if err := c.do(ctx, http.MethodGet, "/api/schedules", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

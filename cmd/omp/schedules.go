@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -11,13 +13,15 @@ import (
 
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/lang"
+	"github.com/ompdev/omp/serve"
 )
 
 func init() { commands = append(commands, newSchedulesCmd) }
 
 type schedulesOptions struct {
-	now  string
-	json bool
+	now    string
+	json   bool
+	server string
 }
 
 func newSchedulesCmd(s *streams) *cobra.Command {
@@ -29,9 +33,22 @@ func newSchedulesCmd(s *streams) *cobra.Command {
 "Schedules") with its next three ticks, in the schedule's zone and in UTC.
 It runs nothing. A directory stands for every *.omp file under it.
 
+With --server, it lists the schedules that omp serve fires, and on stderr
+the served files that do not compile (whose previous version, if any,
+keeps its schedules); with --json, both as {"schedules": [...], "errors":
+[{"file", "error"}]}.
+
 Exit status: 0 fine, 2 a file that does not parse or a bad schedule.`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.server != "" {
+				if len(args) > 0 {
+					return withCode(ExitUsage, errors.New("--server lists the server's schedules: give no PATH"))
+				}
+				return runServerSchedules(cmd.Context(), s, opts)
+			}
+			if len(args) == 0 {
+				return withCode(ExitUsage, errors.New("give PATH..., or --server URL"))
+			}
 			return runSchedules(s, opts, args)
 		},
 	}
@@ -40,6 +57,7 @@ Exit status: 0 fine, 2 a file that does not parse or a bad schedule.`,
 	// --now makes the listing reproducible for tests.
 	f.StringVar(&opts.now, "now", "", "compute the ticks after this RFC 3339 `TIME` instead of now")
 	_ = f.MarkHidden("now")
+	f.StringVar(&opts.server, "server", "", "list the schedules of the omp serve at `URL` (token from $OMP_TOKEN)")
 	return cmd
 }
 
@@ -90,7 +108,17 @@ func runSchedules(s *streams, opts schedulesOptions, paths []string) error {
 			infos = append(infos, info)
 		}
 	}
-	if opts.json {
+	if err := printSchedules(s, infos, opts.json); err != nil {
+		return err
+	}
+	if code != ExitOK {
+		return reported(code)
+	}
+	return nil
+}
+
+func printSchedules(s *streams, infos []scheduleInfo, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(s.out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(infos); err != nil {
@@ -113,8 +141,29 @@ func runSchedules(s *streams, opts schedulesOptions, paths []string) error {
 			return err
 		}
 	}
-	if code != ExitOK {
-		return reported(code)
-	}
 	return nil
+}
+
+func runServerSchedules(ctx context.Context, s *streams, opts schedulesOptions) error {
+	c, err := serve.NewClient(opts.server, os.Getenv("OMP_TOKEN"))
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	defer c.Close()
+	rep, err := c.Schedules(ctx)
+	if err != nil {
+		return withCode(ExitInfra, err)
+	}
+	infos := []scheduleInfo{}
+	for _, in := range rep.Schedules {
+		sc := &compiler.Schedule{Pipeline: in.Pipeline, Spec: in.Schedule, Zone: in.Timezone, Overlap: in.Overlap, Catchup: in.Catchup}
+		infos = append(infos, scheduleInfo{File: in.File, Schedule: sc, Next: in.Next})
+	}
+	if opts.json {
+		return writeJSON(s, rep)
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(s.err, "%s: %s\n", e.File, e.Error)
+	}
+	return printSchedules(s, infos, false)
 }
