@@ -91,8 +91,11 @@ type compiler struct {
 	values map[string]any
 
 	// Per pipeline.
-	g    *Graph
-	lets map[string]*binding
+	g      *Graph
+	lets   map[string]*binding
+	blocks map[*lang.Block]int // see blockIndex
+	// text prints a statement or block on one line (lang.File.OneLiner).
+	text func(any) string
 	// defining is the let whose chain is being compiled, to spot a let
 	// that uses its own result.
 	defining *binding
@@ -118,14 +121,10 @@ type binding struct {
 type scope struct {
 	label string
 	opts  optSet
-	vars  *loopVar
-}
-
-type loopVar struct {
-	name  string
-	value any
-	pos   lexer.Position
-	next  *loopVar
+	vars  *Loop
+	// block is the innermost block, as 1 + its index in Graph.Blocks;
+	// 0 outside any block.
+	block int
 }
 
 // optSet is a set of options where each may be unset, so that a task's own
@@ -154,6 +153,12 @@ func compile(f *lang.File, cfg Config, run bool) (*Graph, error) {
 		return nil, ErrNoRegistry
 	}
 	c := &compiler{reg: cfg.Registry, file: f.Name, params: map[string]*param{}, values: map[string]any{}}
+	if run {
+		// Check's graph is not shown running: it needs no text.
+		c.text = f.OneLiner()
+	} else {
+		c.text = func(any) string { return "" }
+	}
 	for _, s := range f.Stmts {
 		if s.Param != nil {
 			c.declareParam(s.Param)
@@ -270,6 +275,7 @@ func (c *compiler) pipeline(name string, stmts []*lang.Stmt) *Graph {
 	c.g = &Graph{File: c.file, Pipeline: name, Params: c.values,
 		Nodes: make([]*Node, 0, 2*len(stmts)), Outputs: make([]Output, 0, len(stmts))}
 	c.lets = map[string]*binding{}
+	c.blocks = map[*lang.Block]int{}
 	// Declare every let first, so that a use before the let can say where
 	// the let is.
 	for _, s := range stmts {
@@ -307,11 +313,11 @@ func (c *compiler) pipeline(name string, stmts []*lang.Stmt) *Graph {
 			if b != nil {
 				b.node = id
 			}
-			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos), Let: s.Let.Name})
+			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos), Let: s.Let.Name, Text: c.text(s)})
 		case s.Chain != nil:
 			n++
 			id := c.statement(s.Chain, n)
-			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos)})
+			c.g.Outputs = append(c.g.Outputs, Output{Node: id, Pos: toPos(s.Pos), Text: c.text(s)})
 		}
 	}
 	return c.g
@@ -330,6 +336,7 @@ func (c *compiler) statement(ch *lang.Chain, n int) string {
 }
 
 func (c *compiler) add(n *Node) {
+	n.Stmt = len(c.g.Outputs)
 	c.g.Nodes = append(c.g.Nodes, n)
 	if len(c.g.Nodes) == maxNodes+1 {
 		c.errorf(c.stmtPos, "the pipeline expands to more than %d nodes", maxNodes)
@@ -499,7 +506,7 @@ func (c *compiler) reduce(r *lang.Reduce, path string, in *result, sc *scope) *r
 }
 
 func (c *compiler) block(b *lang.Block, path string, in *result, sc *scope) *result {
-	inner := &scope{label: sc.label, opts: sc.opts, vars: sc.vars}
+	inner := &scope{label: sc.label, opts: sc.opts, vars: sc.vars, block: c.blockIndex(b, sc.block)}
 	if b.Label != nil {
 		inner.label = c.label(b.Label)
 	}
@@ -532,6 +539,18 @@ func (c *compiler) block(b *lang.Block, path string, in *result, sc *scope) *res
 	return res
 }
 
+// blockIndex returns b's place in Graph.Blocks (plus 1), adding it the
+// first time: a block inside a comprehension is compiled once per value, and
+// a progress display shows it once.
+func (c *compiler) blockIndex(b *lang.Block, parent int) int {
+	if i, ok := c.blocks[b]; ok {
+		return i
+	}
+	c.g.Blocks = append(c.g.Blocks, Block{Kind: b.Kind, Pos: toPos(b.Pos), Text: c.text(b), Stmt: len(c.g.Outputs), Parent: parent})
+	c.blocks[b] = len(c.g.Blocks)
+	return len(c.g.Blocks)
+}
+
 // members calls fn for every member of a block, once per value of its
 // comprehension if it has one, with the member's path and scope.
 func (c *compiler) members(b *lang.Block, path string, sc *scope, fn func(*lang.Chain, string, *scope)) {
@@ -554,10 +573,10 @@ func (c *compiler) members(b *lang.Block, path string, sc *scope, fn func(*lang.
 		// One allocation for both: a comprehension may run 100,000 times.
 		sv := &struct {
 			scope
-			loopVar
+			Loop
 		}{}
-		sv.loopVar = loopVar{name: f.Var, value: v, pos: f.Pos, next: sc.vars}
-		sv.scope = scope{label: sc.label, opts: sc.opts, vars: &sv.loopVar}
+		sv.Loop = Loop{Var: f.Var, Value: v, Outer: sc.vars}
+		sv.scope = scope{label: sc.label, opts: sc.opts, vars: &sv.Loop, block: sc.block}
 		s := &sv.scope
 		for _, m := range b.Members {
 			k++
@@ -637,12 +656,12 @@ func (c *compiler) tooMany(f *lang.For, n uint64, per int) bool {
 	return true
 }
 
-func (c *compiler) lookupVar(sc *scope, name string) *loopVar {
+func (c *compiler) lookupVar(sc *scope, name string) *Loop {
 	if sc == nil {
 		return nil
 	}
-	for v := sc.vars; v != nil; v = v.next {
-		if v.name == name {
+	for v := sc.vars; v != nil; v = v.Outer {
+		if v.Var == name {
 			return v
 		}
 	}
@@ -770,7 +789,7 @@ func (c *compiler) kwargs(t *lang.Task, kind string, as ActionSpec) {
 }
 
 func (c *compiler) task(t *lang.Task, id string, in *result, sc *scope) string {
-	n := &Node{ID: id, Op: OpTask, Kind: t.Kind, Pos: toPos(t.Pos)}
+	n := &Node{ID: id, Op: OpTask, Kind: t.Kind, Pos: toPos(t.Pos), Block: sc.block, Loop: sc.vars}
 	action := "run"
 	if t.Action != nil {
 		action = t.Action.Name
@@ -938,7 +957,7 @@ func (c *compiler) interpolate(s string, pos lexer.Position, sc *scope) string {
 func (c *compiler) interpVar(name string, pos lexer.Position, sc *scope) string {
 	var v any
 	if lv := c.lookupVar(sc, name); lv != nil {
-		v = lv.value
+		v = lv.Value
 	} else if p, ok := c.params[name]; ok {
 		v = p.value
 	} else if _, ok := c.lets[name]; ok {
@@ -969,8 +988,8 @@ func (c *compiler) interpVar(name string, pos lexer.Position, sc *scope) string 
 func (c *compiler) visibleNames(sc *scope) []string {
 	var names []string
 	if sc != nil {
-		for v := sc.vars; v != nil; v = v.next {
-			names = append(names, v.name)
+		for v := sc.vars; v != nil; v = v.Outer {
+			names = append(names, v.Var)
 		}
 	}
 	for n := range c.params {
@@ -1028,7 +1047,7 @@ func (c *compiler) name(name string, pos lexer.Position, sc *scope, refs *[]stri
 		return nil
 	}
 	if lv := c.lookupVar(sc, name); lv != nil {
-		return lv.value
+		return lv.Value
 	}
 	if b, ok := c.lets[name]; ok {
 		if refs == nil {

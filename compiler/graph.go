@@ -21,6 +21,34 @@ type Graph struct {
 	// Outputs has one entry per top-level statement, in source order: the
 	// node whose result is that statement's result.
 	Outputs []Output `json:"outputs"`
+	// Blocks are the blocks of the source, in source order (an outer
+	// block before the blocks inside it), each once however many times a
+	// comprehension repeats it. For progress displays; not part of the
+	// graph's JSON form.
+	Blocks []Block `json:"-"`
+}
+
+// Block is one parallel, sequence or mapreduce block of the source.
+type Block struct {
+	Kind string
+	Pos  Pos
+	// Text is the block as lang.Format prints it, on one line.
+	Text string
+	// Stmt is the top-level statement the block is in, as an index into
+	// Graph.Outputs.
+	Stmt int
+	// Parent is the block this one is inside, as 1 + its index in
+	// Graph.Blocks, or 0 for a block directly in the statement.
+	Parent int
+}
+
+// Loop is the value of a comprehension's variable for the members that one
+// iteration generates, with the loops around it in Outer. The members of
+// an iteration share one Loop.
+type Loop struct {
+	Var   string
+	Value any
+	Outer *Loop
 }
 
 // Output names the node whose result is one top-level statement's result.
@@ -29,6 +57,9 @@ type Output struct {
 	Pos  Pos    `json:"pos"`
 	// Let is the name the statement binds, or "" for a bare statement.
 	Let string `json:"let,omitempty"`
+	// Text is the statement as lang.Format prints it, on one line, for
+	// progress displays; not part of the graph's JSON form.
+	Text string `json:"-"`
 }
 
 // Op says what a node does.
@@ -81,6 +112,15 @@ type Node struct {
 
 	// Pos is where the node was written, for errors at run time.
 	Pos Pos `json:"pos"`
+
+	// Where the node is, for progress displays (not in the JSON form): the
+	// statement, as an index into Graph.Outputs; the innermost block, as 1 +
+	// its index in Graph.Blocks (0: none); and for a member of a
+	// comprehension, the loop values that generated it (innermost first).
+	// Block and Loop are set on task nodes.
+	Stmt  int   `json:"-"`
+	Block int   `json:"-"`
+	Loop  *Loop `json:"-"`
 }
 
 // Ref stands, inside a node's Args or Kwargs, for the result of node Node.

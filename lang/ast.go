@@ -15,6 +15,9 @@ type File struct {
 	// Comments are the file's comments in source order. They are not part
 	// of the grammar: the formatter puts them back.
 	Comments []Comment
+
+	// src is the source Parse read, for OneLiner.
+	src []byte
 }
 
 // Comment is a `#` comment: Text runs from the '#' to the end of the line,

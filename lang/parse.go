@@ -44,7 +44,7 @@ func Parse(filename string, src []byte) (f *File, err error) {
 			err = ErrorList{{Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, Msg: fmt.Sprintf("internal error: parser panicked: %v", r)}}
 		}
 	}()
-	f = &File{Name: filename, Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}}
+	f = &File{Name: filename, Pos: lexer.Position{Filename: filename, Line: 1, Column: 1}, src: src}
 	var errs ErrorList
 	comments, lexErrs := scanStatements(filename, src, func(toks []lexer.Token, stop lexer.Token, lexErr bool) {
 		if len(errs) > maxErrors || lexErr {

@@ -34,9 +34,12 @@ const connectTimeout = 15 * time.Second
 // and directory) on first use and migrating its schema to this omp's.
 //
 // dbURL is "sqlite:PATH" (or a plain PATH ending in .db) or
-// "postgres://…" ("postgresql://…"). Every error names the database by
+// "postgres://…" ("postgresql://…", with pgx's parameters, such as
+// sslmode). A PostgreSQL database should be omp's own: its tables have
+// plain names (runs, tasks, logs…). Every error names the database by
 // Redact(dbURL), on one line. A database whose schema is newer than this
-// omp knows is refused with an error wrapping ErrNewerSchema.
+// omp knows is refused with an error wrapping ErrNewerSchema, and left as
+// it is.
 func Open(ctx context.Context, dbURL string) (Store, error) {
 	s, err := open(ctx, dbURL)
 	if err != nil {

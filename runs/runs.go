@@ -5,7 +5,12 @@
 // Its guarantee: what a Store accepted is there for every later reader, in
 // the order it was written, and one Store behaves as the other (one
 // conformance suite, runstest, runs against both). Only the runner writes;
-// any number of readers (omp runs, status, logs) read while it does.
+// any number of readers (omp runs, status, logs) read while it does, and
+// two runners (two processes on one SQLite file, or machines sharing a
+// PostgreSQL database) record side by side without "database is locked".
+//
+// Text is kept as valid UTF-8: a byte that is not, and NUL (which
+// PostgreSQL refuses), read back as U+FFFD, from either database.
 package runs
 
 import (
@@ -173,41 +178,53 @@ type MetricFilter struct {
 
 // Store is a run history. Its methods are safe for concurrent use.
 type Store interface {
-	// Create records a new run, with Status Running.
+	// Create records a new run, with Status Running, and sets r's
+	// Status, its Started (to now) and Heartbeat (to Started) if they are
+	// zero. The Broker's password is redacted. A run whose ID is taken
+	// is an error.
 	Create(ctx context.Context, r *Run) error
-	// Write applies b in one transaction.
+	// Write applies b in one transaction: all of it or, on an error,
+	// none. ErrNotFound for an unknown run. Writes to a run that ended
+	// are accepted (a runner's last lines may come after its Finish).
 	Write(ctx context.Context, b Batch) error
-	// Finish records the end of a run.
+	// Finish records the end of a run; ErrDone if it ended already. A
+	// Lost run can finish: a runner that comes back knows best.
 	Finish(ctx context.Context, id string, status Status, exitCode int, at time.Time) error
-	// Beat renews the run's heartbeat and reports whether a cancel was
-	// requested.
+	// Beat renews the run's heartbeat (it never moves back) and reports
+	// whether a cancel was requested. A Lost run's runner was only
+	// paused if it beats again: the run is Running again. ErrDone for a
+	// run that finished.
 	Beat(ctx context.Context, id string, at time.Time) (cancelRequested bool, err error)
 	// RequestCancel asks the run's runner to cancel it; ErrDone if the
-	// run already ended.
+	// run already ended or is Lost.
 	RequestCancel(ctx context.Context, id string) error
 
 	// Resolve turns a reference (an id, a unique prefix of one, or
-	// "last") into a run id. An unknown or ambiguous one is an
-	// *AmbiguousError or ErrNotFound.
+	// "last", the run that started last) into a run id. A prefix of
+	// several is an *AmbiguousError; one of none, ErrNotFound.
 	Resolve(ctx context.Context, ref string) (string, error)
 	// Run returns one run; a Running run whose heartbeat is older than
 	// LostAfter is marked Lost first.
 	Run(ctx context.Context, id string) (*Run, error)
 	// Runs returns runs newest first, marking lost ones as Run does.
 	Runs(ctx context.Context, f Filter) ([]Run, error)
-	// Tasks returns a run's tasks in node order.
+	// Tasks returns a run's tasks in the order they were first written
+	// (the graph's order, when the runner records every node at the
+	// start). Tasks, Transitions and Logs return ErrNotFound for an
+	// unknown run.
 	Tasks(ctx context.Context, runID string) ([]Task, error)
-	// Transitions returns a run's state changes in time order; node ""
-	// means every node.
+	// Transitions returns a run's state changes in time order (equal
+	// times in the order written); node "" means every node.
 	Transitions(ctx context.Context, runID, node string) ([]Transition, error)
 	// Logs returns a run's log lines with Seq > after, in order; node ""
 	// means every node.
 	Logs(ctx context.Context, runID, node string, after int64) ([]LogLine, error)
 	// Metrics returns the selected metrics ordered by run (newest first),
-	// node, name and step.
+	// node (in Tasks' order), name and step. A NaN value is kept.
 	Metrics(ctx context.Context, f MetricFilter) ([]Metric, error)
 	// Prune deletes the runs that started before t, with everything
-	// recorded about them, and says how many.
+	// recorded about them, and says how many. A run still running stays.
+	// Results kept in the store (ResultRef) are the caller's to delete.
 	Prune(ctx context.Context, before time.Time) (int, error)
 
 	TickStore
@@ -266,7 +283,8 @@ var (
 
 // AmbiguousError is a prefix that names more than one run.
 type AmbiguousError struct {
-	Ref        string
+	Ref string
+	// Candidates are the newest ten runs the prefix names.
 	Candidates []string
 }
 

@@ -101,6 +101,9 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
+	if r.Broker != "" {
+		r.Broker = Redact(r.Broker)
+	}
 	c := r.Counts
 	trigger := r.Trigger
 	if trigger == "" {

@@ -25,6 +25,18 @@ const (
 	AnyLabel = "*"
 )
 
+// Metadata keys between the runtime and a bus.
+const (
+	// ResubscribedMeta marks the message a Fanout subscription delivers
+	// when it receives again after a lost connection (see Bus.Fanout).
+	ResubscribedMeta = "omp-resubscribed"
+	// RejectMeta, set on a task message before it is acked, tells the bus
+	// that the receiver could not read the message, and why: a bus with a
+	// dead-letter queue keeps it there, the reason in this header, rather
+	// than letting it vanish. The embedded bus drops it.
+	RejectMeta = "omp-reject-reason"
+)
+
 // TaskTopic is the work queue of tasks with the given label.
 func TaskTopic(label string) string { return taskTopicPrefix + label }
 
@@ -59,7 +71,10 @@ type Bus interface {
 	Events() message.Subscriber
 
 	// Fanout subscribes to WorkersTopic or ControlTopic: every subscription
-	// gets a copy of every message published after it subscribed.
+	// gets a copy of every message published after it subscribed. A
+	// subscription that lost its connection may miss messages; once it
+	// receives again, it first delivers a message with ResubscribedMeta set
+	// and no payload, so that the receiver can ask for what it missed.
 	Fanout() message.Subscriber
 
 	// Prepare declares what must exist before a run publishes: the task

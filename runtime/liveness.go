@@ -78,7 +78,7 @@ func (s *scheduler) check(now time.Time) {
 		if w.n != 1 {
 			waiting = fmt.Sprintf("%d tasks wait", w.n)
 		}
-		s.notify(Update{Type: UpdateWarning, Message: fmt.Sprintf("no worker serves label %s (%s)", label, waiting)})
+		s.notify(Update{Type: UpdateWarning, Label: label, Message: fmt.Sprintf("no worker serves label %s (%s)", label, waiting)})
 	}
 	s.failUnserved(now)
 	s.flush()
@@ -149,4 +149,40 @@ func (s *scheduler) workerLost(t *task, now time.Time) {
 	s.setState(t, Pending)
 	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: Pending, Message: why})
 	s.publish(t, now)
+}
+
+// resubscribed resynchronises the run with its workers once the runner's
+// connection to the broker is back: whatever was sent while it was away
+// may be lost (a restarted broker drops waiting events and the workers'
+// heartbeats went to a queue that died with the connection). The workers
+// are asked for heartbeats and to send again the claims and recent outcomes
+// of this run; and since nothing could be heard while the broker was away,
+// the claimed tasks' leases count from now.
+func (s *scheduler) resubscribed(now time.Time) {
+	s.ping(now)
+	s.control(ControlResync)
+	// A worker whose connection was away too may have missed how the run
+	// stops.
+	switch {
+	case s.cancelled:
+		s.control(ControlCancel)
+	case s.stopping:
+		s.control(ControlDrain)
+	}
+	for t := range s.inflight {
+		if t.claimed {
+			t.lastSeen = now
+		}
+	}
+}
+
+// remindCancel sends a cancelled run's CANCEL again, at most once a second,
+// when a worker claims one of its attempts (a claim sent again after a
+// reconnect): that worker missed the CANCEL while its connection was away.
+func (s *scheduler) remindCancel(ev *Event, now time.Time) {
+	if !s.cancelled || ev.Type != EventStarted || now.Sub(s.reminded) < time.Second {
+		return
+	}
+	s.reminded = now
+	s.control(ControlCancel)
 }

@@ -223,6 +223,10 @@ const (
 	// just started knows who serves which label without waiting a
 	// HeartbeatInterval.
 	ControlPing ControlType = "PING"
+	// ControlResync asks every worker to send again, for the run, the
+	// claims of its running attempts and the outcomes it reported lately:
+	// a runner that lost its connection to the broker may have lost some.
+	ControlResync ControlType = "RESYNC"
 )
 
 // Control is a runner's order to every worker, on ControlTopic.

@@ -27,6 +27,7 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 	if ev.RunID != s.cfg.RunID {
 		return
 	}
+	s.remindCancel(ev, now)
 	if ev.Type == EventLease {
 		for _, l := range ev.Leases {
 			if t := s.byID[l.TaskID]; t != nil && !t.state.Done() && t.attempt == l.Attempt {

@@ -155,7 +155,8 @@ const (
 	// UpdateProgress: Task reported Progress.
 	UpdateProgress
 	// UpdateWarning: the run warns with Message (e.g. "no worker serves
-	// label gpu"); Task is nil.
+	// label gpu"); Task is nil. Label is the label no worker serves, if
+	// that is the warning.
 	UpdateWarning
 )
 
@@ -173,6 +174,9 @@ type Update struct {
 	Progress Progress
 	Message  string
 	Backoff  time.Duration
+	Label    string
+	// RunID is the run's id (Config.RunID).
+	RunID string
 	// Result is the task's result, for a change to Success. Unlike the
 	// rest of an Update its bytes are never changed later, so a Listener
 	// may keep them without a copy.

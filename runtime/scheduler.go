@@ -43,10 +43,11 @@ type scheduler struct {
 	workers map[string]*workerSeen
 	lim     limits
 
-	failed    bool  // a task failed for good
-	stopping  bool  // start nothing more: failed fast or cancelled
-	cancelled bool  // ctx was cancelled
-	infraErr  error // the first infrastructure error
+	failed    bool      // a task failed for good
+	stopping  bool      // start nothing more: failed fast or cancelled
+	cancelled bool      // ctx was cancelled
+	infraErr  error     // the first infrastructure error
+	reminded  time.Time // when CANCEL was last sent again (remindCancel)
 }
 
 type task struct {
@@ -147,18 +148,21 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 		}
 		select {
 		case msg, ok := <-events:
-			if !ok {
-				s.abort(errors.New("event subscription ended"))
+			if !s.receive(msg, ok) {
 				break
 			}
-			ev, err := eventOf(msg)
-			msg.Ack()
-			if err == nil {
-				s.event(ev, s.clock())
-			}
+			// Take what else has arrived before the step publishes:
+			// one publish (and one wait for its confirms) then
+			// dispatches the tasks that all of them made ready.
+			s.drain(events)
 		case msg, ok := <-beats:
 			if !ok {
 				beats = nil
+				break
+			}
+			if msg.Metadata.Get(ResubscribedMeta) != "" {
+				msg.Ack()
+				s.resubscribed(s.clock())
 				break
 			}
 			hb, err := DecodeHeartbeat(msg)
@@ -185,6 +189,40 @@ func (s *scheduler) run(ctx context.Context) (*Report, error) {
 		s.step()
 	}
 	return s.report(start), s.err()
+}
+
+// receive applies one message of the event subscription; ok false means the
+// subscription ended, which aborts the run. It reports whether the
+// subscription is still open.
+func (s *scheduler) receive(msg *message.Message, ok bool) bool {
+	if !ok {
+		s.abort(errors.New("event subscription ended"))
+		return false
+	}
+	ev, err := eventOf(msg)
+	msg.Ack()
+	if err == nil {
+		s.event(ev, s.clock())
+	}
+	return true
+}
+
+// maxDrain bounds the events taken in one step, so that the run's timers
+// and heartbeats are not starved by a steady stream of events.
+const maxDrain = 1000
+
+// drain applies the events that are waiting, without waiting for more.
+func (s *scheduler) drain(events <-chan *message.Message) {
+	for range maxDrain {
+		select {
+		case msg, ok := <-events:
+			if !s.receive(msg, ok) {
+				return
+			}
+		default:
+			return
+		}
+	}
 }
 
 // begin starts the run at start: every label counts as heard from then,
@@ -578,6 +616,7 @@ func (s *scheduler) count(st State, d int) {
 
 func (s *scheduler) notify(u Update) {
 	u.Time = s.clock()
+	u.RunID = s.cfg.RunID
 	u.Counts = s.counts
 	s.cfg.Listener.Notify(u)
 }

@@ -11,14 +11,21 @@ import (
 // controlLoop applies runners' Control messages.
 func (w *Worker) controlLoop(ch <-chan *message.Message) {
 	for msg := range ch {
+		if w.resubscribed(msg) {
+			continue
+		}
 		c, err := DecodeControl(msg)
 		msg.Ack()
 		if err != nil {
 			w.cfg.Logf("worker %s: %v", w.cfg.Name, err)
 			continue
 		}
-		if c.Type == ControlPing {
+		switch c.Type {
+		case ControlPing:
 			w.publishHeartbeat(false)
+			continue
+		case ControlResync:
+			w.resync(c.RunID)
 			continue
 		}
 		if c.Type != ControlCancel && c.Type != ControlDrain {

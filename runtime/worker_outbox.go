@@ -9,11 +9,22 @@ import (
 // returns once the event was published (or failed to be); without, it
 // returns at once and a failure is only logged.
 func (w *Worker) emit(j *job, e *Event, wait bool) error {
+	return w.out.send(w.address(j, e), e, wait)
+}
+
+// emitThen sends an event of j's attempt on its reply topic; done gets the
+// outcome of the publish (see outbox.sendThen).
+func (w *Worker) emitThen(j *job, e *Event, done func(error)) {
+	w.out.sendThen(w.address(j, e), e, done)
+}
+
+// address fills in what e says of j's attempt and returns its reply topic.
+func (w *Worker) address(j *job, e *Event) string {
 	m := j.m
 	e.RunID, e.TaskID, e.Attempt, e.Dispatch = m.RunID, m.TaskID, m.Attempt, m.Dispatch
 	e.Worker, e.Delivery = w.cfg.Name, j.delivery
 	e.Time = time.Now()
-	return w.out.send(m.ReplyTo, e, wait)
+	return m.ReplyTo
 }
 
 // outbox publishes events in batches by group commit: the sender that finds
@@ -21,16 +32,21 @@ func (w *Worker) emit(j *job, e *Event, wait bool) error {
 // joins the next batch, which that sender publishes too. So an idle worker
 // sends each event without delay or hand-off, and a worker with many tasks
 // finishing at once sends one message per reply topic, not one per event.
+// A sender that does not wait for its event (sendThen) publishes at most its
+// own batch and leaves the next ones to a goroutine of the outbox's.
 type outbox struct {
 	w        *Worker
 	mu       sync.Mutex
 	next     map[string]*batch // by topic
 	flushing bool
+	// pending counts the events of sendThen whose done has not returned.
+	pending sync.WaitGroup
 }
 
 type batch struct {
 	events  []*Event
 	waiters []chan error
+	then    []func(error)
 }
 
 func newOutbox(w *Worker) *outbox {
@@ -55,6 +71,44 @@ func (o *outbox) send(topic string, e *Event, wait bool) error {
 	}
 	return <-done
 }
+
+// sendThen queues e for topic and calls done with the outcome of its
+// publish. Like send, a sender that finds no publication under way
+// publishes at once, itself, so that an idle worker sends an outcome without
+// a hand-off; but it publishes only that batch and leaves what others queued
+// meanwhile to a goroutine of the outbox's, so that its slot goes on to the
+// next task instead of publishing for the others.
+func (o *outbox) sendThen(topic string, e *Event, done func(error)) {
+	o.pending.Add(1)
+	o.mu.Lock()
+	o.enqueue(topic, e, nil)
+	b := o.next[topic]
+	b.then = append(b.then, done)
+	if o.flushing {
+		o.mu.Unlock()
+		return
+	}
+	o.flushing = true
+	next := o.next
+	o.next = map[string]*batch{}
+	o.mu.Unlock()
+	o.publish(next)
+	o.mu.Lock()
+	if len(o.next) == 0 {
+		o.flushing = false
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	go func() {
+		o.mu.Lock()
+		o.flush()
+	}()
+}
+
+// wait returns once every event given to sendThen was published (or failed
+// to be) and its done returned.
+func (o *outbox) wait() { o.pending.Wait() }
 
 // enqueue adds e, and done if not nil, to the next batch of topic. It runs
 // with o.mu held.
@@ -95,11 +149,15 @@ func (o *outbox) publish(next map[string]*batch) {
 			withDecoded(msg, e)
 			err = o.w.pub.Publish(topic, msg)
 		}
-		if err != nil && len(b.waiters) == 0 {
+		if err != nil && len(b.waiters) == 0 && len(b.then) == 0 {
 			o.w.cfg.Logf("worker %s: lost %d events: %v", o.w.cfg.Name, len(b.events), err)
 		}
 		for _, c := range b.waiters {
 			c <- err
+		}
+		for _, f := range b.then {
+			f(err)
+			o.pending.Done()
 		}
 	}
 }

@@ -35,6 +35,8 @@ type Worker struct {
 	minLease time.Duration
 	wakeAt   time.Time // when the lease loop wakes next
 	out      *outbox
+	// sent are the outcomes reported lately, to send again (resync).
+	sent outcomes
 	// deliveries numbers the task messages this worker took.
 	deliveries atomic.Uint64
 }
@@ -134,6 +136,8 @@ func (w *Worker) Serve(ctx context.Context) error {
 	p := newPool(w, life)
 	p.takeAll(ctx, subs)
 	w.drain(p.done())
+	// The last outcomes may still be on their way to the broker.
+	w.out.wait()
 	w.publishHeartbeat(true)
 	endLife()
 	return nil
@@ -169,7 +173,10 @@ func (w *Worker) drain(done <-chan struct{}) {
 	}
 }
 
-// handle runs one task message: claim, ack, run, report.
+// handle runs one task message: claim, ack, run, report. It does not wait
+// for the outcome to reach the bus unless it publishes it itself (see
+// outbox.sendThen): the slot takes the next task while the outcome is
+// published.
 func (w *Worker) handle(life context.Context, msg *message.Message) {
 	m := w.accept(msg)
 	if m == nil {
@@ -179,8 +186,8 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 	defer cancel(nil)
 	began := time.Now()
 	j, claimNow := w.register(m, msg, cancel, began)
-	defer w.forget(j)
 	if claimNow && !w.claim(j, int(j.seq.Add(1))) {
+		w.forget(j)
 		return
 	}
 	res, err := w.handler(ctx, m, emitter{w, j})
@@ -194,8 +201,10 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 func (w *Worker) accept(msg *message.Message) *TaskMessage {
 	m, err := taskOf(msg)
 	if err != nil {
-		// A message nobody can read would come back forever: drop it.
-		w.cfg.Logf("worker %s: dropping task message: %v", w.cfg.Name, err)
+		// A message nobody can read would come back forever: take it
+		// off the queue, and let the bus keep it for inspection.
+		w.cfg.Logf("worker %s: rejecting task message: %v", w.cfg.Name, err)
+		msg.Metadata.Set(RejectMeta, err.Error())
 		msg.Ack()
 		return nil
 	}
@@ -211,6 +220,10 @@ func (w *Worker) accept(msg *message.Message) *TaskMessage {
 	}
 	if m.ReplyTo == "" {
 		m.ReplyTo = EventTopic(m.RunID)
+	}
+	if w.duplicate(m) {
+		msg.Ack()
+		return nil
 	}
 	return m
 }
@@ -244,10 +257,14 @@ func (w *Worker) register(m *TaskMessage, msg *message.Message, cancel context.C
 	return j, claimNow
 }
 
-// forget removes a job that has ended from the running ones.
+// forget removes a job that has ended from the running ones (unless another
+// delivery of its task took its place meanwhile).
 func (w *Worker) forget(j *job) {
+	k := jobKey{j.m.RunID, j.m.TaskID}
 	w.mu.Lock()
-	delete(w.running, jobKey{j.m.RunID, j.m.TaskID})
+	if w.running[k] == j {
+		delete(w.running, k)
+	}
 	w.mu.Unlock()
 }
 
@@ -272,9 +289,11 @@ func outcome(m *TaskMessage, res json.RawMessage, err, cause error, isInfra func
 	}
 }
 
-// report sends a job's outcome. For a job done before its claim was due, the
-// outcome is the claim: the message is acked once it is sent (nacked if it
-// cannot be), and a release gives the message back to the bus unsent.
+// report sends a job's outcome without waiting for other publications: the
+// job stays running (its lease renewed) until the bus took the outcome. For a job done
+// before its claim was due, the outcome is the claim: the message is acked
+// once it is sent (nacked if it cannot be), and a release gives the message
+// back to the bus unsent.
 func (w *Worker) report(j *job, ev *Event) {
 	w.mu.Lock()
 	settled := j.settled
@@ -283,18 +302,26 @@ func (w *Worker) report(j *job, ev *Event) {
 	if !settled && ev.Type == EventRelease {
 		// Never claimed: give the message back to the bus as it came.
 		j.msg.Nack()
+		w.forget(j)
 		return
 	}
 	ev.Seq = int(j.seq.Add(1))
-	err := w.emit(j, ev, true)
-	if !settled {
-		if err == nil {
-			j.msg.Ack()
-		} else {
-			j.msg.Nack()
+	w.emitThen(j, ev, func(err error) {
+		if err == nil && ev.Type != EventRelease {
+			w.mu.Lock()
+			w.sent.remember(j, ev, time.Now())
+			w.mu.Unlock()
 		}
-	}
-	w.logEnd(j.m, ev, err)
+		if !settled {
+			if err == nil {
+				j.msg.Ack()
+			} else {
+				j.msg.Nack()
+			}
+		}
+		w.forget(j)
+		w.logEnd(j.m, ev, err)
+	})
 }
 
 // logEnd logs the end of an attempt. Every end line names the run, task and

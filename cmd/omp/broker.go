@@ -43,23 +43,27 @@ func redactURL(url string) string { return amqpbus.RedactURL(url) }
 // busOptions tune the bus for its user.
 type busOptions struct {
 	// prefetch is how many task messages a worker holds unacknowledged:
-	// its concurrency.
+	// its --prefetch window, at least its concurrency.
 	prefetch int
 	name     string
 	// logf, if set, gets one line per problem with the broker connection
 	// (lost, reconnecting), already redacted.
 	logf func(format string, args ...any)
+	// wait is how long to wait for a broker that cannot be reached, and
+	// onWait is told once when the waiting starts.
+	wait   time.Duration
+	onWait func(error)
 }
 
 // openBus returns the bus of a run: the embedded bus when brokerURL is
 // empty, else RabbitMQ. A bad URL is a usage error (exit 2), a broker that
 // cannot be reached an infrastructure error (exit 3) naming its host and
 // port, never its password. Close the bus when done.
-func openBus(ctx context.Context, brokerURL string) (runtime.Bus, error) {
+func openBus(ctx context.Context, brokerURL string, o busOptions) (runtime.Bus, error) {
 	if brokerURL == "" {
 		return runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}), nil
 	}
-	return openAMQP(ctx, brokerURL, busOptions{})
+	return openAMQP(ctx, brokerURL, o)
 }
 
 func openAMQP(ctx context.Context, brokerURL string, o busOptions) (*amqpbus.Bus, error) {
@@ -71,6 +75,9 @@ func openAMQP(ctx context.Context, brokerURL string, o busOptions) (*amqpbus.Bus
 		Name:     o.name,
 		Prefetch: o.prefetch,
 		Prefix:   os.Getenv("OMP_BROKER_PREFIX"),
+
+		ConnectWait: o.wait,
+		OnWait:      o.onWait,
 	}
 	if o.logf != nil {
 		cfg.Logger = newErrorLogger(o.logf)

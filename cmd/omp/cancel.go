@@ -38,15 +38,11 @@ tasks are cancelled, and omp run exits 130).`,
 }
 
 func runCancel(ctx context.Context, s *streams, opts cancelOptions, ref string) error {
-	db, err := openHistory(ctx, opts.db, opts.server)
+	db, id, err := openRun(ctx, opts.db, opts.server, ref)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := resolveRun(ctx, db, ref)
-	if err != nil {
-		return err
-	}
 	switch err := db.RequestCancel(ctx, id); {
 	case errors.Is(err, runs.ErrDone):
 		r, rerr := db.Run(ctx, id)

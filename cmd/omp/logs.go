@@ -48,20 +48,12 @@ ends as LOST).`,
 }
 
 func runLogs(ctx context.Context, s *streams, opts logsOptions, ref, nodeRef string) error {
-	db, err := openHistory(ctx, opts.db, opts.server)
+	db, id, err := openRun(ctx, opts.db, opts.server, ref)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := resolveRun(ctx, db, ref)
-	if err != nil {
-		return err
-	}
-	r, err := db.Run(ctx, id)
-	if err != nil {
-		return withCode(ExitInfra, err)
-	}
-	tasks, err := runTasks(ctx, db, r)
+	_, tasks, err := readRun(ctx, db, id)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
 	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/report"
 	"github.com/ompdev/omp/store"
 )
 
@@ -41,14 +41,8 @@ func openRecording(ctx context.Context, s *streams, opts runOptions, storeLoc st
 	if !strings.Contains(storeLoc, "://") {
 		dir = storeLoc
 	}
-	url := dbURL(opts.db, dir)
-	if opts.db == "" {
-		// The default database is created on first use, its directory too.
-		if err := os.MkdirAll(filepath.Join(dir, ".omp"), 0o755); err != nil {
-			return nil, withCode(ExitInfra, fmt.Errorf("run history %s: %w", url, err))
-		}
-	}
-	db, err := openDB(ctx, url)
+	// runs.Open creates the database on first use, its directory too.
+	db, err := openDB(ctx, dbURL(opts.db, dir))
 	if err != nil {
 		return nil, err
 	}
@@ -56,20 +50,20 @@ func openRecording(ctx context.Context, s *streams, opts runOptions, storeLoc st
 	return rc, nil
 }
 
-// start records the run's row and returns the context the run goes on
-// with, which omp cancel cancels as Ctrl-C does, and the listener that
-// hears the run: l, and the recorder after it.
+// start prints the run's id (unless the live view shows it), starts its recorder and returns the context
+// the run goes on with, which omp cancel cancels as Ctrl-C does, and the
+// listener that hears the run: l, and the recorder after it.
 func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptions, storeLoc string, l runtime.Listener) (context.Context, runtime.Listener, error) {
-	fmt.Fprintf(rc.s.err, "run %s\n", rc.id)
+	// The live view names the run on its status line, and a line above
+	// its screen would scroll it.
+	if _, live := l.(*report.Live); !live {
+		fmt.Fprintf(rc.s.err, "run %s\n", rc.id)
+	}
 	if rc.db == nil {
 		return ctx, l, nil
 	}
 	file, _ := filepath.Abs(opts.file)
 	src, _ := os.ReadFile(opts.file)
-	var graph bytes.Buffer
-	if err := g.WriteJSON(&graph); err != nil {
-		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording the graph: %w", err))
-	}
 	params, err := json.Marshal(g.Params)
 	if err != nil {
 		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording the params: %w", err))
@@ -87,7 +81,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 		Store: rc.db,
 		Run: runs.Run{
 			ID: rc.id, File: file, Source: string(src), Pipeline: g.Pipeline,
-			Params: params, Graph: bytes.TrimSpace(graph.Bytes()), Broker: broker,
+			Params: params, Broker: broker,
 			Host: host, User: userName(), Version: version(),
 		},
 		Graph:  g,
@@ -100,7 +94,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	rc.rec, err = record.Start(ctx, cfg)
 	if err != nil {
 		cancel()
-		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording run %s: %w", rc.id, err))
+		return nil, nil, withCode(ExitInfra, err)
 	}
 	both := runtime.ListenerFunc(func(u runtime.Update) {
 		l.Notify(u)

@@ -49,20 +49,12 @@ file.`,
 }
 
 func runResult(ctx context.Context, s *streams, opts resultOptions, ref, nodeRef string) error {
-	db, err := openReader(ctx, opts.db)
+	db, id, err := openRun(ctx, opts.db, "", ref)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := resolveRun(ctx, db, ref)
-	if err != nil {
-		return err
-	}
-	r, err := db.Run(ctx, id)
-	if err != nil {
-		return withCode(ExitInfra, err)
-	}
-	tasks, err := runTasks(ctx, db, r)
+	r, tasks, err := readRun(ctx, db, id)
 	if err != nil {
 		return err
 	}

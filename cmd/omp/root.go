@@ -84,6 +84,7 @@ func Main() ExitCode {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s := &streams{in: os.Stdin, out: os.Stdout, err: os.Stderr}
+	defer startProfile(s.err)()
 	return execute(ctx, s, os.Args[1:])
 }
 

@@ -35,12 +35,14 @@ type runOptions struct {
 	json      bool
 	report    string
 	broker    string
+	progress  string
 	db        string
 	noRecord  bool
 
 	// Bounds on waiting.
 	timeout         time.Duration
 	noWorkerTimeout time.Duration
+	brokerTimeout   time.Duration
 }
 
 func newRunCmd(s *streams) *cobra.Command {
@@ -69,6 +71,7 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	f.BoolVar(&opts.keepGoing, "keep-going", false, "after a failure, run every task that does not depend on it")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document about the run to stdout")
 	f.StringVar(&opts.report, "report", "", "write a JUnit XML report to `FILE`")
+	f.StringVar(&opts.progress, "progress", "auto", "progress on stderr: `auto`, tty (redrawn in place), plain (a line per change) or quiet (failures only)")
 	addBrokerFlag(cmd, &opts.broker)
 	addWaitFlags(cmd, &opts)
 	addDBFlag(cmd, &opts.db)
@@ -82,6 +85,8 @@ func addWaitFlags(cmd *cobra.Command, opts *runOptions) {
 	f.DurationVar(&opts.timeout, "timeout", 0, "cancel the run after `DURATION` and exit 1 (default: no limit)")
 	f.DurationVar(&opts.noWorkerTimeout, "no-worker-timeout", time.Minute,
 		"fail a task that waited `DURATION` for a label no live worker serves (0: wait forever)")
+	f.DurationVar(&opts.brokerTimeout, "broker-timeout", time.Minute,
+		"with --broker, wait up to `DURATION` for a broker that cannot be reached before exiting 3")
 }
 
 // checkWaitFlags reports a negative --timeout or --no-worker-timeout.
@@ -91,6 +96,9 @@ func checkWaitFlags(opts runOptions) error {
 	}
 	if opts.noWorkerTimeout < 0 {
 		return withCode(ExitUsage, fmt.Errorf("--no-worker-timeout must not be negative, not %s", opts.noWorkerTimeout))
+	}
+	if opts.brokerTimeout < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--broker-timeout must not be negative, not %s", opts.brokerTimeout))
 	}
 	return nil
 }
@@ -112,6 +120,9 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 		}
 	}
 	if err := checkWaitFlags(opts); err != nil {
+		return err
+	}
+	if err := checkProgress(opts.progress); err != nil {
 		return err
 	}
 	store, err := storeLocation(opts.store, opts.file)
@@ -139,7 +150,12 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 		return err
 	}
 
-	bus, err := openBus(ctx, opts.broker)
+	bus, err := openBus(ctx, opts.broker, busOptions{
+		wait: opts.brokerTimeout,
+		onWait: func(err error) {
+			fmt.Fprintf(s.err, "omp: %v; waiting up to %s for it\n", err, opts.brokerTimeout)
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -172,8 +188,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 		// slot, never for a worker.
 		noWorker = 0
 	}
-	console := report.NewConsole(s.err, isTerminal(s.err) && os.Getenv("CI") == "")
-	console.Graph(g)
+	console := newProgress(s, opts.progress, g)
 	ctx, listener, err := rec.start(ctx, g, opts, store, console)
 	if err != nil {
 		stopWorkers()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,7 +19,8 @@ import (
 
 // TestRunsScripts runs testdata/runs/*.txtar, the run history's scripts,
 // twice: on SQLite (.omp/omp.db beside the pipeline, the default) and on a
-// PostgreSQL database of the script's own in $OMP_DB. $DB says which. A
+// PostgreSQL database of the script's own in $OMP_DB. $DB says which, and
+// the conditions [sqlite] and [postgres]. A
 // script named amqp_* gets a RabbitMQ vhost of its own in $OMP_BROKER.
 func TestRunsScripts(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
@@ -31,6 +33,14 @@ func TestRunsScripts(t *testing.T) {
 						env.Setenv("OMP_DB", pgtest.DB(scriptTB{env}))
 					}
 					return setupAMQP(env)
+				},
+				// [sqlite] and [postgres] are the database of the run.
+				Condition: func(cond string) (bool, error) {
+					switch cond {
+					case "sqlite", "postgres":
+						return cond == db, nil
+					}
+					return false, fmt.Errorf("unknown condition %q", cond)
 				},
 				RequireExplicitExec: true,
 				UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",

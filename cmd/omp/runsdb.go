@@ -68,18 +68,37 @@ func openReader(ctx context.Context, flag string) (runs.Store, error) {
 	return openDB(ctx, dbURL(flag, readerDir()))
 }
 
-// runTasks is every task of run r, those that nothing happened to yet
-// too, in graph order.
-func runTasks(ctx context.Context, db runs.Store, r *runs.Run) ([]runs.Task, error) {
-	recorded, err := db.Tasks(ctx, r.ID)
+// openRun opens the history for a command about one run, RUN: that of
+// --server if given, else of --db.
+func openRun(ctx context.Context, flag, server, ref string) (runs.Store, string, error) {
+	db, err := openHistory(ctx, flag, server)
 	if err != nil {
-		return nil, withCode(ExitInfra, err)
+		return nil, "", err
+	}
+	id, err := resolveRun(ctx, db, ref)
+	if err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	return db, id, nil
+}
+
+// readRun reads a run and every task of it, those that nothing happened
+// to yet too, in graph order.
+func readRun(ctx context.Context, db runs.Store, id string) (*runs.Run, []runs.Task, error) {
+	r, err := db.Run(ctx, id)
+	if err != nil {
+		return nil, nil, withCode(ExitInfra, err)
+	}
+	recorded, err := db.Tasks(ctx, id)
+	if err != nil {
+		return nil, nil, withCode(ExitInfra, err)
 	}
 	tasks, err := record.Tasks(r, recorded)
 	if err != nil {
-		return nil, withCode(ExitInfra, err)
+		return nil, nil, withCode(ExitInfra, err)
 	}
-	return tasks, nil
+	return r, tasks, nil
 }
 
 // resolveRun turns RUN (an id, a unique prefix of one, or "last") into a

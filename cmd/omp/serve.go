@@ -124,14 +124,14 @@ func runServe(ctx context.Context, s *streams, opts serveOptions) error {
 		return withCode(ExitInfra, err)
 	}
 	defer h.Close()
-	bus, err := openBus(ctx, opts.broker)
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(s.err, "%s omp serve: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	bus, err := openBus(ctx, opts.broker, busOptions{logf: logf})
 	if err != nil {
 		return err
 	}
 	defer bus.Close()
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(s.err, "%s omp serve: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
-	}
 	cfg := serve.Config{
 		Paths: opts.paths, DB: db, Host: h, Bus: bus, Embedded: opts.broker == "", Workers: opts.workers,
 		Store: storeLoc, Listen: opts.listen, Token: opts.token, Grace: opts.grace, Poll: opts.poll,

@@ -98,22 +98,14 @@ func taskDuration(t runs.Task) time.Duration {
 }
 
 func runStatus(ctx context.Context, s *streams, opts statusOptions, ref string) error {
-	db, err := openHistory(ctx, opts.db, opts.server)
+	db, id, err := openRun(ctx, opts.db, opts.server, ref)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	id, err := resolveRun(ctx, db, ref)
-	if err != nil {
-		return err
-	}
 	redraw := opts.watch && !opts.json && isTerminal(s.out)
 	for {
-		r, err := db.Run(ctx, id)
-		if err != nil {
-			return withCode(ExitInfra, err)
-		}
-		tasks, err := runTasks(ctx, db, r)
+		r, tasks, err := readRun(ctx, db, id)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/amqpbus"
 )
 
 func init() { commands = append(commands, newWorkerCmd) }
@@ -29,6 +30,7 @@ type workerOptions struct {
 	name        string
 	labels      []string
 	concurrency int
+	prefetch    int
 	store       string
 	grace       time.Duration
 	heartbeat   time.Duration
@@ -56,6 +58,7 @@ dispatch them again. The exit status is then 0.`,
 	f.StringVar(&opts.name, "name", "", "the worker's name in reports and omp workers (default HOST-PID)")
 	f.StringSliceVar(&opts.labels, "labels", []string{compiler.DefaultLabel}, "the task labels to serve, comma-separated")
 	f.IntVar(&opts.concurrency, "concurrency", goruntime.NumCPU(), "how many tasks run at once")
+	f.IntVar(&opts.prefetch, "prefetch", 0, "how many tasks the worker takes from the broker ahead of its free slots (default 4 × --concurrency, at least 32)")
 	f.StringVar(&opts.store, "store", "", "the store root tasks use on this machine (default: the runner's)")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "how long running tasks may finish after SIGTERM before they are handed back")
 	f.DurationVar(&opts.heartbeat, "heartbeat", 5*time.Second, "how often the worker announces itself")
@@ -73,6 +76,13 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 	if opts.concurrency < 1 {
 		return withCode(ExitUsage, fmt.Errorf("--concurrency must be at least 1, not %d", opts.concurrency))
 	}
+	if opts.prefetch < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--prefetch must not be negative, not %d", opts.prefetch))
+	}
+	if opts.prefetch == 0 {
+		opts.prefetch = amqpbus.WorkerPrefetch(opts.concurrency)
+	}
+	opts.prefetch = max(opts.prefetch, opts.concurrency)
 	for _, l := range opts.labels {
 		// The language's rule, so that every label served can be written
 		// as @LABEL in a file (it also keeps out AnyLabel).
@@ -94,7 +104,7 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 	log := &lineWriter{w: s.err}
 
 	bus, err := openAMQP(ctx, opts.broker, busOptions{
-		prefetch: opts.concurrency,
+		prefetch: opts.prefetch,
 		name:     "omp worker " + opts.name,
 		logf: func(format string, args ...any) {
 			log.printf("omp worker "+opts.name+": "+format, args...)

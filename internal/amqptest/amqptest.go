@@ -1,6 +1,9 @@
 // Package amqptest gives tests a RabbitMQ of their own: the broker from
 // OMP_TEST_AMQP (default amqp://guest:guest@127.0.0.1:5672/), and a fresh
 // vhost or queue prefix per test that is deleted when the test ends.
+// rabbitmqctl manages the machine's default node, or the node named by
+// OMP_TEST_RABBITMQ_NODE (its -n): with both set, the tests that stop the
+// broker can use a RabbitMQ node of their own instead of everyone's.
 //
 // A test skips when the broker cannot be reached, unless CI is set: in CI
 // an unreachable broker fails the test, since .ci/run starts RabbitMQ.
@@ -56,7 +59,18 @@ func Disrupt(t TB) string {
 // the broker answers.
 func broker(t TB, exclusive bool) string {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "omp-amqp-tests.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	u := os.Getenv("OMP_TEST_AMQP")
+	if u == "" {
+		u = DefaultURL
+	}
+	hp := amqpbus.HostPort(u)
+	// One lock per broker: tests on a broker of their own do not wait for
+	// those on the machine's.
+	lock := "omp-amqp-tests.lock"
+	if u != DefaultURL {
+		lock = "omp-amqp-tests-" + strings.NewReplacer(":", "_", "/", "_", "[", "", "]", "").Replace(hp) + ".lock"
+	}
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), lock), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		t.Fatalf("broker lock: %v", err)
 	}
@@ -70,11 +84,6 @@ func broker(t TB, exclusive bool) string {
 	}
 	t.Cleanup(func() { f.Close() })
 
-	u := os.Getenv("OMP_TEST_AMQP")
-	if u == "" {
-		u = DefaultURL
-	}
-	hp := amqpbus.HostPort(u)
 	c, err := net.DialTimeout("tcp", hp, 2*time.Second)
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -139,12 +148,41 @@ func vhost(t TB, base string) string {
 	return u.String()
 }
 
-// Ctl runs rabbitmqctl with args and returns its output.
+// NodeEnv names the environment variable that gives the RabbitMQ node
+// rabbitmqctl manages; unset, the machine's default node.
+const NodeEnv = "OMP_TEST_RABBITMQ_NODE"
+
+// Ctl runs rabbitmqctl with args, on the node of NodeEnv if set, and returns
+// its output.
 func Ctl(t TB, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
+	flags := []string{"-q"}
+	if n := os.Getenv(NodeEnv); n != "" {
+		flags = append(flags, "-n", n)
+	}
+	out, err := exec.Command("rabbitmqctl", append(flags, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// StopBroker stops the RabbitMQ application of the test broker's node
+// (rabbitmqctl stop_app), for a test that got the broker from Disrupt or
+// DisruptVHost, and returns the function that starts it again. Whatever
+// happens, the broker is started again when t ends, for everyone else.
+func StopBroker(t TB) (start func()) {
+	t.Helper()
+	t.Cleanup(func() {
+		args := []string{"-q", "start_app"}
+		if n := os.Getenv(NodeEnv); n != "" {
+			args = append(args, "-n", n)
+		}
+		exec.Command("rabbitmqctl", args...).Run()
+	})
+	Ctl(t, "stop_app")
+	return func() {
+		t.Helper()
+		Ctl(t, "start_app")
+	}
 }

@@ -3,7 +3,6 @@ package amqptest_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +18,6 @@ import (
 // every result exactly once.
 func TestBrokerRestartMidRun(t *testing.T) {
 	url := amqptest.DisruptVHost(t)
-	// Whatever happens, leave the broker running for everyone else.
-	t.Cleanup(func() { exec.Command("rabbitmqctl", "-q", "start_app").Run() })
 	w := startWorker(t, url, "steady", "--concurrency", "4")
 
 	const n = 80
@@ -35,10 +32,10 @@ func TestBrokerRestartMidRun(t *testing.T) {
 	}()
 	w.waitCount(t, ": RESULT", 10, 30*time.Second)
 	before := w.count(": RESULT")
-	amqptest.Ctl(t, "stop_app")
+	start := amqptest.StopBroker(t)
 	down := time.Now()
 	time.Sleep(2 * time.Second)
-	amqptest.Ctl(t, "start_app")
+	start()
 	t.Logf("broker down for %s after %d results", time.Since(down).Round(time.Millisecond), before)
 
 	var rep *runtime.Report

@@ -35,7 +35,9 @@ type Config struct {
 	Store runs.Store
 	// Run is the run's row; Start sets its Status, Started and Heartbeat.
 	Run runs.Run
-	// Graph, if set, gives the run's task counts from its start. A node
+	// Graph, if set, gives the run's task counts from its start, and
+	// its JSON form is recorded as Run.Graph when that is nil (the form
+	// of omp graph --format json, without indentation). A node
 	// is recorded when something happens to it: writing every node
 	// PENDING first, then again when it ends, doubled the cost of a large
 	// run's recording. Tasks fills in the rest from the run's graph.
@@ -67,9 +69,10 @@ type Recorder struct {
 	cfg Config
 	ctx context.Context // outlives the run's: a cancelled run is recorded too
 
-	mu   sync.Mutex
-	buf  pending
-	full chan struct{} // a flush is due before the tick
+	mu       sync.Mutex
+	buf      pending
+	dropping bool          // the run's row could not be created
+	full     chan struct{} // a flush is due before the tick
 
 	stop    chan struct{}
 	stopped chan struct{}
@@ -105,9 +108,12 @@ func (p *pending) setTask(t runs.Task) {
 	p.tasks = append(p.tasks, t)
 }
 
-// Start records the run's row (and with Config.Graph its nodes) and starts
-// the writer. An error means nothing was recorded and the run should not
-// start: the database cannot be written.
+// Start starts the recorder, which creates the run's row first thing, off
+// the caller's path: for a large graph, encoding and writing it takes a
+// noticeable share of a short run. Should that fail, the run goes on
+// unrecorded, Logf says why and Close returns the error. (That the
+// database can be opened and reached is for the caller to check before the
+// run starts, with runs.Open.)
 func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	if cfg.Store == nil || cfg.Run.ID == "" {
 		return nil, errors.New("record: Config.Store and Config.Run.ID are required")
@@ -135,9 +141,6 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	cfg.Run.Heartbeat = now
 	if cfg.Graph != nil {
 		cfg.Run.Counts = runs.Counts{Total: len(cfg.Graph.Nodes), Pending: len(cfg.Graph.Nodes)}
-	}
-	if err := cfg.Store.Create(ctx, &cfg.Run); err != nil {
-		return nil, err
 	}
 	r := &Recorder{
 		cfg:     cfg,
@@ -211,6 +214,9 @@ func (r *Recorder) Notify(u runtime.Update) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.dropping {
+		return
+	}
 	b := &r.buf
 	switch u.Type {
 	case runtime.UpdateState:
@@ -250,8 +256,32 @@ func (r *Recorder) Notify(u runtime.Update) {
 	}
 }
 
+// create records the run's row.
+func (r *Recorder) create() error {
+	if r.cfg.Run.Graph == nil && r.cfg.Graph != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(r.cfg.Graph); err != nil {
+			return fmt.Errorf("encoding the graph: %w", err)
+		}
+		r.cfg.Run.Graph = bytes.TrimSpace(buf.Bytes())
+	}
+	return r.cfg.Store.Create(r.ctx, &r.cfg.Run)
+}
+
 func (r *Recorder) loop() {
 	defer close(r.stopped)
+	if err := r.create(); err != nil {
+		r.fail(fmt.Errorf("create: %w", err))
+		// Nothing can be written: drop what the run tells.
+		r.mu.Lock()
+		r.dropping = true
+		r.buf = pending{}
+		r.mu.Unlock()
+		<-r.stop
+		return
+	}
 	flush := time.NewTicker(r.cfg.FlushInterval)
 	defer flush.Stop()
 	beat := time.NewTicker(r.cfg.BeatInterval)
@@ -344,8 +374,13 @@ func (r *Recorder) fail(err error) {
 func (r *Recorder) Close(status runs.Status, exitCode int) error {
 	close(r.stop)
 	<-r.stopped
-	if err := r.cfg.Store.Finish(r.ctx, r.cfg.Run.ID, status, exitCode, time.Now()); err != nil {
-		r.fail(fmt.Errorf("finish: %w", err))
+	r.mu.Lock()
+	created := !r.dropping
+	r.mu.Unlock()
+	if created {
+		if err := r.cfg.Store.Finish(r.ctx, r.cfg.Run.ID, status, exitCode, time.Now()); err != nil {
+			r.fail(fmt.Errorf("finish: %w", err))
+		}
 	}
 	r.errMu.Lock()
 	defer r.errMu.Unlock()

@@ -179,6 +179,14 @@ func testCreate(t *testing.T, e *env) {
 		t.Errorf("Run:\n got %+v\nwant %+v", *got, want)
 	}
 
+	// A broker's password is not kept, even if the runner passes it.
+	r := newRun("secret", e.at(0))
+	r.Broker = "amqp://omp:s3cret@mq.example:5672/prod"
+	e.create(r)
+	if got := e.run("secret").Broker; got != "amqp://omp:xxxxx@mq.example:5672/prod" {
+		t.Errorf("broker recorded as %q", got)
+	}
+
 	// What a runner that knows little records: empty JSON is null, and
 	// a zero start time is now.
 	before := time.Now()

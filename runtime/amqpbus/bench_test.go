@@ -2,6 +2,7 @@ package amqpbus_test
 
 import (
 	"context"
+	goruntime "runtime"
 	"slices"
 	"testing"
 	"time"
@@ -9,17 +10,30 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ompdev/omp/internal/amqptest"
+	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/amqpbus"
 	"github.com/ompdev/omp/runtime/runtimetest"
 )
 
-// benchEnv is a runner's bus and a worker on a bus of its own (its own
-// connections, as another process would have), both on the test broker.
-func benchEnv(b *testing.B, concurrency int) runtime.Bus {
+// The benchmarks here measure the runtime on RabbitMQ without the plugin
+// host: a runner's bus, and a worker in this process on a bus of its own
+// (its own connections, as another process would have) with the defaults of
+// `omp worker` (concurrency the number of CPUs, amqpbus.WorkerPrefetch) and
+// echo run in process (KindExecutor), so without the plugin RPC that a user's
+// tasks cost. Their names say so: InProcess. What users run, the omp CLI
+// with a worker process and the plugin host, bench/run.sh measures.
+
+// benchEnv is a runner's bus and an in-process worker with omp worker's
+// default configuration, both on the test broker.
+func benchEnv(b *testing.B) runtime.Bus {
 	url := amqptest.URL(b)
 	prefix := amqptest.Prefix(b)
 	cleanup(b, url, prefix, "default")
-	serve(b, url, prefix, runtime.WorkerConfig{Name: "bench", Concurrency: concurrency})
+	cfg := runtime.WorkerConfig{Name: "bench", Concurrency: goruntime.NumCPU(),
+		Executor: runtime.KindExecutor(echo.Kind{}), HeartbeatInterval: 5 * time.Second}
+	cfg.Bus = newBus(b, url, prefix, func(c *amqpbus.Config) { c.Prefetch = amqpbus.WorkerPrefetch(cfg.Concurrency) })
+	runtimetest.Serve(b, cfg)
 	return newBus(b, url, prefix)
 }
 
@@ -45,10 +59,10 @@ func fanOut(n int) *runtimetest.Graph {
 	return g
 }
 
-// BenchmarkFanOut1000 is 1,000 echo tasks in parallel, then reduce count:
-// Celery's chord of 1,000 took 1.0-2.4 s on this machine and broker.
-func BenchmarkFanOut1000(b *testing.B) {
-	bus := benchEnv(b, 32)
+// BenchmarkFanOut1000InProcess is 1,000 echo tasks in parallel, then reduce
+// count: Celery's chord of 1,000 took 1.0-2.4 s on this machine and broker.
+func BenchmarkFanOut1000InProcess(b *testing.B) {
+	bus := benchEnv(b)
 	g := fanOut(1000)
 	for b.Loop() {
 		benchRun(b, bus, g)
@@ -56,10 +70,10 @@ func BenchmarkFanOut1000(b *testing.B) {
 	b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
 
-// BenchmarkParallel10000 is 10,000 echo tasks in parallel, then reduce
-// count: Celery's group of 10,000 took 13-18 s.
-func BenchmarkParallel10000(b *testing.B) {
-	bus := benchEnv(b, 32)
+// BenchmarkParallel10000InProcess is 10,000 echo tasks in parallel, then
+// reduce count: Celery's group of 10,000 took 13-18 s.
+func BenchmarkParallel10000InProcess(b *testing.B) {
+	bus := benchEnv(b)
 	g := fanOut(10000)
 	for b.Loop() {
 		benchRun(b, bus, g)
@@ -67,10 +81,11 @@ func BenchmarkParallel10000(b *testing.B) {
 	b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "tasks/s")
 }
 
-// BenchmarkChain200 is 200 echo tasks each taking the previous one's result:
-// every step is a full round trip. Celery's chain of 200 took about 0.45 s.
-func BenchmarkChain200(b *testing.B) {
-	bus := benchEnv(b, 1)
+// BenchmarkChain200InProcess is 200 echo tasks each taking the previous
+// one's result: every step is a full round trip. Celery's chain of 200 took
+// about 0.45 s.
+func BenchmarkChain200InProcess(b *testing.B) {
+	bus := benchEnv(b)
 	g := runtimetest.NewGraph()
 	prev := g.Echo("e", []any{int64(0)})
 	for range 199 {
@@ -82,13 +97,13 @@ func BenchmarkChain200(b *testing.B) {
 	}
 }
 
-// BenchmarkRoundTrip is the round trip of one task inside a run, as the
+// BenchmarkRoundTripInProcess is the round trip of one task inside a run, as the
 // runner sees it: publish, claim, run, result. A chain makes each task wait
 // for the one before, so the time between two successive results is one
 // task's round trip; median and p99 over every step of every op (a chain
 // of 100). Celery's median was 1.5-2 ms.
-func BenchmarkRoundTrip(b *testing.B) {
-	bus := benchEnv(b, 1)
+func BenchmarkRoundTripInProcess(b *testing.B) {
+	bus := benchEnv(b)
 	g := runtimetest.NewGraph()
 	prev := g.Echo("e", []any{int64(0)})
 	for range 99 {
@@ -117,11 +132,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 	reportLatency(b, steps)
 }
 
-// BenchmarkRunOneTask is a whole run of one task: it adds to the round trip
+// BenchmarkRunOneTaskInProcess is a whole run of one task: it adds to the round trip
 // what a run sets up and tears down on the broker (its event queue, its
 // subscriptions).
-func BenchmarkRunOneTask(b *testing.B) {
-	bus := benchEnv(b, 1)
+func BenchmarkRunOneTaskInProcess(b *testing.B) {
+	bus := benchEnv(b)
 	g := runtimetest.NewGraph()
 	g.Out(g.Echo("e", []any{int64(1)}))
 	var d []time.Duration

@@ -56,7 +56,6 @@ type Bus struct {
 	pub    *publisher
 	tasks  *taskSubscriber
 	events *eventSubscriber
-	fanout *wamqp.Subscriber
 
 	wg        sync.WaitGroup // task consumers and event forwarders
 	closed    chan struct{}
@@ -70,7 +69,8 @@ var _ runtime.Bus = (*Bus)(nil)
 
 // New connects to the broker and declares the dead-letter exchange and
 // queue. A broker that cannot be reached is an error within
-// Config.DialTimeout, naming its host and port but never the password.
+// Config.DialTimeout, or once Config.ConnectWait has passed, naming its host
+// and port but never the password.
 func New(ctx context.Context, cfg Config) (*Bus, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -88,12 +88,13 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 
 	var err error
-	if b.pubConn, err = wamqp.NewConnection(b.connConfig("publish"), b.log); err != nil {
-		return nil, b.dialError(err)
+	start := time.Now()
+	if b.pubConn, err = b.connect(ctx, "publish", start); err != nil {
+		return nil, err
 	}
-	if b.subConn, err = wamqp.NewConnection(b.connConfig("consume"), b.log); err != nil {
+	if b.subConn, err = b.connect(ctx, "consume", start); err != nil {
 		b.pubConn.Close()
-		return nil, b.dialError(err)
+		return nil, err
 	}
 	fail := func(err error) (*Bus, error) {
 		b.subConn.Close()
@@ -111,19 +112,8 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 		b.pub.close()
 		return fail(err)
 	}
-	fcfg := b.wconfig()
-	fcfg.Queue.GenerateName = func(topic string) string {
-		return b.name(topic) + "." + watermill.NewShortUUID()
-	}
-	fcfg.Queue.Exclusive = true
-	fcfg.Queue.AutoDelete = true
-	fcfg.Exchange.GenerateName = b.name
-	fcfg.Consume.Qos.PrefetchCount = 100
-	if b.fanout, err = wamqp.NewSubscriberWithConnection(fcfg, b.log, b.subConn); err != nil {
-		b.events.close()
-		b.pub.close()
-		return fail(fmt.Errorf("amqpbus: %w", err))
-	}
+	b.wg.Add(1)
+	go b.redeclare()
 	return b, nil
 }
 
@@ -150,11 +140,17 @@ func (b *Bus) connConfig(role string) wamqp.ConnectionConfig {
 	}
 }
 
-// dialError makes the one-line error of a broker that cannot be reached.
-func (b *Bus) dialError(err error) error {
+// dialError makes the one-line error of a broker that cannot be reached,
+// saying how long New tried if it tried more than once.
+func (b *Bus) dialError(err error, start time.Time) error {
 	msg := strings.ReplaceAll(b.red.string(err.Error()), "\n", " ")
 	// watermill-amqp wraps amqp091-go's error in this, which says nothing.
 	msg = strings.TrimPrefix(msg, "cannot connect to AMQP: ")
+	if b.cfg.ConnectWait > 0 && unreachable(err) {
+		if d := time.Since(start); d >= b.cfg.ConnectWait {
+			msg += " (gave up after " + d.Round(time.Second).String() + ")"
+		}
+	}
 	return &DialError{Host: HostPort(b.cfg.URL), msg: msg, err: err}
 }
 
@@ -319,7 +315,6 @@ func (b *Bus) Prepare(ctx context.Context, runID string, labels []string) error 
 func (b *Bus) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.closed)
-		b.fanout.Close()
 		b.events.close()
 		b.wg.Wait()
 		b.pub.close()
@@ -410,18 +405,3 @@ func (l redactingLogger) Trace(msg string, f watermill.LogFields) {
 func (l redactingLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
 	return redactingLogger{l: l.l.With(l.fields(f)), r: l.r}
 }
-
-type fanoutSubscriber struct{ b *Bus }
-
-func (s fanoutSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	if topicKind(topic) != kindFanout {
-		return nil, fmt.Errorf("amqpbus: %s is not a fan-out topic", topic)
-	}
-	if s.b.isClosed() {
-		return nil, ErrClosed
-	}
-	ch, err := s.b.fanout.Subscribe(ctx, topic)
-	return ch, s.b.red.err(err)
-}
-
-func (s fanoutSubscriber) Close() error { return nil }

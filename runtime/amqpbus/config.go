@@ -30,7 +30,8 @@ type Config struct {
 	// refuses to redeclare a queue with other arguments.
 	MaxDeliveries int
 	// Prefetch is how many task messages one Tasks subscription holds
-	// unacknowledged; set it to the worker's concurrency. Default 1.
+	// unacknowledged: a worker's window, at least its concurrency (see
+	// WorkerPrefetch). Default 1.
 	Prefetch int
 	// EventPrefetch is how many events the runner's subscription lets
 	// RabbitMQ push ahead of its acks. Default 1000.
@@ -42,8 +43,16 @@ type Config struct {
 	// DialTimeout bounds connecting (TCP, TLS and AMQP handshake) at start
 	// and on every reconnect. Default 5s.
 	DialTimeout time.Duration
-	// ReconnectMax caps the backoff between reconnection attempts. Default
-	// 5s.
+	// ConnectWait is how long New keeps trying to reach a broker that is
+	// away (refuses connections, or shuts down) before it fails. Default
+	// 0: it fails at once.
+	ConnectWait time.Duration
+	// OnWait, if set, is called once when New starts waiting for the
+	// broker, with the error of the first attempt.
+	OnWait func(error)
+	// ReconnectMax caps the backoff between reconnection attempts, and so
+	// how long after the broker's return the bus may take to notice it.
+	// Default 1s.
 	ReconnectMax time.Duration
 	// PublishTimeout is how long a publish keeps retrying while the broker
 	// is away before it fails. Default 2m.
@@ -61,6 +70,20 @@ type Config struct {
 	// Logger receives the bus's and Watermill's logs, with the broker's
 	// password scrubbed. Default none.
 	Logger watermill.LoggerAdapter
+}
+
+// WorkerPrefetch is the Prefetch of a worker that runs concurrency tasks at
+// once, unless told otherwise: 4 per slot, as Celery prefetches, and at
+// least 32. A slot that finished a task finds the next one waiting in the
+// worker instead of a broker round trip away, and quick tasks need many in
+// the window, since each stays in it until its outcome is confirmed and its
+// ack sent: with 2 slots, 8 prefetched tasks made 10,000 echo tasks take
+// twice as long as 32 did. A task that waits for a slot longer than
+// HoldLimit goes back to the end of its queue for other workers, so a
+// larger window costs long tasks some re-publishing, never a lost or
+// doubled task.
+func WorkerPrefetch(concurrency int) int {
+	return max(4*concurrency, 32)
 }
 
 func (c *Config) setDefaults() {
@@ -81,7 +104,7 @@ func (c *Config) setDefaults() {
 		c.DialTimeout = 5 * time.Second
 	}
 	if c.ReconnectMax == 0 {
-		c.ReconnectMax = 5 * time.Second
+		c.ReconnectMax = time.Second
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 2 * time.Minute
@@ -112,7 +135,7 @@ func (c *Config) Validate() error {
 	if c.Prefetch < 0 || c.EventPrefetch < 0 || c.PublishChannels < 0 {
 		errs = append(errs, errors.New("amqpbus: negative Prefetch, EventPrefetch or PublishChannels"))
 	}
-	if c.DialTimeout < 0 || c.ReconnectMax < 0 || c.PublishTimeout < 0 || c.HoldLimit < 0 || c.EventQueueTTL < 0 {
+	if c.DialTimeout < 0 || c.ConnectWait < 0 || c.ReconnectMax < 0 || c.PublishTimeout < 0 || c.HoldLimit < 0 || c.EventQueueTTL < 0 {
 		errs = append(errs, errors.New("amqpbus: negative duration in Config"))
 	}
 	return errors.Join(errs...)

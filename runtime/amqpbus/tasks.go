@@ -81,7 +81,9 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		tag := "omp-" + watermill.NewShortUUID()
 		ch, deliveries, dead, err := s.open(topic, tag)
 		if err != nil {
-			b.log.Debug("Cannot consume, retrying", fields.Add(watermill.LogFields{"err": b.red.string(err.Error())}))
+			if err != errNotConnected {
+				b.log.Error("Cannot consume, retrying", b.red.err(err), fields)
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -93,6 +95,9 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		}
 		wait = 100 * time.Millisecond
 		stopped := false
+		acks := newAcker(ch, func(err error) {
+			b.log.Error("Cannot ack a task message; the broker will deliver it again", b.red.err(err), fields)
+		})
 	loop:
 		for {
 			select {
@@ -100,10 +105,11 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 				if !ok {
 					break loop
 				}
+				acks.delivered(d.DeliveryTag)
 				handlers.Add(1)
 				go func() {
 					defer handlers.Done()
-					s.handle(ctx, topic, ch, d, dead, out)
+					s.handle(ctx, topic, acks, d, dead, out)
 				}()
 			case <-ctx.Done():
 				stopped = true
@@ -122,6 +128,9 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 				s.putBack(topic, d)
 			}
 			handlers.Wait()
+			// Acks still queued go out before the channel closes,
+			// which would return their messages to the queue.
+			acks.flush()
 			ch.Close()
 			return
 		}
@@ -147,7 +156,13 @@ func (s *taskSubscriber) open(topic, tag string) (*amqp.Channel, <-chan amqp.Del
 		ch.Close()
 		return nil, nil, nil, err
 	}
-	// The queue may have been lost with a broker that kept no state.
+	// The queue, and the dead-letter queue it sends to, may have been
+	// lost with a broker that kept no state: declare them on every
+	// reconnect.
+	if err := b.declareDead(ch); err != nil {
+		ch.Close()
+		return nil, nil, nil, err
+	}
 	if err := b.declareTaskQueue(ch, topic); err != nil {
 		ch.Close()
 		return nil, nil, nil, err
@@ -166,7 +181,7 @@ func (s *taskSubscriber) open(topic, tag string) (*amqp.Channel, <-chan amqp.Del
 	return ch, deliveries, dead, nil
 }
 
-func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Channel, d amqp.Delivery, dead <-chan struct{}, out chan<- *message.Message) {
+func (s *taskSubscriber) handle(ctx context.Context, topic string, acks *acker, d amqp.Delivery, dead <-chan struct{}, out chan<- *message.Message) {
 	b := s.b
 	msg, err := marshaler{}.Unmarshal(d)
 	if err != nil {
@@ -180,7 +195,7 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	msg.SetContext(mctx)
 	if run := msg.Metadata.Get(runHeader); run != "" && s.runGone(run) {
 		b.log.Error(fmt.Sprintf("Dropping the tasks of run %s: its runner is gone", run), nil, watermill.LogFields{"topic": topic})
-		d.Ack(false)
+		acks.ack(d.DeliveryTag)
 		return
 	}
 	hold := time.NewTimer(b.cfg.HoldLimit)
@@ -188,10 +203,12 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	select {
 	case out <- msg:
 	case <-hold.C:
-		s.putBack(topic, d)
+		s.putBackLive(topic, d, dead)
+		acks.settled(d.DeliveryTag)
 		return
 	case <-ctx.Done():
-		s.putBack(topic, d)
+		s.putBackLive(topic, d, dead)
+		acks.settled(d.DeliveryTag)
 		return
 	case <-b.closed:
 		return
@@ -205,19 +222,24 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, ch *amqp.Chan
 	hold.Reset(b.cfg.HoldLimit)
 	select {
 	case <-msg.Acked():
-		if err := d.Ack(false); err != nil {
-			b.log.Error("Cannot ack a task message; the broker will deliver it again", b.red.err(err), watermill.LogFields{"topic": topic})
+		if reason := msg.Metadata.Get(runtime.RejectMeta); reason != "" {
+			s.reject(topic, d, reason)
+			acks.settled(d.DeliveryTag)
+			return
 		}
+		acks.ack(d.DeliveryTag)
 	case <-msg.Nacked():
 		if ctx.Err() != nil {
 			// The receiver is shutting down, not failing the message.
-			s.putBack(topic, d)
+			s.putBackLive(topic, d, dead)
 		} else {
 			d.Nack(false, true)
 		}
+		acks.settled(d.DeliveryTag)
 	case <-hold.C:
 		stale()
-		s.putBack(topic, d)
+		s.putBackLive(topic, d, dead)
+		acks.settled(d.DeliveryTag)
 	case <-dead:
 	case <-b.closed:
 	}
@@ -291,4 +313,14 @@ func (s *taskSubscriber) putBack(topic string, d amqp.Delivery) {
 		return
 	}
 	d.Ack(false)
+}
+
+// putBackLive puts d back unless its channel died: the broker then requeued
+// it already, and a copy would have the task run twice.
+func (s *taskSubscriber) putBackLive(topic string, d amqp.Delivery, dead <-chan struct{}) {
+	select {
+	case <-dead:
+	default:
+		s.putBack(topic, d)
+	}
 }

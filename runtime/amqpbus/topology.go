@@ -97,6 +97,11 @@ func (b *Bus) declareTaskQueue(ch *amqp.Channel, topic string) error {
 }
 
 func (b *Bus) declareEventQueue(ch *amqp.Channel, runID string) error {
+	// The queue is bound to the dead-letter exchange, which a broker that
+	// kept no state lost too.
+	if err := b.declareDead(ch); err != nil {
+		return err
+	}
 	q := b.name(runtime.EventTopic(runID))
 	if _, err := ch.QueueDeclare(q, true, false, false, false, b.eventQueueArgs()); err != nil {
 		return fmt.Errorf("declare queue %s: %w", q, err)
@@ -134,19 +139,6 @@ func (t topology) BuildTopology(ch *amqp.Channel, p wamqp.BuildTopologyParams, _
 		return t.b.declareTaskQueue(ch, p.Topic)
 	case kindEvent:
 		return t.b.declareEventQueue(ch, strings.TrimPrefix(p.Topic, runtime.EventTopic("")))
-	case kindFanout:
-		if err := t.b.declareFanout(ch, p.Topic); err != nil {
-			return err
-		}
-		// Exclusive and auto-deleted: the queue lives as long as its
-		// subscription's connection, and a reconnect declares it anew.
-		if _, err := ch.QueueDeclare(p.QueueName, false, true, true, false, nil); err != nil {
-			return fmt.Errorf("declare queue %s: %w", p.QueueName, err)
-		}
-		if err := ch.QueueBind(p.QueueName, "", p.ExchangeName, false, nil); err != nil {
-			return fmt.Errorf("bind queue %s: %w", p.QueueName, err)
-		}
-		return nil
 	}
 	return fmt.Errorf("amqpbus: unknown topic %q", p.Topic)
 }

@@ -15,9 +15,10 @@ import (
 	"github.com/ompdev/omp/runtime"
 )
 
-// Console prints a run for people: one line per state change of a task, the
-// tasks' log lines prefixed by the task, warnings, and, when Live, a status
-// line at the bottom that is redrawn as the counts change.
+// Console prints a run for people where nothing is redrawn (a pipe, a CI
+// log): one line per state change of a task, the tasks' log lines prefixed
+// by the task, and warnings. Every line names its task uniquely, by its loop
+// values or its node id. Quiet, it prints only the failures.
 //
 // Notify is not safe for concurrent use; runtime.Run calls it from one
 // goroutine, which is what it is for.
@@ -26,43 +27,29 @@ import (
 // tasks prints 20,000 lines, and a write system call for each would slow
 // the run that the lines describe.
 type Console struct {
-	live bool
+	quiet bool
+	names namer
 
 	mu      sync.Mutex // guards w and timer against the flush timer
 	w       *bufio.Writer
 	timer   *time.Timer
 	stopped bool
 
-	status    string    // the status line on screen, if live
-	statusAt  time.Time // when it was drawn
-	lastCount runtime.Counts
-
 	// shown holds the tasks (by id) whose current attempt has its start
 	// line on screen. A task done within its claim window never sends
 	// STARTED: its outcome is its first word, and its start line is
 	// printed then, so that every attempt that ran has one.
 	shown map[string]bool
-	// lets names the nodes that a let binds, for the arguments that refer
-	// to them.
-	lets map[string]string
 }
 
-// NewConsole returns a Console writing to w. live draws the progress line;
-// set it only when w is a terminal (and CI is unset).
-func NewConsole(w io.Writer, live bool) *Console {
-	return &Console{w: bufio.NewWriterSize(w, 64<<10), live: live, shown: map[string]bool{}}
+// NewConsole returns a Console writing to w; quiet prints only failures.
+func NewConsole(w io.Writer, quiet bool) *Console {
+	return &Console{w: bufio.NewWriterSize(w, 64<<10), quiet: quiet, shown: map[string]bool{}}
 }
 
 // Graph tells the console the graph that runs, so that an argument that
 // refers to a let prints as the let's name.
-func (c *Console) Graph(g *compiler.Graph) {
-	c.lets = map[string]string{}
-	for _, o := range g.Outputs {
-		if o.Let != "" {
-			c.lets[o.Node] = o.Let
-		}
-	}
-}
+func (c *Console) Graph(g *compiler.Graph) { c.names.graph(g) }
 
 // flushAfter bounds how long a line waits in the buffer.
 const flushAfter = 50 * time.Millisecond
@@ -84,32 +71,25 @@ func (c *Console) flush() {
 	c.timer = nil
 }
 
-// statusEvery bounds how often the live status line is redrawn: a terminal
-// cannot show 10,000 redraws a second, and writing them would slow the run.
-const statusEvery = 100 * time.Millisecond
-
 // Notify prints u.
 func (c *Console) Notify(u runtime.Update) {
-	c.lastCount = u.Counts
-	switch u.Type {
-	case runtime.UpdateState:
+	switch {
+	case u.Type == runtime.UpdateState && c.quiet:
+		if u.State == runtime.Failure && u.Task != nil {
+			c.println(fmt.Sprintf("✗ %s: %s", c.names.title(u), indent(u.Task.Error)))
+		}
+	case u.Type == runtime.UpdateState:
 		c.state(u)
-	case runtime.UpdateLog:
-		c.println(fmt.Sprintf("  %s | %s", c.title(u), u.Line))
-	case runtime.UpdateWarning:
+	case u.Type == runtime.UpdateLog && !c.quiet:
+		c.println(fmt.Sprintf("  %s | %s", c.names.title(u), u.Line))
+	case u.Type == runtime.UpdateWarning && !c.quiet:
 		c.println("! " + u.Message)
-	default:
-		c.redraw(false)
 	}
 }
 
-// Done clears the status line and writes out what is buffered; call it once
-// the run is over. Nothing is written after Done.
+// Done writes out what is buffered; call it once the run is over. Nothing
+// is written after Done.
 func (c *Console) Done() {
-	if c.live && c.status != "" {
-		c.write("\r\x1b[K")
-		c.status = ""
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.timer != nil {
@@ -127,7 +107,7 @@ func (c *Console) state(u runtime.Update) {
 	if t == nil || t.Kind == "reduce" && u.State == runtime.Started {
 		return
 	}
-	name := c.title(u)
+	name := c.names.title(u)
 	switch u.State {
 	case runtime.Started:
 		c.shown[t.ID] = true
@@ -176,35 +156,7 @@ func indent(s string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
-func (c *Console) println(line string) {
-	if c.live && c.status != "" {
-		c.write("\r\x1b[K")
-		c.status = ""
-	}
-	c.write(line + "\n")
-	c.redraw(true)
-}
-
-func (c *Console) redraw(force bool) {
-	if !c.live {
-		return
-	}
-	now := time.Now()
-	if !force && now.Sub(c.statusAt) < statusEvery {
-		return
-	}
-	n := c.lastCount
-	done := n.Succeeded + n.Failed + n.Cancelled
-	s := fmt.Sprintf("[%d/%d] %d running, %d pending", done, n.Total, n.Running, n.Pending)
-	if n.Failed > 0 {
-		s += fmt.Sprintf(", %d failed", n.Failed)
-	}
-	if s == c.status {
-		return
-	}
-	c.write("\r\x1b[K" + s)
-	c.status, c.statusAt = s, now
-}
+func (c *Console) println(line string) { c.write(line + "\n") }
 
 // Summary is the last line of a run for people.
 func Summary(r *runtime.Report) string {
@@ -241,10 +193,26 @@ func duration(sec float64) string {
 	}
 }
 
-// title names the task of u for people: its kind, name, action unless it is
-// the default, and its arguments when short, so that the tasks of a
-// comprehension (job myjob(1), job myjob(2)) can be told apart.
-func (c *Console) title(u runtime.Update) string {
+// namer names tasks for people.
+type namer struct {
+	// lets names the nodes that a let binds, for the arguments that refer
+	// to them.
+	lets map[string]string
+}
+
+func (c *namer) graph(g *compiler.Graph) {
+	c.lets = map[string]string{}
+	for _, o := range g.Outputs {
+		if o.Let != "" {
+			c.lets[o.Node] = o.Let
+		}
+	}
+}
+
+// title names the task of u uniquely: its kind, name, action unless it is
+// the default, its arguments when short, and in brackets the loop values
+// of a comprehension's member (job myjob(1)[i=1]) or else its node id.
+func (c *namer) title(u runtime.Update) string {
 	if u.Task == nil {
 		return ""
 	}
@@ -252,7 +220,23 @@ func (c *Console) title(u runtime.Update) string {
 	if u.Node != nil && u.Node.Op == compiler.OpTask {
 		s += c.args(u.Node)
 	}
+	if u.Node != nil && u.Node.Loop != nil {
+		return s + c.loop(u.Node.Loop)
+	}
+	if u.Task.ID != "" {
+		return s + "[" + u.Task.ID + "]"
+	}
 	return s
+}
+
+// loop writes a member's loop values, the outermost first: [i=1, f="a"].
+func (c *namer) loop(l *compiler.Loop) string {
+	var parts []string
+	for ; l != nil; l = l.Outer {
+		parts = append(parts, l.Var+"="+c.literal(l.Value))
+	}
+	slices.Reverse(parts)
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // TaskTitle is "kind name" or "kind name.action", or "reduce REDUCER".
@@ -270,7 +254,7 @@ func TaskTitle(t *runtime.TaskReport) string {
 // maxArgs is the longest argument list a title shows.
 const maxArgs = 40
 
-func (c *Console) args(n *compiler.Node) string {
+func (c *namer) args(n *compiler.Node) string {
 	if len(n.Args) == 0 && len(n.Kwargs) == 0 {
 		return "()"
 	}
@@ -295,7 +279,7 @@ func (c *Console) args(n *compiler.Node) string {
 
 // literal writes an argument as it was written: a value as JSON, a reference
 // to a let as the let's name.
-func (c *Console) literal(v any) string {
+func (c *namer) literal(v any) string {
 	var ref string
 	switch r := v.(type) {
 	case compiler.Ref:

@@ -40,6 +40,34 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// compile compiles src with the built-in kinds.
+func compile(t testing.TB, src string) *compiler.Graph {
+	t.Helper()
+	f, err := lang.Parse("p.omp", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := compiler.Compile(f, compiler.Config{Registry: builtin.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// embedded starts an embedded bus and a worker of the echo kind.
+func embedded(t testing.TB) runtime.Bus {
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel}, Concurrency: 8, Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	t.Cleanup(func() { stop(); <-served; bus.Close() })
+	return bus
+}
+
 func sampleReport() *runtime.Report {
 	start := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	return &runtime.Report{
@@ -107,13 +135,13 @@ func TestConsolePlain(t *testing.T) {
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: r.Tasks[3]})
 	c.Notify(runtime.Update{Type: runtime.UpdateWarning, Message: "no worker serves label gpu"})
 	c.Done()
-	want := `▸ script prep
-  script prep | reading raw.csv
-✓ script prep (400ms)
-▸ job myjob3(3, k="v")
-↻ job myjob3(3, k="v"): attempt 1 failed, retrying in 2s: exit status 1
-▸ job myjob3(3, k="v")
-✗ job myjob3(3, k="v"): exit status 1
+	want := `▸ script prep[s1]
+  script prep[s1] | reading raw.csv
+✓ script prep[s1] (400ms)
+▸ job myjob3(3, k="v")[s2]
+↻ job myjob3(3, k="v")[s2]: attempt 1 failed, retrying in 2s: exit status 1
+▸ job myjob3(3, k="v")[s2]
+✗ job myjob3(3, k="v")[s2]: exit status 1
     Traceback: <boom> & "quoted"
 ! no worker serves label gpu
 `
@@ -125,15 +153,23 @@ func TestConsolePlain(t *testing.T) {
 	}
 }
 
-func TestConsoleLive(t *testing.T) {
+// TestConsoleQuiet checks that --progress=quiet prints the failures and
+// nothing else.
+func TestConsoleQuiet(t *testing.T) {
 	var buf bytes.Buffer
 	c := NewConsole(&buf, true)
-	task := &runtime.TaskReport{Kind: "echo", Name: "a", Duration: 0.001}
-	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Success, Task: task, Counts: runtime.Counts{Total: 3, Succeeded: 1, Pending: 2}})
+	ok := &runtime.TaskReport{ID: "s1", Kind: "echo", Name: "a", Duration: 0.001}
+	bad := &runtime.TaskReport{ID: "s2", Kind: "script", Name: "b", Error: "exit status 1\nboom"}
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: ok})
+	c.Notify(runtime.Update{Type: runtime.UpdateLog, Task: ok, Line: "hello"})
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Success, Task: ok})
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Retry, Task: bad, Message: "exit status 1"})
+	c.Notify(runtime.Update{Type: runtime.UpdateWarning, Message: "no worker serves label gpu"})
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Failure, Task: bad})
 	c.Done()
-	want := "✓ echo a (1ms)\n\r\x1b[K[1/3] 0 running, 2 pending\r\x1b[K"
+	want := "✗ script b[s2]: exit status 1\n    boom\n"
 	if got := buf.String(); got != want {
-		t.Errorf("live console printed %q, want %q", got, want)
+		t.Errorf("quiet console printed %q, want %q", got, want)
 	}
 }
 
@@ -193,22 +229,22 @@ func TestConsoleStates(t *testing.T) {
 		// start line comes with its outcome.
 		name:    "quick success",
 		updates: []runtime.Update{state(runtime.Success, task(1, "w1"))},
-		want:    "▸ script x(1) on w1\n✓ script x(1) (2ms)\n",
+		want:    "▸ script x(1)[s1] on w1\n✓ script x(1)[s1] (2ms)\n",
 	}, {
 		name: "quick failures",
 		updates: []runtime.Update{
 			{Type: runtime.UpdateState, State: runtime.Retry, Task: task(1, ""), Node: node, Message: "exit status 1", Backoff: time.Second},
 			state(runtime.Failure, task(2, "")),
 		},
-		want: "▸ script x(1)\n↻ script x(1): attempt 1 failed, retrying in 1s: exit status 1\n▸ script x(1)\n✗ script x(1): exit status 1\n",
+		want: "▸ script x(1)[s1]\n↻ script x(1)[s1]: attempt 1 failed, retrying in 1s: exit status 1\n▸ script x(1)[s1]\n✗ script x(1)[s1]: exit status 1\n",
 	}, {
 		name:    "claimed, then done: one start line",
 		updates: []runtime.Update{state(runtime.Started, task(1, "")), state(runtime.Success, task(1, ""))},
-		want:    "▸ script x(1)\n✓ script x(1) (2ms)\n",
+		want:    "▸ script x(1)[s1]\n✓ script x(1)[s1] (2ms)\n",
 	}, {
 		name:    "never ran",
 		updates: []runtime.Update{state(runtime.Failure, &runtime.TaskReport{ID: "s1", Kind: "script", Name: "x", Error: "no worker serves label gpu"})},
-		want:    "✗ script x(1): no worker serves label gpu\n",
+		want:    "✗ script x(1)[s1]: no worker serves label gpu\n",
 	}, {
 		// A script's error ends with its last stderr lines, the last
 		// one without a newline: the notice must not run into it.
@@ -219,8 +255,8 @@ func TestConsoleStates(t *testing.T) {
 			{Type: runtime.UpdateLog, Task: task(1, ""), Node: node, Line: "last, no newline"},
 			{Type: runtime.UpdateState, State: runtime.Retry, Task: task(1, ""), Node: node, Message: "exit status 3: first\nlast, no newline", Backoff: 10 * time.Millisecond},
 		},
-		want: "▸ script x(1)\n  script x(1) | first\n  script x(1) | last, no newline\n" +
-			"↻ script x(1): attempt 1 failed, retrying in 10ms: exit status 3: first\n    last, no newline\n",
+		want: "▸ script x(1)[s1]\n  script x(1)[s1] | first\n  script x(1)[s1] | last, no newline\n" +
+			"↻ script x(1)[s1]: attempt 1 failed, retrying in 10ms: exit status 3: first\n    last, no newline\n",
 	}, {
 		// Its worker died: the task runs again, as a new attempt, with
 		// a start line of its own.
@@ -230,7 +266,7 @@ func TestConsoleStates(t *testing.T) {
 			{Type: runtime.UpdateState, State: runtime.Pending, Task: task(2, ""), Node: node, Message: "worker w1 lost"},
 			state(runtime.Success, task(2, "w2")),
 		},
-		want: "▸ script x(1) on w1\n↻ script x(1): worker w1 lost, running again (attempt 2)\n▸ script x(1) on w2\n✓ script x(1) (2ms)\n",
+		want: "▸ script x(1)[s1] on w1\n↻ script x(1)[s1]: worker w1 lost, running again (attempt 2)\n▸ script x(1)[s1] on w2\n✓ script x(1)[s1] (2ms)\n",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -247,29 +283,12 @@ func TestConsoleStates(t *testing.T) {
 }
 
 // TestConsoleRun runs quick tasks for real, on the embedded bus and the echo
-// kind: every task has its start line, every time, and an argument that
-// refers to a let shows the let's name.
+// kind: every task has its start line, every time, an argument that refers
+// to a let shows the let's name, and a comprehension's member its loop value.
 func TestConsoleRun(t *testing.T) {
-	src := "let first = echo a(1)\nparallel < echo q([i, first]) for i in 1..10 > -> reduce collect\n"
-	f, err := lang.Parse("q.omp", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := compiler.Compile(f, compiler.Config{Registry: builtin.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
-	defer bus.Close()
-	w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel}, Concurrency: 4, Bus: bus, Executor: runtime.KindExecutor(echo.Kind{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- w.Serve(ctx) }()
-	defer func() { stop(); <-served }()
-
+	g := compile(t, "let first = echo a(1)\nparallel < echo q([i, first]) for i in 1..10 > -> reduce collect\n")
+	bus := embedded(t)
+	ctx := context.Background()
 	for range 3 {
 		var buf bytes.Buffer
 		c := NewConsole(&buf, false)
@@ -281,7 +300,7 @@ func TestConsoleRun(t *testing.T) {
 		}
 		out := buf.String()
 		for i := 1; i <= 10; i++ {
-			task := fmt.Sprintf("echo q([%d,first])", i)
+			task := fmt.Sprintf("echo q([%d,first])[i=%d]", i, i)
 			if n := strings.Count(out, "▸ "+task+"\n"); n != 1 {
 				t.Errorf("%d start lines of %s, want 1:\n%s", n, task, out)
 			}

@@ -95,6 +95,8 @@ var tests = []struct {
 	{"Heartbeats", testHeartbeats},
 	{"PingAnswered", testPingAnswered},
 	{"ReleaseOnShutdown", testReleaseOnShutdown},
+	{"DuplicateDelivery", testDuplicateDelivery},
+	{"ResyncAfterLostEvents", testResyncAfterLostEvents},
 }
 
 type env struct {
