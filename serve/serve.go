@@ -123,6 +123,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.DB == nil || cfg.Host == nil || cfg.Bus == nil {
+		return nil, errors.New("serve: Config needs DB, Host and Bus")
+	}
 	if cfg.Token == "" && !IsLoopback(cfg.Listen) {
 		return nil, fmt.Errorf("--listen %s: %w", cfg.Listen, ErrNeedToken)
 	}
