@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -181,17 +180,10 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	stopWorkers := func() {}
 	if s.cfg.Embedded {
-		wctx, cancel := context.WithCancel(context.Background())
-		w, err := runtime.NewWorker(runtime.WorkerConfig{Name: "embedded", Labels: []string{runtime.AnyLabel},
-			Concurrency: s.cfg.Workers, Bus: s.cfg.Bus, Executor: s.cfg.Host})
-		if err != nil {
-			cancel()
+		if stopWorkers, err = runtime.StartEmbedded(s.cfg.Bus, s.cfg.Host, s.cfg.Workers); err != nil {
 			ln.Close()
 			return err
 		}
-		served := make(chan error, 1)
-		go func() { served <- w.Serve(wctx) }()
-		stopWorkers = func() { cancel(); <-served }
 	}
 	defer stopWorkers()
 
@@ -450,7 +442,7 @@ func (s *Server) start(path string, src []byte, pipeline string, params map[stri
 	rec, err := record.Start(ctx, record.Config{
 		Store: s.cfg.DB,
 		Run: runs.Run{ID: id, File: abs, Source: string(src), Pipeline: g.Pipeline, Params: pj,
-			Graph: bytes.TrimSpace(graph.Bytes()), Broker: s.cfg.Broker, Host: hostName, User: userName(),
+			Graph: bytes.TrimSpace(graph.Bytes()), Broker: s.cfg.Broker, Host: hostName, User: record.UserName(),
 			Version: s.cfg.Version, Trigger: trigger, Tick: tick},
 		Graph:  g,
 		Blobs:  s.cfg.Blobs,
@@ -498,13 +490,6 @@ func outcome(r *runtime.Report, runErr error) (runs.Status, int) {
 		return runs.Failure, 1
 	}
 	return runs.Success, 0
-}
-
-func userName() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }
 
 func readFile(path string) ([]byte, error) {
