@@ -176,7 +176,7 @@ func IsLoopback(addr string) bool {
 func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("--listen %s: %w", s.cfg.Listen, err)
 	}
 	stopWorkers := func() {}
 	if s.cfg.Embedded {
