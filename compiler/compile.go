@@ -203,6 +203,7 @@ func compile(f *lang.File, cfg Config, run bool) (*Graph, error) {
 			if only != nil && b != only {
 				continue
 			}
+			c.schedule(b)
 			if pg := c.pipeline(b.Name, b.Stmts); b.Name == selected {
 				g = pg
 			}

@@ -50,11 +50,13 @@ type Let struct {
 	Chain *Chain `parser:"@@"`
 }
 
-// Pipeline is `pipeline NAME { STATEMENTS }`.
+// Pipeline is `pipeline NAME [with OPTIONS] { STATEMENTS }`; the options
+// (schedule, timezone, overlap, catchup) say when a server runs it.
 type Pipeline struct {
 	Pos   lexer.Position
-	Name  string  `parser:"'pipeline':Keyword @Ident '{'"`
-	Stmts []*Stmt `parser:"( @@ ( NL @@ )* )? '}'"`
+	Name  string    `parser:"'pipeline':Keyword @Ident"`
+	Opts  []*Option `parser:"( 'with':Keyword @@ ( ',' @@ )* )? '{'"`
+	Stmts []*Stmt   `parser:"( @@ ( NL @@ )* )? '}'"`
 }
 
 // Chain is `STAGE -> STAGE -> ...`: each stage receives the result of the

@@ -155,6 +155,11 @@ func (p *fastParser) stmt() (*Stmt, error) {
 			return nil, err
 		}
 		s.Pipeline.Name = name.Value
+		if p.keyword("with") {
+			if _, s.Pipeline.Opts, err = p.tail(); err != nil {
+				return nil, err
+			}
+		}
 		if err = p.expect(TokPunct, "{", ""); err != nil {
 			return nil, err
 		}

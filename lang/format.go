@@ -348,7 +348,7 @@ func (ft *formatter) stmt(n *node, ind int) {
 	case s.Chain != nil:
 		ft.chain(n.children[0], ind)
 	case s.Pipeline != nil:
-		ft.write("pipeline " + s.Pipeline.Name + " {")
+		ft.write("pipeline " + s.Pipeline.Name + ft.tail(nil, s.Pipeline.Opts) + " {")
 		if len(n.children) == 0 && len(n.foot) == 0 {
 			ft.write("}")
 			return

@@ -15,6 +15,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite" // registers "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -55,15 +56,10 @@ func open(ctx context.Context, dbURL string) (*sqlStore, error) {
 	switch {
 	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
 		return openPostgres(ctx, dbURL)
-	case strings.HasPrefix(dbURL, "sqlite:"):
-		path := strings.TrimPrefix(dbURL, "sqlite:")
-		// sqlite:///abs/path as well as sqlite:/abs/path and sqlite:rel/path
-		if strings.HasPrefix(path, "//") {
-			path = path[2:]
-		}
+	}
+	// sqlite:///abs/path as well as sqlite:/abs/path and sqlite:rel/path
+	if path, ok := SQLitePath(dbURL); ok {
 		return openSQLite(ctx, path)
-	case !strings.Contains(dbURL, "://") && strings.HasSuffix(dbURL, ".db"):
-		return openSQLite(ctx, dbURL)
 	}
 	return nil, errors.New("unknown kind of database: want sqlite:PATH or postgres://HOST/DATABASE")
 }
@@ -165,9 +161,19 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(dialect, db, fsys,
-		goose.WithTableName(migrationsTable),
-		goose.WithDisableGlobalRegistry(true))
+	opts := []goose.ProviderOption{goose.WithTableName(migrationsTable), goose.WithDisableGlobalRegistry(true)}
+	if dialect == goose.DialectPostgres {
+		// Processes that open a new database at once migrate it one
+		// after the other (an advisory lock): with more than one
+		// migration, the loser of a race could otherwise find a schema
+		// half done.
+		l, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(l))
+	}
+	p, err := goose.NewProvider(dialect, db, fsys, opts...)
 	if err != nil {
 		return err
 	}
@@ -254,4 +260,20 @@ func scrub(err error, rawURL string) error {
 		return fmt.Errorf("%w: %s", ErrNewerSchema, strings.TrimPrefix(clean, ErrNewerSchema.Error()+": "))
 	}
 	return errors.New(clean)
+}
+
+// SQLitePath returns the file of a SQLite database URL, as Open reads it;
+// ok is false for any other database.
+func SQLitePath(dbURL string) (path string, ok bool) {
+	switch {
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		path = strings.TrimPrefix(dbURL, "sqlite:")
+		if strings.HasPrefix(path, "//") {
+			path = path[2:]
+		}
+		return path, true
+	case !strings.Contains(dbURL, "://") && strings.HasSuffix(dbURL, ".db"):
+		return dbURL, true
+	}
+	return "", false
 }

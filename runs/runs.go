@@ -62,7 +62,19 @@ type Run struct {
 	// the run when it sees it.
 	CancelRequested bool   `json:"cancel_requested"`
 	Counts          Counts `json:"counts"`
+	// Trigger is what started the run: TriggerRun ("" is taken as it),
+	// TriggerAPI or TriggerSchedule.
+	Trigger string `json:"trigger"`
+	// Tick is the schedule's tick a scheduled run is for; zero otherwise.
+	Tick time.Time `json:"tick"`
 }
+
+// What started a run.
+const (
+	TriggerRun      = "run"      // omp run
+	TriggerAPI      = "api"      // POST /api/runs of omp serve
+	TriggerSchedule = "schedule" // a schedule's tick, fired by omp serve
+)
 
 // Counts are how many tasks of a run are in each state.
 type Counts struct {
@@ -215,7 +227,49 @@ type Store interface {
 	// Results kept in the store (ResultRef) are the caller's to delete.
 	Prune(ctx context.Context, before time.Time) (int, error)
 
+	TickStore
+
 	Close() error
+}
+
+// Tick is one tick of one pipeline's schedule, as the server that claimed
+// it recorded it.
+type Tick struct {
+	File     string    `json:"file"`
+	Pipeline string    `json:"pipeline"`
+	At       time.Time `json:"at"`
+	Outcome  string    `json:"outcome"` // TickFired or TickSkipped
+	RunID    string    `json:"run_id"`  // "" until the fired run exists
+	Server   string    `json:"server"`
+	Claimed  time.Time `json:"claimed"`
+}
+
+// A tick's outcome.
+const (
+	TickFired   = "fired"
+	TickSkipped = "skipped"
+)
+
+// TickStore is what a scheduler needs of the run history; every Store is
+// one. Its guarantee is ClaimTick's.
+type TickStore interface {
+	// ClaimTick records t.File, t.Pipeline, t.At as claimed by t.Server,
+	// in one transaction, and reports whether this call was the one that
+	// did: of any number of concurrent calls for the same tick, on any
+	// number of Stores sharing a database, exactly one returns true. With
+	// skipOverlap, the tick is recorded as TickSkipped (and its outcome
+	// returned so) when an earlier fired tick of the pipeline has a run
+	// still running, or is not yet given a run and was claimed less than
+	// LostAfter ago.
+	ClaimTick(ctx context.Context, t Tick, skipOverlap bool) (claimed bool, outcome string, err error)
+	// SetTickRun records the run a fired tick started.
+	SetTickRun(ctx context.Context, file, pipeline string, at time.Time, runID string) error
+	// LastTick returns the newest tick claimed for a pipeline; ok is false
+	// when there is none.
+	LastTick(ctx context.Context, file, pipeline string) (at time.Time, ok bool, err error)
+	// Ticks returns a pipeline's claimed ticks, oldest first; file and
+	// pipeline "" select all.
+	Ticks(ctx context.Context, file, pipeline string) ([]Tick, error)
 }
 
 var (

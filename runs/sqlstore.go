@@ -40,13 +40,13 @@ const maxParams = 2048
 
 const runCols = `id, file, source, pipeline, params, graph, broker, status, exit_code,
 	started_at, finished_at, heartbeat_at, host, user_name, version, cancel_requested,
-	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled`
+	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled, run_trigger, tick_at`
 
 // insertRunCols are the columns of runCols in table runs; source and graph
 // are in run_texts (see the migration).
 const insertRunCols = `id, file, pipeline, params, broker, status, exit_code,
 	started_at, finished_at, heartbeat_at, host, user_name, version, cancel_requested,
-	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled`
+	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled, run_trigger, tick_at`
 
 // runsFrom is what runCols are selected from.
 const runsFrom = ` FROM runs JOIN run_texts ON run_texts.run_id = runs.id`
@@ -105,18 +105,22 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 		r.Broker = Redact(r.Broker)
 	}
 	c := r.Counts
+	trigger := r.Trigger
+	if trigger == "" {
+		trigger = TriggerRun
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs (`+insertRunCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 		ON CONFLICT (id) DO NOTHING`,
 		clean(
 			r.ID, r.File, r.Pipeline, params, r.Broker, string(Running), 0,
 			ns(r.Started), nil, ns(r.Heartbeat), r.Host, r.User, r.Version, false,
-			c.Total, c.Pending, c.Running, c.Succeeded, c.Failed, c.Cancelled)...)
+			c.Total, c.Pending, c.Running, c.Succeeded, c.Failed, c.Cancelled, trigger, ns(r.Tick))...)
 	if err != nil {
 		return err
 	}
@@ -132,7 +136,7 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	r.Status, r.ExitCode, r.Finished, r.CancelRequested = Running, 0, time.Time{}, false
+	r.Status, r.ExitCode, r.Finished, r.CancelRequested, r.Trigger = Running, 0, time.Time{}, false, trigger
 	return nil
 }
 
@@ -595,12 +599,13 @@ func (s *sqlStore) Runs(ctx context.Context, f Filter) ([]Run, error) {
 func scanRun(rows *sql.Rows) (*Run, error) {
 	var r Run
 	var params, graph sql.NullString
-	var started, finished, heartbeat sql.NullInt64
+	var started, finished, heartbeat, tick sql.NullInt64
 	var status string
 	c := &r.Counts
 	err := rows.Scan(&r.ID, &r.File, &r.Source, &r.Pipeline, &params, &graph, &r.Broker, &status, &r.ExitCode,
 		&started, &finished, &heartbeat, &r.Host, &r.User, &r.Version, &r.CancelRequested,
-		&c.Total, &c.Pending, &c.Running, &c.Succeeded, &c.Failed, &c.Cancelled)
+		&c.Total, &c.Pending, &c.Running, &c.Succeeded, &c.Failed, &c.Cancelled, &r.Trigger, &tick)
+	r.Tick = timeOf(tick)
 	r.Status = Status(status)
 	r.Params, r.Graph = raw(params), raw(graph)
 	r.Started, r.Finished, r.Heartbeat = timeOf(started), timeOf(finished), timeOf(heartbeat)

@@ -387,3 +387,25 @@ func (w *Worker) execute(ctx context.Context, m *TaskMessage, e sdk.Emitter) (js
 	}
 	return w.cfg.Executor.Run(ctx, t, e)
 }
+
+// StartEmbedded starts the workers of an embedded run (omp run without a
+// broker, omp serve): one Worker named "embedded" serving every label on
+// bus with concurrency tasks at once. It runs on a context of its own,
+// because a cancelled run still needs its workers to hear the CANCEL and
+// report their tasks stopped; stop ends it and waits.
+func StartEmbedded(bus Bus, executor Executor, concurrency int) (stop func(), err error) {
+	w, err := NewWorker(WorkerConfig{
+		Name:        "embedded",
+		Labels:      []string{AnyLabel},
+		Concurrency: concurrency,
+		Bus:         bus,
+		Executor:    executor,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(ctx) }()
+	return func() { cancel(); <-served }, nil
+}

@@ -13,7 +13,8 @@ import (
 func init() { commands = append(commands, newCancelCmd) }
 
 type cancelOptions struct {
-	db string
+	server string
+	db     string
 }
 
 func newCancelCmd(s *streams) *cobra.Command {
@@ -32,11 +33,12 @@ tasks are cancelled, and omp run exits 130).`,
 		},
 	}
 	addDBFlag(cmd, &opts.db)
+	addServerFlag(cmd, &opts.server)
 	return cmd
 }
 
 func runCancel(ctx context.Context, s *streams, opts cancelOptions, ref string) error {
-	db, id, err := openRun(ctx, opts.db, ref)
+	db, id, err := openRun(ctx, opts.db, opts.server, ref)
 	if err != nil {
 		return err
 	}

@@ -77,29 +77,15 @@ func compileSource(file string, src []byte, raw map[string]string, kinds func() 
 	r, _ := reg.(*hostRegistry)
 	seen := 0
 	if r != nil {
-		seen = len(r.errs)
+		_, seen = r.ErrsSince(0)
 	}
 	err = compile(f, compiler.Config{Registry: reg, Params: raw})
-	if r != nil && len(r.errs) > seen {
-		return nil, errors.Join(r.errs[seen:]...)
+	if r != nil {
+		if errs, _ := r.ErrsSince(seen); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
 	}
 	return err, nil
-}
-
-// readError words a failure to read the file without Go's "open" prefix
-// where a plainer message says it better.
-func readError(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return fmt.Errorf("%s: no such file", pe.Path)
-		case errors.Is(err, os.ErrPermission):
-			return fmt.Errorf("%s: permission denied", pe.Path)
-		}
-		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
-	}
-	return err
 }
 
 // parseParams splits -p NAME=VALUE flags. A name given twice is an error:

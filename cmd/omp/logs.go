@@ -15,6 +15,7 @@ import (
 func init() { commands = append(commands, newLogsCmd) }
 
 type logsOptions struct {
+	server string
 	db     string
 	follow bool
 }
@@ -41,12 +42,13 @@ ends as LOST).`,
 		},
 	}
 	addDBFlag(cmd, &opts.db)
+	addServerFlag(cmd, &opts.server)
 	cmd.Flags().BoolVarP(&opts.follow, "follow", "f", false, "print new lines until the run ends")
 	return cmd
 }
 
 func runLogs(ctx context.Context, s *streams, opts logsOptions, ref, nodeRef string) error {
-	db, id, err := openRun(ctx, opts.db, ref)
+	db, id, err := openRun(ctx, opts.db, opts.server, ref)
 	if err != nil {
 		return err
 	}

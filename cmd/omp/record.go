@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strings"
 
@@ -82,7 +81,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 		Run: runs.Run{
 			ID: rc.id, File: file, Source: string(src), Pipeline: g.Pipeline,
 			Params: params, Broker: broker,
-			Host: host, User: userName(), Version: version(),
+			Host: host, User: record.UserName(), Version: version(),
 		},
 		Graph:  g,
 		Cancel: cancel,
@@ -142,12 +141,4 @@ func (rc *recording) close() {
 	if rc.db != nil {
 		rc.db.Close()
 	}
-}
-
-// userName is who started the run, for the history.
-func userName() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
 }

@@ -49,7 +49,7 @@ file.`,
 }
 
 func runResult(ctx context.Context, s *streams, opts resultOptions, ref, nodeRef string) error {
-	db, id, err := openRun(ctx, opts.db, ref)
+	db, id, err := openRun(ctx, opts.db, "", ref)
 	if err != nil {
 		return err
 	}

@@ -161,25 +161,11 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	}
 	defer bus.Close()
 
-	// The embedded workers live on their own context: a cancelled run
-	// still needs them to hear the CANCEL and report their tasks stopped.
 	stopWorkers := func() {}
 	if opts.broker == "" {
-		wctx, cancel := context.WithCancel(context.Background())
-		w, err := runtime.NewWorker(runtime.WorkerConfig{
-			Name:        "embedded",
-			Labels:      []string{runtime.AnyLabel},
-			Concurrency: opts.workers,
-			Bus:         bus,
-			Executor:    h,
-		})
-		if err != nil {
-			cancel()
+		if stopWorkers, err = runtime.StartEmbedded(bus, h, opts.workers); err != nil {
 			return withCode(ExitUsage, err)
 		}
-		served := make(chan error, 1)
-		go func() { served <- w.Serve(wctx) }()
-		stopWorkers = func() { cancel(); <-served }
 	}
 
 	noWorker := opts.noWorkerTimeout

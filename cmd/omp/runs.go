@@ -75,6 +75,9 @@ type runInfo struct {
 	Broker          string      `json:"broker"`
 	CancelRequested bool        `json:"cancel_requested"`
 	Counts          runs.Counts `json:"counts"`
+	// Trigger is run, api or schedule; Tick a scheduled run's tick.
+	Trigger string     `json:"trigger"`
+	Tick    *time.Time `json:"tick"`
 }
 
 func infoOf(r runs.Run, now time.Time) runInfo {
@@ -86,7 +89,14 @@ func infoOf(r runs.Run, now time.Time) runInfo {
 		ID: r.ID, File: r.File, Pipeline: r.Pipeline, Params: params, Status: r.Status, ExitCode: r.ExitCode,
 		Started: r.Started.UTC(), Heartbeat: r.Heartbeat.UTC(), Host: r.Host, User: r.User, Version: r.Version,
 		Broker: r.Broker, CancelRequested: r.CancelRequested, Counts: r.Counts,
-		Duration: runDuration(r, now).Seconds(),
+		Duration: runDuration(r, now).Seconds(), Trigger: r.Trigger,
+	}
+	if i.Trigger == "" {
+		i.Trigger = runs.TriggerRun
+	}
+	if !r.Tick.IsZero() {
+		t := r.Tick.UTC()
+		i.Tick = &t
 	}
 	if !r.Finished.IsZero() {
 		f := r.Finished.UTC()

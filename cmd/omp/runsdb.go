@@ -12,6 +12,7 @@ import (
 
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
+	"github.com/ompdev/omp/serve"
 )
 
 // dbEnv names the run history when --db is not given.
@@ -67,9 +68,10 @@ func openReader(ctx context.Context, flag string) (runs.Store, error) {
 	return openDB(ctx, dbURL(flag, readerDir()))
 }
 
-// openRun opens the history for a command about one run, RUN.
-func openRun(ctx context.Context, flag, ref string) (runs.Store, string, error) {
-	db, err := openReader(ctx, flag)
+// openRun opens the history for a command about one run, RUN: that of
+// --server if given, else of --db.
+func openRun(ctx context.Context, flag, server, ref string) (runs.Store, string, error) {
+	db, err := openHistory(ctx, flag, server)
 	if err != nil {
 		return nil, "", err
 	}
@@ -121,4 +123,25 @@ func resolveRun(ctx context.Context, db runs.Store, ref string) (string, error) 
 		return "", withCode(ExitUsage, fmt.Errorf("no run %s; the newest are %s", ref, strings.Join(ids, ", ")))
 	}
 	return "", withCode(ExitInfra, err)
+}
+
+// addServerFlag adds --server, the API of an omp serve, to a command that
+// reads runs: it reads them there instead of in a database.
+func addServerFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "server", "", "read the runs from the omp serve at `URL` (http://HOST:PORT; token from $OMP_TOKEN) instead of --db")
+}
+
+// openHistory opens the runs of --server if given, else of --db.
+func openHistory(ctx context.Context, dbFlag, server string) (runs.Store, error) {
+	if server == "" {
+		return openReader(ctx, dbFlag)
+	}
+	if dbFlag != "" && dbFlag != os.Getenv(dbEnv) {
+		return nil, withCode(ExitUsage, errors.New("--server and --db contradict each other: give one"))
+	}
+	c, err := serve.NewClient(server, os.Getenv("OMP_TOKEN"))
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	return c, nil
 }

@@ -15,9 +15,10 @@ import (
 func init() { commands = append(commands, newStatusCmd) }
 
 type statusOptions struct {
-	db    string
-	watch bool
-	json  bool
+	server string
+	db     string
+	watch  bool
+	json   bool
 }
 
 // pollInterval is how often the commands that follow a run (status
@@ -41,6 +42,7 @@ runner stopped renewing its heartbeat for 30s ends as LOST).`,
 		},
 	}
 	addDBFlag(cmd, &opts.db)
+	addServerFlag(cmd, &opts.server)
 	cmd.Flags().BoolVar(&opts.watch, "watch", false, "redraw until the run ends")
 	cmd.Flags().BoolVar(&opts.json, "json", false, "print the run and its tasks as one JSON document")
 	return cmd
@@ -96,7 +98,7 @@ func taskDuration(t runs.Task) time.Duration {
 }
 
 func runStatus(ctx context.Context, s *streams, opts statusOptions, ref string) error {
-	db, id, err := openRun(ctx, opts.db, ref)
+	db, id, err := openRun(ctx, opts.db, opts.server, ref)
 	if err != nil {
 		return err
 	}

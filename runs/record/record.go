@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"sync"
 	"time"
 
@@ -406,4 +408,12 @@ func Result(ctx context.Context, t runs.Task, blobs interface {
 		return nil, fmt.Errorf("result of %s: %w", t.Node, err)
 	}
 	return data, nil
+}
+
+// UserName is who starts a run, for its record.
+func UserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
 }

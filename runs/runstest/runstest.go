@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) runs.Store) {
 func RunShared(t *testing.T, newURL func(t *testing.T) string) {
 	t.Run("ConcurrentOpenAndWrite", func(t *testing.T) { testConcurrentStores(t, newURL(t)) })
 	t.Run("ReopenKeepsEverything", func(t *testing.T) { testReopen(t, newURL(t)) })
+	t.Run("SharedClaims", func(t *testing.T) { testSharedClaims(t, newURL(t)) })
 }
 
 var tests = []struct {
@@ -63,6 +64,9 @@ var tests = []struct {
 	{"Metrics", testMetrics},
 	{"Prune", testPrune},
 	{"ConcurrentWriters", testConcurrentWriters},
+	{"Trigger", testTrigger},
+	{"ClaimTick", testClaimTick},
+	{"ClaimOverlap", testClaimOverlap},
 }
 
 type env struct {
@@ -97,6 +101,7 @@ func newRun(id string, started time.Time) *runs.Run {
 		User:     "ann",
 		Version:  "v0.1.0",
 		Counts:   runs.Counts{Total: 1, Pending: 1},
+		Trigger:  runs.TriggerRun,
 	}
 }
 

@@ -1,0 +1,342 @@
+package serve
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ompdev/omp/runs"
+	"github.com/ompdev/omp/runs/record"
+)
+
+// SubmitRequest is the body of POST /api/runs.
+type SubmitRequest struct {
+	// File is relative to a served path.
+	File     string            `json:"file"`
+	Pipeline string            `json:"pipeline,omitempty"`
+	Params   map[string]string `json:"params,omitempty"`
+}
+
+// RunInfo is GET /api/runs/{id}: the run and every task.
+type RunInfo struct {
+	Run   *runs.Run   `json:"run"`
+	Tasks []runs.Task `json:"tasks"`
+}
+
+// ScheduleInfo is one entry of GET /api/schedules.
+type ScheduleInfo struct {
+	File     string      `json:"file"`
+	Pipeline string      `json:"pipeline"`
+	Schedule string      `json:"schedule"`
+	Timezone string      `json:"timezone"`
+	Overlap  string      `json:"overlap"`
+	Catchup  bool        `json:"catchup"`
+	Next     []time.Time `json:"next"`
+}
+
+// FileInfo is a served file with a problem, in GET /api/schedules.
+type FileInfo struct {
+	File  string `json:"file"`
+	Error string `json:"error"`
+}
+
+// Handler is the HTTP API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "server": s.name})
+	})
+	mux.HandleFunc("POST /api/runs", s.submit)
+	mux.HandleFunc("GET /api/runs", s.list)
+	mux.HandleFunc("GET /api/runs/{id}", s.get)
+	mux.HandleFunc("GET /api/runs/{id}/logs", s.logs)
+	mux.HandleFunc("GET /api/runs/{id}/events", s.events)
+	mux.HandleFunc("POST /api/runs/{id}/cancel", s.cancel)
+	mux.HandleFunc("GET /api/schedules", s.schedules)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	})
+	return s.auth(mux)
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token != "" && r.URL.Path != "/healthz" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+				writeError(w, http.StatusUnauthorized, "a valid token is required: Authorization: Bearer TOKEN")
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// apiError is every error's body.
+type apiError struct {
+	Error      string   `json:"error"`
+	Candidates []string `json:"candidates,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, apiError{Error: fmt.Sprintf(format, args...)})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	var req SubmitRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", MaxBody)
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad request body: %v", err)
+		return
+	}
+	path, err := s.resolve(req.File)
+	if err != nil {
+		code := http.StatusBadRequest
+		if strings.Contains(err.Error(), "no such file") {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, "%v", err)
+		return
+	}
+	src, err := readFile(path)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "%v", err)
+		return
+	}
+	id, err := s.start(path, src, req.Pipeline, req.Params, runs.TriggerAPI, time.Time{})
+	var ce *CompileError
+	switch {
+	case errors.As(err, &ce):
+		writeError(w, http.StatusUnprocessableEntity, "%v", ce)
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := runs.Filter{File: q.Get("file"), Pipeline: q.Get("pipeline"), Status: runs.Status(q.Get("status")), Limit: 100}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "limit %q: want a positive integer", l)
+			return
+		}
+		f.Limit = n
+	}
+	list, err := s.cfg.DB.Runs(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	for i := range list {
+		// The list is for overviews: GET /api/runs/{id} has the rest.
+		list[i].Source, list[i].Graph = "", nil
+	}
+	if list == nil {
+		list = []runs.Run{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// run resolves {id} (an id, a unique prefix or "last") and writes the
+// error if it cannot.
+func (s *Server) run(w http.ResponseWriter, r *http.Request) (*runs.Run, bool) {
+	ref := r.PathValue("id")
+	id, err := s.cfg.DB.Resolve(r.Context(), ref)
+	var amb *runs.AmbiguousError
+	switch {
+	case errors.As(err, &amb):
+		writeJSON(w, http.StatusConflict, apiError{Error: fmt.Sprintf("run %s is ambiguous", ref), Candidates: amb.Candidates})
+		return nil, false
+	case errors.Is(err, runs.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no run %s", ref)
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return nil, false
+	}
+	run, err := s.cfg.DB.Run(r.Context(), id)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return nil, false
+	}
+	return run, true
+}
+
+func (s *Server) tasks(ctx context.Context, run *runs.Run) ([]runs.Task, error) {
+	recorded, err := s.cfg.DB.Tasks(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	return record.Tasks(run, recorded)
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	tasks, err := s.tasks(r.Context(), run)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RunInfo{Run: run, Tasks: tasks})
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	var after int64
+	if a := r.URL.Query().Get("after"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "after %q: want a log sequence number", a)
+			return
+		}
+		after = n
+	}
+	lines, err := s.cfg.DB.Logs(r.Context(), run.ID, r.URL.Query().Get("node"), after)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	if lines == nil {
+		lines = []runs.LogLine{}
+	}
+	writeJSON(w, http.StatusOK, lines)
+}
+
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	err := s.cfg.DB.RequestCancel(r.Context(), run.ID)
+	switch {
+	case errors.Is(err, runs.ErrDone):
+		writeError(w, http.StatusConflict, "run %s has ended (%s)", run.ID, run.Status)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "%v", err)
+	default:
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": run.ID, "status": "cancel requested"})
+	}
+}
+
+func (s *Server) schedules(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	out := SchedulesReport{Schedules: []ScheduleInfo{}, Errors: []FileInfo{}}
+	s.mu.Lock()
+	for _, f := range s.sortedFiles() {
+		if f.err != "" {
+			out.Errors = append(out.Errors, FileInfo{File: f.key, Error: f.err})
+		}
+		for _, sc := range f.scheds {
+			in := ScheduleInfo{File: f.key, Pipeline: sc.Pipeline, Schedule: sc.Spec, Timezone: sc.Zone, Overlap: sc.Overlap, Catchup: sc.Catchup}
+			at := now
+			for range 3 {
+				at = sc.Next(at)
+				in.Next = append(in.Next, at)
+			}
+			out.Schedules = append(out.Schedules, in)
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// events streams a run's state changes and log lines as server-sent
+// events until it ends: "run" (the run, at the start and when its status or
+// counts change), "task" (a task whose state changed), "log" (a line),
+// "end" (the run, finished). It reads the history, so it follows a run of
+// any replica.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming is not supported")
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(event string, v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+	}
+	ctx := r.Context()
+	states := map[string]string{}
+	var lastLog int64
+	var lastRun string
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cur, err := s.cfg.DB.Run(ctx, run.ID)
+		if err != nil {
+			send("error", apiError{Error: err.Error()})
+			return
+		}
+		cur.Source, cur.Graph = "", nil
+		if tasks, err := s.cfg.DB.Tasks(ctx, run.ID); err == nil {
+			for _, t := range tasks {
+				if states[t.Node] != t.State {
+					states[t.Node] = t.State
+					send("task", t)
+				}
+			}
+		}
+		if lines, err := s.cfg.DB.Logs(ctx, run.ID, "", lastLog); err == nil {
+			for _, l := range lines {
+				send("log", l)
+				lastLog = l.Seq
+			}
+		}
+		key := fmt.Sprint(cur.Status, cur.Counts)
+		if cur.Status.Done() {
+			send("end", cur)
+			flusher.Flush()
+			return
+		}
+		if key != lastRun {
+			lastRun = key
+			send("run", cur)
+		}
+		flusher.Flush()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
