@@ -68,6 +68,7 @@ type KindSpec struct {
 	Aliases       []string               `protobuf:"bytes,2,rep,name=aliases,proto3" json:"aliases,omitempty"`
 	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	Actions       []*ActionSpec          `protobuf:"bytes,4,rep,name=actions,proto3" json:"actions,omitempty"`
+	Version       string                 `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -130,6 +131,13 @@ func (x *KindSpec) GetActions() []*ActionSpec {
 	return nil
 }
 
+func (x *KindSpec) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 type ActionSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -139,6 +147,8 @@ type ActionSpec struct {
 	Kwargs        []string               `protobuf:"bytes,5,rep,name=kwargs,proto3" json:"kwargs,omitempty"`
 	Doc           string                 `protobuf:"bytes,6,opt,name=doc,proto3" json:"doc,omitempty"`
 	AnyKwargs     bool                   `protobuf:"varint,7,opt,name=any_kwargs,json=anyKwargs,proto3" json:"any_kwargs,omitempty"`
+	Reads         []*Read                `protobuf:"bytes,8,rep,name=reads,proto3" json:"reads,omitempty"`
+	NoCache       bool                   `protobuf:"varint,9,opt,name=no_cache,json=noCache,proto3" json:"no_cache,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -222,6 +232,88 @@ func (x *ActionSpec) GetAnyKwargs() bool {
 	return false
 }
 
+func (x *ActionSpec) GetReads() []*Read {
+	if x != nil {
+		return x.Reads
+	}
+	return nil
+}
+
+func (x *ActionSpec) GetNoCache() bool {
+	if x != nil {
+		return x.NoCache
+	}
+	return false
+}
+
+type Read struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        string                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	Arg           int32                  `protobuf:"varint,2,opt,name=arg,proto3" json:"arg,omitempty"`
+	Kwarg         string                 `protobuf:"bytes,3,opt,name=kwarg,proto3" json:"kwarg,omitempty"`
+	Cut           string                 `protobuf:"bytes,4,opt,name=cut,proto3" json:"cut,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Read) Reset() {
+	*x = Read{}
+	mi := &file_wire_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Read) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Read) ProtoMessage() {}
+
+func (x *Read) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Read.ProtoReflect.Descriptor instead.
+func (*Read) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Read) GetObject() string {
+	if x != nil {
+		return x.Object
+	}
+	return ""
+}
+
+func (x *Read) GetArg() int32 {
+	if x != nil {
+		return x.Arg
+	}
+	return 0
+}
+
+func (x *Read) GetKwarg() string {
+	if x != nil {
+		return x.Kwarg
+	}
+	return ""
+}
+
+func (x *Read) GetCut() string {
+	if x != nil {
+		return x.Cut
+	}
+	return ""
+}
+
 type Task struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	RunId            string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -242,7 +334,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +346,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +359,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{3}
+	return file_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Task) GetRunId() string {
@@ -370,7 +462,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -382,7 +474,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -395,7 +487,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{4}
+	return file_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Event) GetEvent() isEvent_Event {
@@ -493,7 +585,7 @@ type Log struct {
 
 func (x *Log) Reset() {
 	*x = Log{}
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +597,7 @@ func (x *Log) String() string {
 func (*Log) ProtoMessage() {}
 
 func (x *Log) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +610,7 @@ func (x *Log) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Log.ProtoReflect.Descriptor instead.
 func (*Log) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Log) GetLine() string {
@@ -539,7 +631,7 @@ type Metric struct {
 
 func (x *Metric) Reset() {
 	*x = Metric{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +643,7 @@ func (x *Metric) String() string {
 func (*Metric) ProtoMessage() {}
 
 func (x *Metric) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +656,7 @@ func (x *Metric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metric.ProtoReflect.Descriptor instead.
 func (*Metric) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Metric) GetName() string {
@@ -598,7 +690,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +702,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +715,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Progress) GetDone() int64 {
@@ -649,7 +741,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +753,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +766,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Result) GetJson() []byte {
@@ -695,7 +787,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +799,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +812,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Error) GetMessage() string {
@@ -743,12 +835,13 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
 	"wire.proto\x12\romp.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\x8f\x01\n" +
+	"\x0fDescribeRequest\"\xa9\x01\n" +
 	"\bKindSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaliases\x18\x02 \x03(\tR\aaliases\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x123\n" +
-	"\aactions\x18\x04 \x03(\v2\x19.omp.plugin.v1.ActionSpecR\aactions\"\xb3\x01\n" +
+	"\aactions\x18\x04 \x03(\v2\x19.omp.plugin.v1.ActionSpecR\aactions\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"\xf9\x01\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
@@ -758,7 +851,14 @@ const file_wire_proto_rawDesc = "" +
 	"\x06kwargs\x18\x05 \x03(\tR\x06kwargs\x12\x10\n" +
 	"\x03doc\x18\x06 \x01(\tR\x03doc\x12\x1d\n" +
 	"\n" +
-	"any_kwargs\x18\a \x01(\bR\tanyKwargs\"\x88\x03\n" +
+	"any_kwargs\x18\a \x01(\bR\tanyKwargs\x12)\n" +
+	"\x05reads\x18\b \x03(\v2\x13.omp.plugin.v1.ReadR\x05reads\x12\x19\n" +
+	"\bno_cache\x18\t \x01(\bR\anoCache\"X\n" +
+	"\x04Read\x12\x16\n" +
+	"\x06object\x18\x01 \x01(\tR\x06object\x12\x10\n" +
+	"\x03arg\x18\x02 \x01(\x05R\x03arg\x12\x14\n" +
+	"\x05kwarg\x18\x03 \x01(\tR\x05kwarg\x12\x10\n" +
+	"\x03cut\x18\x04 \x01(\tR\x03cut\"\x88\x03\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x17\n" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\x12\x18\n" +
@@ -813,37 +913,39 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_wire_proto_goTypes = []any{
 	(*DescribeRequest)(nil), // 0: omp.plugin.v1.DescribeRequest
 	(*KindSpec)(nil),        // 1: omp.plugin.v1.KindSpec
 	(*ActionSpec)(nil),      // 2: omp.plugin.v1.ActionSpec
-	(*Task)(nil),            // 3: omp.plugin.v1.Task
-	(*Event)(nil),           // 4: omp.plugin.v1.Event
-	(*Log)(nil),             // 5: omp.plugin.v1.Log
-	(*Metric)(nil),          // 6: omp.plugin.v1.Metric
-	(*Progress)(nil),        // 7: omp.plugin.v1.Progress
-	(*Result)(nil),          // 8: omp.plugin.v1.Result
-	(*Error)(nil),           // 9: omp.plugin.v1.Error
-	nil,                     // 10: omp.plugin.v1.Task.KwargsEntry
+	(*Read)(nil),            // 3: omp.plugin.v1.Read
+	(*Task)(nil),            // 4: omp.plugin.v1.Task
+	(*Event)(nil),           // 5: omp.plugin.v1.Event
+	(*Log)(nil),             // 6: omp.plugin.v1.Log
+	(*Metric)(nil),          // 7: omp.plugin.v1.Metric
+	(*Progress)(nil),        // 8: omp.plugin.v1.Progress
+	(*Result)(nil),          // 9: omp.plugin.v1.Result
+	(*Error)(nil),           // 10: omp.plugin.v1.Error
+	nil,                     // 11: omp.plugin.v1.Task.KwargsEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	2,  // 0: omp.plugin.v1.KindSpec.actions:type_name -> omp.plugin.v1.ActionSpec
-	10, // 1: omp.plugin.v1.Task.kwargs:type_name -> omp.plugin.v1.Task.KwargsEntry
-	5,  // 2: omp.plugin.v1.Event.log:type_name -> omp.plugin.v1.Log
-	6,  // 3: omp.plugin.v1.Event.metric:type_name -> omp.plugin.v1.Metric
-	7,  // 4: omp.plugin.v1.Event.progress:type_name -> omp.plugin.v1.Progress
-	8,  // 5: omp.plugin.v1.Event.result:type_name -> omp.plugin.v1.Result
-	9,  // 6: omp.plugin.v1.Event.error:type_name -> omp.plugin.v1.Error
-	0,  // 7: omp.plugin.v1.Kind.Describe:input_type -> omp.plugin.v1.DescribeRequest
-	3,  // 8: omp.plugin.v1.Kind.Run:input_type -> omp.plugin.v1.Task
-	1,  // 9: omp.plugin.v1.Kind.Describe:output_type -> omp.plugin.v1.KindSpec
-	4,  // 10: omp.plugin.v1.Kind.Run:output_type -> omp.plugin.v1.Event
-	9,  // [9:11] is the sub-list for method output_type
-	7,  // [7:9] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	3,  // 1: omp.plugin.v1.ActionSpec.reads:type_name -> omp.plugin.v1.Read
+	11, // 2: omp.plugin.v1.Task.kwargs:type_name -> omp.plugin.v1.Task.KwargsEntry
+	6,  // 3: omp.plugin.v1.Event.log:type_name -> omp.plugin.v1.Log
+	7,  // 4: omp.plugin.v1.Event.metric:type_name -> omp.plugin.v1.Metric
+	8,  // 5: omp.plugin.v1.Event.progress:type_name -> omp.plugin.v1.Progress
+	9,  // 6: omp.plugin.v1.Event.result:type_name -> omp.plugin.v1.Result
+	10, // 7: omp.plugin.v1.Event.error:type_name -> omp.plugin.v1.Error
+	0,  // 8: omp.plugin.v1.Kind.Describe:input_type -> omp.plugin.v1.DescribeRequest
+	4,  // 9: omp.plugin.v1.Kind.Run:input_type -> omp.plugin.v1.Task
+	1,  // 10: omp.plugin.v1.Kind.Describe:output_type -> omp.plugin.v1.KindSpec
+	5,  // 11: omp.plugin.v1.Kind.Run:output_type -> omp.plugin.v1.Event
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -851,7 +953,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[4].OneofWrappers = []any{
+	file_wire_proto_msgTypes[5].OneofWrappers = []any{
 		(*Event_Log)(nil),
 		(*Event_Metric)(nil),
 		(*Event_Progress)(nil),
@@ -864,7 +966,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
