@@ -21,7 +21,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -62,8 +61,15 @@ const MaxValue = 200
 
 // Digest returns "sha256:" and the hex SHA-256 of data.
 func Digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return digestOf(sha256.Sum256(data))
+}
+
+// digestOf formats a sum with one allocation: a key has a digest per part.
+func digestOf(sum [sha256.Size]byte) string {
+	var buf [len("sha256:") + 2*sha256.Size]byte
+	copy(buf[:], "sha256:")
+	hex.Encode(buf[len("sha256:"):], sum[:])
+	return string(buf[:])
 }
 
 // Task is what a task's key is computed from.
@@ -89,7 +95,7 @@ type Objects interface {
 // Compute returns t's key. objs may be nil when t reads nothing.
 func Compute(ctx context.Context, t Task, objs Objects) (Key, error) {
 	n := t.Node
-	var b builder
+	b := builder{parts: make([]Part, 0, 5+len(n.Args)+len(n.Kwargs)+len(t.Reads))}
 	b.add("kind", n.Kind, nil)
 	b.add("kind version", t.KindVersion, nil)
 	b.add("name", n.Name, nil)
@@ -126,15 +132,17 @@ func Compute(ctx context.Context, t Task, objs Objects) (Key, error) {
 type builder struct{ parts []Part }
 
 func (b *builder) add(name, value string, refs []string) {
-	b.parts = append(b.parts, Part{Name: name, Value: short(value), Digest: Digest([]byte(value)), Refs: refs})
+	b.parts = append(b.parts, Part{Name: name, Value: short(value), Digest: digestOf(sha256.Sum256([]byte(value))), Refs: refs})
 }
 
 func (b *builder) value(name string, v any, result func(string) string) error {
 	var refs []string
 	j, err := compiler.AppendValue(nil, v, func(out []byte, node string) ([]byte, error) {
 		refs = append(refs, node)
-		ref, _ := json.Marshal(map[string]string{"$ref": node, "digest": result(node)})
-		return append(out, ref...), nil
+		// Node ids and digests are plain ASCII: quoting is JSON's.
+		out = strconv.AppendQuote(append(out, `{"$ref":`...), node)
+		out = strconv.AppendQuote(append(out, `,"digest":`...), result(node))
+		return append(out, '}'), nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -153,7 +161,9 @@ func (b *builder) key() Key {
 		h.Write([]byte(p.Digest))
 		h.Write([]byte{'\n'})
 	}
-	return Key{Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Parts: b.parts}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return Key{Digest: digestOf(sum), Parts: b.parts}
 }
 
 func short(s string) string {
