@@ -160,3 +160,29 @@ func TestMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestReason(t *testing.T) {
+	e := newEnv(t)
+	k := e.key(t, task(), "v1")
+	k2 := e.key(t, task(), "v2")
+	never := func(string) bool { return false }
+	for _, tt := range []struct {
+		prior     cachekey.Prior
+		key       *cachekey.Key
+		notCached string
+		want      string
+	}{
+		{cachekey.Prior{}, &k, "", "new task"},
+		{cachekey.Prior{Found: true, State: "FAILURE", Key: &k}, &k, "", "not cached: the resumed run's task failed"},
+		{cachekey.Prior{Found: true, State: "CANCELLED"}, &k, "", "not cached: the resumed run's task was cancelled"},
+		{cachekey.Prior{Found: true, State: "PENDING"}, &k, "", "not cached: the resumed run's task never finished"},
+		{cachekey.Prior{Found: true, State: "SUCCESS", Key: &k}, &k, "not cached: cache=false", "not cached: cache=false"},
+		{cachekey.Prior{Found: true, State: "CACHED", Key: &k}, &k2, "", "kind version: v1 → v2"},
+		{cachekey.Prior{Found: true, State: "SUCCESS"}, &k, "", "not cached: the resumed run recorded no cache key for it"},
+		{cachekey.Prior{Found: true, State: "SUCCESS", Key: &k}, nil, "", "not cached: it has no cache key"},
+	} {
+		if got := cachekey.Reason(tt.prior, tt.key, tt.notCached, never); got != tt.want {
+			t.Errorf("Reason(%+v) = %q, want %q", tt.prior, got, tt.want)
+		}
+	}
+}

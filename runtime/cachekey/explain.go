@@ -83,3 +83,41 @@ func Short(d string) string {
 	}
 	return d
 }
+
+// Prior is what the resumed run recorded of the task with a node's id.
+type Prior struct {
+	// Found: the resumed run had a task with the node's id.
+	Found bool
+	// State is its state: SUCCESS, CACHED, FAILURE, CANCELLED, PENDING…
+	State string
+	// Key is its cache key, or nil if it had none.
+	Key *Key
+}
+
+// Reason says why a task ran on resume rather than being cached: "new
+// task", "not cached: the resumed run's task failed", notCached (why a task
+// that could have been cached was not: "not cached: cache=false"), or the
+// first part of its key that differs from the resumed task's (Explain).
+// key is the task's key, nil if it has none.
+func Reason(p Prior, key *Key, notCached string, ranAgain func(node string) bool) string {
+	switch {
+	case !p.Found:
+		return "new task"
+	case p.State == "FAILURE":
+		return "not cached: the resumed run's task failed"
+	case p.State == "CANCELLED":
+		return "not cached: the resumed run's task was cancelled"
+	case p.State != "SUCCESS" && p.State != "CACHED":
+		return "not cached: the resumed run's task never finished"
+	case notCached != "":
+		return notCached
+	case key == nil:
+		return "not cached: it has no cache key"
+	case p.Key == nil:
+		return "not cached: the resumed run recorded no cache key for it"
+	}
+	if why := Explain(*p.Key, *key, ranAgain); why != "" {
+		return why
+	}
+	return "not cached: its key matched but its result could not be reused"
+}
