@@ -115,6 +115,9 @@ func Compute(ctx context.Context, t Task, objs Objects) (Key, error) {
 	} else {
 		b.add("input", "none", nil)
 	}
+	if len(t.Reads) > 0 && objs == nil {
+		return Key{}, fmt.Errorf("cache key of %s: it reads %s, and there is no store to read", n.ID, strings.Join(t.Reads, ", "))
+	}
 	for _, r := range t.Reads {
 		d, names, err := objs.Digest(ctx, r)
 		if err != nil {
