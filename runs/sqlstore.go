@@ -42,6 +42,15 @@ const runCols = `id, file, source, pipeline, params, graph, broker, status, exit
 	started_at, finished_at, heartbeat_at, host, user_name, version, cancel_requested,
 	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled`
 
+// insertRunCols are the columns of runCols in table runs; source and graph
+// are in run_texts (see the migration).
+const insertRunCols = `id, file, pipeline, params, broker, status, exit_code,
+	started_at, finished_at, heartbeat_at, host, user_name, version, cancel_requested,
+	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled`
+
+// runsFrom is what runCols are selected from.
+const runsFrom = ` FROM runs JOIN run_texts ON run_texts.run_id = runs.id`
+
 const taskCols = `run_id, node, ord, kind, name, action, label, pos, worker, state, attempts,
 	started_at, finished_at, error, result, result_ref, result_digest, cache_key`
 
@@ -96,11 +105,16 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 		r.Broker = Redact(r.Broker)
 	}
 	c := r.Counts
-	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (`+runCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO runs (`+insertRunCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT (id) DO NOTHING`,
 		clean(
-			r.ID, r.File, r.Source, r.Pipeline, params, graph, r.Broker, string(Running), 0,
+			r.ID, r.File, r.Pipeline, params, r.Broker, string(Running), 0,
 			ns(r.Started), nil, ns(r.Heartbeat), r.Host, r.User, r.Version, false,
 			c.Total, c.Pending, c.Running, c.Succeeded, c.Failed, c.Cancelled)...)
 	if err != nil {
@@ -110,6 +124,13 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 		return err
 	} else if n == 0 {
 		return fmt.Errorf("run %s already exists", r.ID)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO run_texts (run_id, source, graph) VALUES ($1, $2, $3)`,
+		clean(r.ID, r.Source, graph)...); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
 	}
 	r.Status, r.ExitCode, r.Finished, r.CancelRequested = Running, 0, time.Time{}, false
 	return nil
@@ -495,7 +516,7 @@ func (s *sqlStore) Run(ctx context.Context, id string) (*Run, error) {
 }
 
 func (s *sqlStore) run(ctx context.Context, id string) (*Run, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = $1`, clean(id)...)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+runCols+runsFrom+` WHERE id = $1`, clean(id)...)
 	if err != nil {
 		return nil, err
 	}
@@ -552,7 +573,7 @@ func (s *sqlStore) Runs(ctx context.Context, f Filter) ([]Run, error) {
 	if f.Status != "" {
 		arg("status", string(f.Status))
 	}
-	q := `SELECT ` + runCols + ` FROM runs`
+	q := `SELECT ` + runCols + runsFrom
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}

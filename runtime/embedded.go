@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -16,8 +17,8 @@ type EmbeddedConfig struct {
 	// Buffer is how many messages a subscription holds before GoChannel
 	// parks further ones; default 16384.
 	Buffer int
-	// Logger receives Watermill's logs; default none.
-	Logger watermill.LoggerAdapter
+	// Logger receives Watermill's records; default none.
+	Logger *slog.Logger
 }
 
 // NewEmbeddedBus returns a Bus that lives in this process, on Watermill's
@@ -34,6 +35,10 @@ func NewEmbeddedBus(cfg EmbeddedConfig) Bus {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 16384
 	}
+	var log watermill.LoggerAdapter = watermill.NopLogger{}
+	if cfg.Logger != nil {
+		log = watermill.NewSlogLogger(cfg.Logger)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &embeddedBus{
 		gc: gochannel.NewGoChannel(gochannel.Config{
@@ -46,7 +51,7 @@ func NewEmbeddedBus(cfg EmbeddedConfig) Bus {
 			// taskOf), and no message of the runtime needs GoChannel's
 			// per-subscriber context.
 			PreserveContext: true,
-		}, cfg.Logger),
+		}, log),
 		ctx:    ctx,
 		cancel: cancel,
 		queues: map[string]*queue{},

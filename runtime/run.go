@@ -78,7 +78,7 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.RunID == "" {
-		c.RunID = newRunID()
+		c.RunID = NewRunID()
 	}
 	if c.Listener == nil {
 		c.Listener = ListenerFunc(func(Update) {})
@@ -122,10 +122,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// newRunID names a run by when it started, for people, and 48 random bits,
+// NewRunID names a run by when it started, for people, and 48 random bits,
 // so that runs started in the same second on many machines never share an
 // event queue.
-func newRunID() string {
+func NewRunID() string {
 	var b [6]byte
 	rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
@@ -182,6 +182,10 @@ type Update struct {
 	Label    string
 	// RunID is the run's id (Config.RunID).
 	RunID string
+	// Result is the task's result, for a change to Success. Unlike the
+	// rest of an Update its bytes are never changed later, so a Listener
+	// may keep them without a copy.
+	Result json.RawMessage
 	// Counts are the run's task counts after this update, for a progress
 	// display.
 	Counts Counts

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/logtest"
 	"github.com/ompdev/omp/plugins/echo"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/runtime"
@@ -455,5 +456,52 @@ func testNoGrowthAcrossRuns(t *testing.T) {
 	}
 	if after := settle(); after > before+3 {
 		t.Errorf("%d goroutines after 30 more runs, %d before", after, before)
+	}
+}
+
+// TestWorkerLogsAttempts: the worker's records name the worker, run, task
+// and attempt as attributes, one "end" per attempt (a task this quick
+// sends no claim, so it has no "start").
+func TestWorkerLogsAttempts(t *testing.T) {
+	noLeaks(t)
+	rec, log := logtest.New()
+	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+	defer bus.Close()
+	w, err := runtime.NewWorker(runtime.WorkerConfig{
+		Name: "w9", Labels: []string{runtime.AnyLabel}, Bus: bus,
+		Executor: runtime.KindExecutor(probe{}), Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- w.Serve(wctx) }()
+	g := probeGraph("metrics", "panic")
+	g.Nodes[1].Opts.Retries = 1
+	_, err = runtime.Run(context.Background(), g, runtime.Config{Bus: bus, RunID: "r9"})
+	// The worker logs an attempt's end once the bus has its outcome,
+	// which may be after the run has it: Serve returns after that.
+	stop()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		msg  string
+		kv   []any
+		want int
+	}{
+		{"end", []any{"task", "metrics", "attempt", 1, "outcome", runtime.EventResult}, 1},
+		{"end", []any{"task", "panic", "attempt", 1, "outcome", runtime.EventFailure}, 1},
+		{"end", []any{"task", "panic", "attempt", 2, "outcome", runtime.EventFailure, "error", "panic: assignment to entry in nil map"}, 1},
+		{"end", []any{"kind", "probe", "node", "panic.panic"}, 2},
+		{"end", []any{"worker", "w9", "run", "r9"}, 3},
+	} {
+		if got := len(rec.Find(tc.msg, tc.kv...)); got != tc.want {
+			t.Errorf("%d %q records with %v, want %d; all:\n%s", got, tc.msg, tc.kv, tc.want, rec.Dump())
+		}
 	}
 }

@@ -526,7 +526,7 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	}
 	s.remaining--
 	s.setState(t, st)
-	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg})
+	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg, Result: result})
 	switch st {
 	case Success, Cached:
 		for _, d := range t.dependents {

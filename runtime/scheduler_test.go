@@ -738,3 +738,28 @@ func TestSchedulerArguments(t *testing.T) {
 		results: []string{"1", "3", "4"},
 	})
 }
+
+// A Listener hears each node's result with its change to SUCCESS, a reduce
+// node's too, and no result with any other change: the run history keeps
+// results from these updates alone.
+func TestUpdateResult(t *testing.T) {
+	g := &compiler.Graph{File: "t.omp", Nodes: []*compiler.Node{
+		node("a"), node("b"),
+		{ID: "s", Op: compiler.OpReduce, Reducer: "sum", Inputs: []string{"a", "b"}},
+	}}
+	var got []string
+	h := newHarness(t, g, Config{})
+	h.s.cfg.Listener = ListenerFunc(func(u Update) {
+		if u.Type == UpdateState {
+			got = append(got, fmt.Sprintf("%s %s %s", u.Task.ID, u.State, u.Result))
+		}
+	})
+	for _, do := range []input{started("a", 1, 1, 1), result("a", 1, 1, 2, "1"), result("b", 1, 1, 1, "3")} {
+		do(h)
+		h.s.step()
+	}
+	want := []string{"a STARTED ", "a SUCCESS 1", "b SUCCESS 3", "s SUCCESS 4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("updates %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	goruntime "runtime"
 	"time"
@@ -42,8 +43,10 @@ type WorkerConfig struct {
 	// Middleware wraps the handler that runs each task, outermost first,
 	// inside the worker's own timeout and panic recovery.
 	Middleware []Middleware
-	// Logf, if set, gets one line per task the worker starts and ends.
-	Logf func(format string, args ...any)
+	// Logger gets a record per task the worker starts and ends, and one
+	// per problem with the bus, each with a "worker" attribute and, for a
+	// task, "run", "task" and "attempt"; default none.
+	Logger *slog.Logger
 }
 
 func (c *WorkerConfig) setDefaults() {
@@ -66,8 +69,8 @@ func (c *WorkerConfig) setDefaults() {
 	if c.IsInfra == nil {
 		c.IsInfra = sdk.IsInfra
 	}
-	if c.Logf == nil {
-		c.Logf = func(string, ...any) {}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 

@@ -17,7 +17,7 @@ func (w *Worker) controlLoop(ch <-chan *message.Message) {
 		c, err := DecodeControl(msg)
 		msg.Ack()
 		if err != nil {
-			w.cfg.Logf("worker %s: %v", w.cfg.Name, err)
+			w.log.Error("reading control message", "error", err)
 			continue
 		}
 		switch c.Type {
@@ -88,6 +88,6 @@ func (w *Worker) publishHeartbeat(stopping bool) {
 		err = w.pub.Publish(WorkersTopic, msg)
 	}
 	if err != nil {
-		w.cfg.Logf("worker %s: heartbeat: %v", w.cfg.Name, err)
+		w.log.Error("heartbeat", "error", err)
 	}
 }

@@ -110,7 +110,7 @@ func (w *Worker) sendLeases(r *leaseRound) {
 			err = w.pub.Publish(topic, msg)
 		}
 		if err != nil {
-			w.cfg.Logf("worker %s: lease: %v", w.cfg.Name, err)
+			w.log.Error("lease", "run", ev.RunID, "error", err)
 		}
 	}
 }

@@ -150,7 +150,7 @@ func (o *outbox) publish(next map[string]*batch) {
 			err = o.w.pub.Publish(topic, msg)
 		}
 		if err != nil && len(b.waiters) == 0 && len(b.then) == 0 {
-			o.w.cfg.Logf("worker %s: lost %d events: %v", o.w.cfg.Name, len(b.events), err)
+			o.w.log.Error("lost events", "run", e.RunID, "events", len(b.events), "error", err)
 		}
 		for _, c := range b.waiters {
 			c <- err

@@ -79,9 +79,9 @@ func (w *Worker) duplicate(m *TaskMessage) bool {
 	w.mu.Unlock()
 	switch {
 	case running:
-		w.cfg.Logf("worker %s: %s runs already; dropping another delivery", w.cfg.Name, taskRef(m))
+		w.log.Info("running already; dropping another delivery", taskAttrs(m)...)
 	case sent != nil:
-		w.cfg.Logf("worker %s: %s ran already; sending its %s again", w.cfg.Name, taskRef(m), sent.ev.Type)
+		w.log.Info("ran already; sending its outcome again", append(taskAttrs(m), "outcome", sent.ev.Type)...)
 		w.out.send(sent.topic, sent.ev, false)
 	}
 	return running || sent != nil
@@ -114,7 +114,7 @@ func (w *Worker) resync(run string) {
 		w.out.send(s.topic, s.ev, false)
 	}
 	if len(claims)+len(sent) > 0 {
-		w.cfg.Logf("worker %s: resync: sent again %d claims and %d outcomes", w.cfg.Name, len(claims), len(sent))
+		w.log.Info("resync: sent again", "claims", len(claims), "outcomes", len(sent))
 	}
 }
 
@@ -126,7 +126,7 @@ func (w *Worker) resubscribed(msg *message.Message) bool {
 		return false
 	}
 	msg.Ack()
-	w.cfg.Logf("worker %s: broker connection back", w.cfg.Name)
+	w.log.Info("broker connection back")
 	w.publishHeartbeat(false)
 	w.resync("")
 	return true

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"sync"
@@ -20,6 +21,7 @@ import (
 // Executor, reporting on each task's event topic.
 type Worker struct {
 	cfg     WorkerConfig
+	log     *slog.Logger // cfg.Logger with the worker's name
 	handler Handler
 	pub     message.Publisher
 	host    string
@@ -79,6 +81,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	host, _ := os.Hostname()
 	w := &Worker{
 		cfg:     cfg,
+		log:     cfg.Logger.With("worker", cfg.Name),
 		pub:     cfg.Bus.Publisher(),
 		host:    host,
 		running: map[jobKey]*job{},
@@ -203,7 +206,7 @@ func (w *Worker) accept(msg *message.Message) *TaskMessage {
 	if err != nil {
 		// A message nobody can read would come back forever: take it
 		// off the queue, and let the bus keep it for inspection.
-		w.cfg.Logf("worker %s: rejecting task message: %v", w.cfg.Name, err)
+		w.log.Error("rejecting task message", "error", err)
 		msg.Metadata.Set(RejectMeta, err.Error())
 		msg.Ack()
 		return nil
@@ -214,7 +217,7 @@ func (w *Worker) accept(msg *message.Message) *TaskMessage {
 	if marked {
 		// The run failed fast or was cancelled: its runner has already
 		// marked the task CANCELLED and waits for nothing.
-		w.cfg.Logf("worker %s: dropping %s of %s run %s", w.cfg.Name, m.TaskID, mark.typ, m.RunID)
+		w.log.Info("dropping task of stopped run", append(taskAttrs(m), "control", mark.typ)...)
 		msg.Ack()
 		return nil
 	}
@@ -332,17 +335,18 @@ func (w *Worker) logEnd(m *TaskMessage, ev *Event, reportErr error) {
 	case reportErr != nil:
 		// A claimed task's lease ends with this attempt, so the runner
 		// dispatches it again: nothing is lost, the work is repeated.
-		w.cfg.Logf("worker %s: report %s: %v", w.cfg.Name, taskRef(m), reportErr)
+		w.log.Error("report", append(taskAttrs(m), "error", reportErr)...)
 	case ev.Type == EventFailure:
-		w.cfg.Logf("worker %s: FAILURE %s: %s", w.cfg.Name, taskRef(m), ev.Error)
+		w.log.Info("end", append(taskAttrs(m), "outcome", ev.Type, "error", ev.Error)...)
 	default:
-		w.cfg.Logf("worker %s: %s %s", w.cfg.Name, ev.Type, taskRef(m))
+		w.log.Info("end", append(taskAttrs(m), "outcome", ev.Type)...)
 	}
 }
 
-// taskRef names an attempt in the worker's log.
-func taskRef(m *TaskMessage) string {
-	return fmt.Sprintf("%s %s.%s (run %s, task %s, attempt %d)", m.Kind, m.Name, m.Action, m.RunID, m.TaskID, m.Attempt)
+// taskAttrs name an attempt in the worker's log, as attributes a log
+// system can index.
+func taskAttrs(m *TaskMessage) []any {
+	return []any{"run", m.RunID, "task", m.TaskID, "attempt", m.Attempt, "kind", m.Kind, "node", m.Name + "." + m.Action}
 }
 
 // claim sends STARTED for a job (already marked settled) and then acks its
@@ -350,12 +354,12 @@ func taskRef(m *TaskMessage) string {
 // claim cannot be sent, the message is nacked for the bus to deliver again.
 func (w *Worker) claim(j *job, seq int) bool {
 	if err := w.emit(j, &Event{Type: EventStarted, Seq: seq}, true); err != nil {
-		w.cfg.Logf("worker %s: claim %s: %v", w.cfg.Name, j.m.TaskID, err)
+		w.log.Error("claim", append(taskAttrs(j.m), "error", err)...)
 		j.msg.Nack()
 		return false
 	}
 	j.msg.Ack()
-	w.cfg.Logf("worker %s: start %s", w.cfg.Name, taskRef(j.m))
+	w.log.Info("start", taskAttrs(j.m)...)
 	return true
 }
 

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/spf13/cobra"
 
 	"github.com/ompdev/omp/runtime"
@@ -46,9 +45,10 @@ type busOptions struct {
 	// its --prefetch window, at least its concurrency.
 	prefetch int
 	name     string
-	// logf, if set, gets one line per problem with the broker connection
-	// (lost, reconnecting), already redacted.
-	logf func(format string, args ...any)
+	// log, if set, gets the bus's records, redacted, its warnings and
+	// errors (a connection lost, reconnecting) at most once every 30
+	// seconds each.
+	log *slog.Logger
 	// wait is how long to wait for a broker that cannot be reached, and
 	// onWait is told once when the waiting starts.
 	wait   time.Duration
@@ -79,8 +79,8 @@ func openAMQP(ctx context.Context, brokerURL string, o busOptions) (*amqpbus.Bus
 		ConnectWait: o.wait,
 		OnWait:      o.onWait,
 	}
-	if o.logf != nil {
-		cfg.Logger = newErrorLogger(o.logf)
+	if o.log != nil {
+		cfg.Logger = slog.New(newThrottle(o.log.Handler(), 30*time.Second))
 	}
 	b, err := amqpbus.New(ctx, cfg)
 	if err != nil {
@@ -93,37 +93,3 @@ func openAMQP(ctx context.Context, brokerURL string, o busOptions) (*amqpbus.Bus
 	}
 	return b, nil
 }
-
-// errorLogger passes Watermill's errors on as one line each, at most one a
-// message every 30 seconds (a broker that stays away would otherwise get a
-// line per reconnection attempt), and drops the rest, which is chatter
-// about channels opening and closing.
-type errorLogger struct {
-	logf func(format string, args ...any)
-	mu   *sync.Mutex
-	last map[string]time.Time
-}
-
-func newErrorLogger(logf func(format string, args ...any)) errorLogger {
-	return errorLogger{logf: logf, mu: new(sync.Mutex), last: map[string]time.Time{}}
-}
-
-func (l errorLogger) Error(msg string, err error, _ watermill.LogFields) {
-	now := time.Now()
-	l.mu.Lock()
-	if t, ok := l.last[msg]; ok && now.Sub(t) < 30*time.Second {
-		l.mu.Unlock()
-		return
-	}
-	l.last[msg] = now
-	l.mu.Unlock()
-	if err != nil {
-		l.logf("broker: %s: %s", msg, strings.ReplaceAll(err.Error(), "\n", " "))
-	} else {
-		l.logf("broker: %s", msg)
-	}
-}
-func (errorLogger) Info(string, watermill.LogFields)                   {}
-func (errorLogger) Debug(string, watermill.LogFields)                  {}
-func (errorLogger) Trace(string, watermill.LogFields)                  {}
-func (l errorLogger) With(watermill.LogFields) watermill.LoggerAdapter { return l }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 
@@ -44,7 +45,8 @@ listed, broken plugins included.`,
 }
 
 func runPlugins(ctx context.Context, s *streams, opts pluginsOptions) error {
-	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Logger: s.err, Warnings: s.err})
+	log := slog.New(slog.NewTextHandler(s.err, nil))
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Logger: log, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}

@@ -36,6 +36,8 @@ type runOptions struct {
 	report    string
 	broker    string
 	progress  string
+	db        string
+	noRecord  bool
 
 	// Bounds on waiting.
 	timeout         time.Duration
@@ -72,6 +74,8 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	f.StringVar(&opts.progress, "progress", "auto", "progress on stderr: `auto`, tty (redrawn in place), plain (a line per change) or quiet (failures only)")
 	addBrokerFlag(cmd, &opts.broker)
 	addWaitFlags(cmd, &opts)
+	addDBFlag(cmd, &opts.db)
+	f.BoolVar(&opts.noRecord, "no-record", false, "do not record the run in the run history")
 	return cmd
 }
 
@@ -99,7 +103,7 @@ func checkWaitFlags(opts runOptions) error {
 	return nil
 }
 
-func runRun(ctx context.Context, s *streams, opts runOptions) error {
+func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	if opts.workers < 1 {
 		return withCode(ExitUsage, fmt.Errorf("--workers must be at least 1, not %d", opts.workers))
 	}
@@ -125,6 +129,11 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
+	rec, err := openRecording(ctx, s, opts, store)
+	if err != nil {
+		return err
+	}
+	defer rec.close()
 
 	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: store, Warnings: s.err})
 	if err != nil {
@@ -180,11 +189,17 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 		noWorker = 0
 	}
 	console := newProgress(s, opts.progress, g)
+	ctx, listener, err := rec.start(ctx, g, opts, store, console)
+	if err != nil {
+		stopWorkers()
+		return err
+	}
 	r, runErr := runtime.Run(ctx, g, runtime.Config{
 		Bus:       bus,
 		Store:     store,
+		RunID:     rec.id,
 		KeepGoing: opts.keepGoing,
-		Listener:  console,
+		Listener:  listener,
 		// The run's timeout cancels it from inside, so that its tasks
 		// say why, and exits 1 (not 130, which says someone stopped it).
 		Timeout:         opts.timeout,
@@ -192,6 +207,7 @@ func runRun(ctx context.Context, s *streams, opts runOptions) error {
 	})
 	console.Done()
 	stopWorkers()
+	defer func() { rec.finish(r, err) }()
 	if r == nil {
 		return withCode(ExitInfra, runErr)
 	}

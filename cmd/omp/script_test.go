@@ -49,6 +49,8 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status": cmdStatus,
 			"gone":   cmdGone,
+			// A log a system can index: see log_script_test.go.
+			"jsonlines": cmdJSONLines,
 			// Language server messages: see lsp_script_test.go.
 			"lspframe":   cmdLSPFrame,
 			"lspunframe": cmdLSPUnframe,

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +32,7 @@ type workerOptions struct {
 	store       string
 	grace       time.Duration
 	heartbeat   time.Duration
+	log         logOptions
 }
 
 func newWorkerCmd(s *streams) *cobra.Command {
@@ -63,10 +62,15 @@ dispatch them again. The exit status is then 0.`,
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "how long running tasks may finish after SIGTERM before they are handed back")
 	f.DurationVar(&opts.heartbeat, "heartbeat", 5*time.Second, "how often the worker announces itself")
 	f.MarkHidden("heartbeat")
+	addLogFlags(cmd, &opts.log)
 	return cmd
 }
 
 func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
+	base, err := opts.log.logger(s.err)
+	if err != nil {
+		return err
+	}
 	if opts.broker == "" {
 		return withCode(ExitUsage, errors.New("omp worker needs a broker: --broker URL or $"+brokerEnv))
 	}
@@ -101,20 +105,19 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		}
 		opts.store = abs
 	}
-	log := &lineWriter{w: s.err}
+	log := base.With("worker", opts.name)
 
 	bus, err := openAMQP(ctx, opts.broker, busOptions{
 		prefetch: opts.prefetch,
 		name:     "omp worker " + opts.name,
-		logf: func(format string, args ...any) {
-			log.printf("omp worker "+opts.name+": "+format, args...)
-		},
+		log:      log.With("component", "broker"),
 	})
 	if err != nil {
 		return err
 	}
 	defer bus.Close()
-	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: opts.store, Logger: log, Warnings: log})
+	plog := log.With("component", "plugin")
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: opts.store, Logger: plog, Warnings: warnWriter{plog}})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
@@ -129,35 +132,15 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 		Store:             opts.store,
 		HeartbeatInterval: opts.heartbeat,
 		GracePeriod:       opts.grace,
-		Logf:              log.printf,
+		Logger:            base,
 	})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	log.printf("omp worker %s: serving %s with concurrency %d on %s", opts.name, strings.Join(opts.labels, ","), opts.concurrency, redactURL(opts.broker))
+	log.Info("serving", "labels", strings.Join(opts.labels, ","), "concurrency", opts.concurrency, "broker", redactURL(opts.broker))
 	if err := w.Serve(ctx); err != nil {
 		return withCode(ExitInfra, err)
 	}
-	log.printf("omp worker %s: stopped", opts.name)
+	log.Info("stopped")
 	return nil
-}
-
-// lineWriter writes whole lines to w from many goroutines without
-// interleaving them.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lineWriter) printf(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	io.WriteString(l.w, strings.TrimRight(line, "\n")+"\n")
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -30,8 +30,8 @@ func TestBrokerRestartMidRun(t *testing.T) {
 			LeaseInterval: time.Second, DispatchTimeout: 5 * time.Second,
 		})
 	}()
-	w.waitCount(t, ": RESULT", 10, 30*time.Second)
-	before := w.count(": RESULT")
+	w.waitRecords(t, 10, 30*time.Second, "end", "outcome", runtime.EventResult)
+	before := w.ended()
 	start := amqptest.StopBroker(t)
 	down := time.Now()
 	time.Sleep(2 * time.Second)
@@ -55,20 +55,15 @@ func TestBrokerRestartMidRun(t *testing.T) {
 		t.Fatalf("the worker exited (%v)", w.err)
 	default:
 	}
-	if after := w.count(": RESULT"); after <= before {
+	if after := w.ended(); after <= before {
 		t.Errorf("the worker ran nothing after the restart (%d results before, %d in all)", before, after)
 	}
 	// It said what happened, briefly.
-	var lines []string
-	for _, l := range strings.Split(w.stderr.String(), "\n") {
-		if strings.Contains(l, ": broker: ") {
-			lines = append(lines, l)
-		}
+	said := w.records("", "component", "broker")
+	if len(said) == 0 || len(said) > 40 {
+		t.Errorf("the worker logged %d records about the broker, want a few:\n%s", len(said), w.stderr)
 	}
-	if len(lines) == 0 || len(lines) > 40 {
-		t.Errorf("the worker logged %d lines about the broker, want a few:\n%s", len(lines), w.stderr)
-	}
-	t.Logf("the worker said:\n%s", strings.Join(lines, "\n"))
+	t.Logf("the worker said:\n%v", said)
 	// It is listed again. Its control queue went with the old connection
 	// and comes back asynchronously; its periodic heartbeat (every 5s)
 	// would answer within askWorkers' deadline even if pings were not
@@ -122,7 +117,7 @@ func TestLongTaskBeyondConsumerTimeout(t *testing.T) {
 			t.Errorf("task %s: %d attempts, %d successes; want 1 and 1", tr.ID, tr.Attempts, seen.n[tr.ID])
 		}
 	}
-	if s := w.count(": start "); s != 2 {
+	if s := w.started(); s != 2 {
 		t.Errorf("the worker started %d tasks, want 2 (none twice):\n%s", s, w.stderr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -89,21 +89,70 @@ func (p *proc) waitFor(t *testing.T, text string, d time.Duration) {
 // fails t if the worker exits first or d passes.
 func (p *proc) waitCount(t *testing.T, text string, n int, d time.Duration) {
 	t.Helper()
+	p.waitUntil(t, fmt.Sprintf("%q", text), n, d, func() int { return p.count(text) })
+}
+
+// waitRecords waits until the worker has logged n records with message
+// msg and the attributes kv, as records takes them.
+func (p *proc) waitRecords(t *testing.T, n int, d time.Duration, msg string, kv ...any) {
+	t.Helper()
+	what := fmt.Sprintf("%q records with %v", msg, kv)
+	p.waitUntil(t, what, n, d, func() int { return len(p.records(msg, kv...)) })
+}
+
+// waitUntil waits until count says n, and fails t if the process exits
+// first or d passes.
+func (p *proc) waitUntil(t *testing.T, what string, n int, d time.Duration, count func() int) {
+	t.Helper()
 	deadline := time.Now().Add(d)
-	for p.count(text) < n {
+	for count() < n {
 		select {
 		case <-p.done:
-			t.Fatalf("worker %s exited (%v) with %d of %d %q:\n%s", p.name, p.err, p.count(text), n, text, p.stderr)
+			t.Fatalf("%s exited (%v) with %d of %d %s:\n%s", p.name, p.err, count(), n, what, p.stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("worker %s: %d of %d %q within %s:\n%s", p.name, p.count(text), n, text, d, p.stderr)
+			t.Fatalf("%s: %d of %d %s within %s:\n%s", p.name, count(), n, what, d, p.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 func (p *proc) count(text string) int { return strings.Count(p.stderr.String(), text) }
+
+// records returns the records that a worker started with --log-format json
+// logged with message msg (any if "") and the attributes kv (key, value, key,
+// value...), each value compared by its text. Each line of its stderr must
+// be a JSON object: anything else is a record nobody could index.
+func (p *proc) records(msg string, kv ...any) []map[string]any {
+	var out []map[string]any
+	for line := range strings.Lines(p.stderr.String()) {
+		if !strings.HasSuffix(line, "\n") {
+			break // still being written
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			r = map[string]any{"msg": "NOT JSON", "line": line}
+		}
+		if msg != "" && r["msg"] != msg {
+			continue
+		}
+		match := true
+		for i := 0; i+1 < len(kv); i += 2 {
+			if fmt.Sprint(r[fmt.Sprint(kv[i])]) != fmt.Sprint(kv[i+1]) {
+				match = false
+			}
+		}
+		if match {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// started and ended count a worker's "start" and successful "end" records.
+func (p *proc) started() int { return len(p.records("start")) }
+func (p *proc) ended() int   { return len(p.records("end", "outcome", runtime.EventResult)) }
 
 // runner opens a bus on url for a run in this process, as `omp run
 // --broker` does.
@@ -281,10 +330,10 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 			LeaseInterval: 300 * time.Millisecond, DispatchTimeout: 3 * time.Second,
 		})
 	}()
-	a.waitFor(t, ": start ", 30*time.Second)
+	a.waitRecords(t, 1, 30*time.Second, "start")
 	// Kill it with tasks running, after it has done some.
 	deadline := time.Now().Add(60 * time.Second)
-	for a.count(": start ") < 20 || a.count(": start ") <= a.count(": RESULT") {
+	for a.started() < 20 || a.started() <= a.ended() {
 		if time.Now().After(deadline) {
 			t.Fatalf("victim did not start 20 tasks and run one within 60s:\n%s", a.stderr)
 		}
@@ -292,8 +341,8 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	}
 	a.cmd.Process.Kill()
 	<-a.done
-	started := a.count(": start ")
-	finished := a.count(": RESULT")
+	started := a.started()
+	finished := a.ended()
 	if started <= finished {
 		t.Errorf("victim had no task running when killed (started %d, finished %d)", started, finished)
 	}
@@ -346,7 +395,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		g, _ := numbers(6, "1s")
 		done := make(chan *runtime.Report, 1)
 		go func() { done <- run(t, g, runtime.Config{Bus: runner(t, url)}) }()
-		a.waitCount(t, ": start ", 2, 30*time.Second)
+		a.waitRecords(t, 2, 30*time.Second, "start")
 		a.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-a.done:
@@ -356,7 +405,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		if a.err != nil {
 			t.Fatalf("worker exited with %v, want status 0:\n%s", a.err, a.stderr)
 		}
-		if s, r := a.count(": start "), a.count(": RESULT"); s != 2 || r != 2 {
+		if s, r := a.started(), a.ended(); s != 2 || r != 2 {
 			t.Errorf("leaver started %d and finished %d tasks, want 2 and 2:\n%s", s, r, a.stderr)
 		}
 		startWorker(t, url, "stayer", "--concurrency", "4")
@@ -379,7 +428,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		g, _ := numbers(1, "3s")
 		done := make(chan *runtime.Report, 1)
 		go func() { done <- run(t, g, runtime.Config{Bus: runner(t, url)}) }()
-		a.waitFor(t, ": start ", 15*time.Second)
+		a.waitRecords(t, 1, 15*time.Second, "start")
 		a.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-a.done:
@@ -455,13 +504,13 @@ func TestLateWorkerDropsTasksOfAnEndedRun(t *testing.T) {
 		}
 	}
 	w := startWorker(t, url, "late")
-	w.waitFor(t, "Dropping the tasks of run "+rep.RunID, 15*time.Second)
+	w.waitRecords(t, 1, 15*time.Second, "Dropping the tasks of run "+rep.RunID+": its runner is gone", "component", "broker")
 	for deadline := time.Now().Add(10 * time.Second); queued() != 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d tasks still queued", queued())
 		}
 	}
-	if n := w.count(": start "); n != 0 {
+	if n := w.started(); n != 0 {
 		t.Errorf("the late worker started %d tasks of the cancelled run:\n%s", n, w.stderr)
 	}
 	g, _ = numbers(3, "1ms")

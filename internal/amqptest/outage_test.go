@@ -58,10 +58,10 @@ func TestBrokerOutageResynchronises(t *testing.T) {
 		// The runtime's defaults: a 10 s lease, 30 s to claim a task.
 		done <- run(t, g, runtime.Config{Bus: runner(t, url), Listener: held})
 	}()
-	w.waitCount(t, ": RESULT", 12, 30*time.Second)
+	w.waitRecords(t, 12, 30*time.Second, "end", "outcome", runtime.EventResult)
 	held.mu.Lock()
-	w.waitCount(t, ": RESULT", 24, 30*time.Second)
-	before := w.count(": RESULT")
+	w.waitRecords(t, 24, 30*time.Second, "end", "outcome", runtime.EventResult)
+	before := w.ended()
 
 	t0 := time.Now()
 	start := amqptest.StopBroker(t)
@@ -90,7 +90,7 @@ func TestBrokerOutageResynchronises(t *testing.T) {
 			t.Errorf("task %s reported SUCCESS %d times, want once", id, seen.n[id])
 		}
 	}
-	if r := w.count(": RESULT"); r != n {
+	if r := w.ended(); r != n {
 		t.Errorf("the worker ran %d tasks to the end, want %d (none twice):\n%s", r, n, w.stderr)
 	}
 	left := time.Duration(n-before) * sleep / 4
@@ -169,7 +169,7 @@ func TestCancelAfterBrokerRestart(t *testing.T) {
 			t.Fatalf("the task's process %d still runs 15s after the run was cancelled:\n%s", pid, w.stderr)
 		}
 	}
-	w.waitFor(t, "cancelled", 10*time.Second)
+	w.waitRecords(t, 1, 10*time.Second, "end", "error", "cancelled")
 }
 
 // A run started while the broker is away waits for it (saying so) and runs
@@ -258,7 +258,7 @@ func TestTopologyDeclaredAgainOnReconnect(t *testing.T) {
 		}
 	}
 	amqptest.Ctl(t, "close_all_connections", "--vhost", vhost, "test: the broker lost its state")
-	w.waitFor(t, "broker connection back", 30*time.Second)
+	w.waitRecords(t, 1, 30*time.Second, "broker connection back")
 
 	admin, err = amqp.Dial(url)
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,9 +71,10 @@ type Config struct {
 	Self []string
 	// Store is given to tasks whose Task.Store is empty.
 	Store string
-	// Logger receives go-plugin's own warnings and errors, one line each;
-	// nil discards them. What explains a failure is in the returned error.
-	Logger io.Writer
+	// Logger receives go-plugin's own errors, with the kind as an
+	// attribute; nil discards them. What explains a failure is in the
+	// returned error.
+	Logger *slog.Logger
 	// Warnings receives the host's warnings to the user (a plugin that a
 	// built-in kind hides), one line each; nil discards them.
 	Warnings io.Writer
@@ -168,7 +170,7 @@ func New(cfg Config) (*Host, error) {
 		}
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = io.Discard
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Warnings == nil {
 		cfg.Warnings = io.Discard
@@ -517,7 +519,7 @@ type proc struct {
 
 func start(name string, argv []string, cfg Config) (*proc, error) {
 	stderr := newStderrTail(50)
-	sink := &logSink{out: cfg.Logger, kind: name}
+	sink := &logSink{log: cfg.Logger, kind: name}
 	p := &proc{stderr: stderr, sink: sink}
 	var self string
 	if len(cfg.Self) > 0 {

@@ -1,10 +1,9 @@
 package host
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 
@@ -61,54 +60,52 @@ func (s *stderrTail) reason() string {
 	return ""
 }
 
-// logSink receives go-plugin's client log as JSON lines. It keeps how the
-// process exited, drops what only repeats the plugin's stderr and the
-// warnings (a plugin that was killed rather than stopped is what omp
-// intends), and passes errors on as plain lines.
+// logSink bridges go-plugin's hclog client log to slog, as an hclog sink:
+// hclog has no slog output of its own. It keeps how the process exited,
+// drops what only repeats the plugin's stderr (logged under the plugin's
+// own name) and the warnings (a plugin that was killed rather than stopped
+// is what omp intends), and passes errors on with the kind as an
+// attribute.
 type logSink struct {
-	out  io.Writer
+	log  *slog.Logger
 	kind string
 
 	mu     sync.Mutex
 	status string
 }
 
+var _ hclog.SinkAdapter = (*logSink)(nil)
+
 func (s *logSink) logger() hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       "plugin",
-		Level:      hclog.Info,
-		Output:     s,
-		JSONFormat: true,
+	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{
+		Name:   "plugin",
+		Level:  hclog.Info,
+		Output: io.Discard,
 	})
+	l.RegisterSink(s)
+	return l
 }
 
-func (s *logSink) Write(p []byte) (int, error) {
-	for _, line := range bytes.Split(bytes.TrimSpace(p), []byte("\n")) {
-		var entry map[string]any
-		if json.Unmarshal(line, &entry) != nil {
-			continue
-		}
-		msg, _ := entry["@message"].(string)
-		level, _ := entry["@level"].(string)
-		module, _ := entry["@module"].(string)
-		switch {
-		case msg == "plugin process exited":
-			status, _ := entry["error"].(string)
-			if status == "" {
-				status = "exit status 0"
+// Accept takes each record of the client log; hclog's args alternate keys
+// and values, as slog's do.
+func (s *logSink) Accept(name string, level hclog.Level, msg string, args ...any) {
+	switch {
+	case msg == "plugin process exited":
+		status := "exit status 0"
+		for i := 0; i+1 < len(args); i += 2 {
+			if args[i] == "error" {
+				status = fmt.Sprint(args[i+1])
 			}
-			s.mu.Lock()
-			s.status = status
-			s.mu.Unlock()
-		case module != "plugin":
-			// The plugin's own stderr, already in stderrTail.
-		case level == "error":
-			fmt.Fprintf(s.out, "omp: plugin %s: %s\n", s.kind, msg)
 		}
+		s.mu.Lock()
+		s.status = status
+		s.mu.Unlock()
+	case name != "plugin":
+		// The plugin's own stderr, already in stderrTail.
+	case level >= hclog.Error:
+		s.log.Error(msg, append([]any{"kind", s.kind}, args...)...)
 	}
-	return len(p), nil
 }
-
 func (s *logSink) exitStatus() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -11,10 +11,8 @@
 CREATE TABLE runs (
     id TEXT PRIMARY KEY,
     file TEXT NOT NULL,
-    source TEXT NOT NULL,
     pipeline TEXT NOT NULL,
     params TEXT,
-    graph TEXT,
     broker TEXT NOT NULL,
     status TEXT NOT NULL,
     exit_code INTEGER NOT NULL,
@@ -42,6 +40,15 @@ CREATE INDEX runs_started ON runs (started_at);
 CREATE INDEX runs_file ON runs (file, pipeline, started_at);
 -- omp runs --status, and the sweep for running runs whose heartbeat is old
 CREATE INDEX runs_status ON runs (status, heartbeat_at);
+
+-- A run's source and graph, megabytes for a large graph, are apart from
+-- its row: every batch and heartbeat updates the row, and both databases
+-- write a whole row anew on an update.
+CREATE TABLE run_texts (
+    run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    graph TEXT
+);
 
 CREATE TABLE tasks (
     run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -107,4 +114,5 @@ DROP TABLE metrics;
 DROP TABLE logs;
 DROP TABLE transitions;
 DROP TABLE tasks;
+DROP TABLE run_texts;
 DROP TABLE runs;

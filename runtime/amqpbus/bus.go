@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 		closed:   make(chan struct{}),
 		declared: map[string]bool{},
 	}
-	b.log = redactingLogger{l: cfg.Logger, r: b.red}
+	b.log = watermillLogger(cfg.Logger, b.red)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -366,42 +366,4 @@ func (b *Bus) DeadLetters(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
-}
-
-// redactingLogger scrubs the broker's password from what it passes on.
-type redactingLogger struct {
-	l watermill.LoggerAdapter
-	r redactor
-}
-
-func (l redactingLogger) fields(f watermill.LogFields) watermill.LogFields {
-	if len(l.r.secrets) == 0 || len(f) == 0 {
-		return f
-	}
-	out := make(watermill.LogFields, len(f))
-	for k, v := range f {
-		if s, ok := v.(string); ok {
-			v = l.r.string(s)
-		} else if e, ok := v.(error); ok {
-			v = l.r.string(e.Error())
-		}
-		out[k] = v
-	}
-	return out
-}
-
-func (l redactingLogger) Error(msg string, err error, f watermill.LogFields) {
-	l.l.Error(l.r.string(msg), l.r.err(err), l.fields(f))
-}
-func (l redactingLogger) Info(msg string, f watermill.LogFields) {
-	l.l.Info(l.r.string(msg), l.fields(f))
-}
-func (l redactingLogger) Debug(msg string, f watermill.LogFields) {
-	l.l.Debug(l.r.string(msg), l.fields(f))
-}
-func (l redactingLogger) Trace(msg string, f watermill.LogFields) {
-	l.l.Trace(l.r.string(msg), l.fields(f))
-}
-func (l redactingLogger) With(f watermill.LogFields) watermill.LoggerAdapter {
-	return redactingLogger{l: l.l.With(l.fields(f)), r: l.r}
 }

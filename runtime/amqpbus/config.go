@@ -3,12 +3,11 @@ package amqpbus
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill"
 )
 
 // Config configures a Bus. URL is required; everything else has a default.
@@ -67,9 +66,10 @@ type Config struct {
 	// long, for runners that died before they could delete it. Default 1h.
 	EventQueueTTL time.Duration
 
-	// Logger receives the bus's and Watermill's logs, with the broker's
-	// password scrubbed. Default none.
-	Logger watermill.LoggerAdapter
+	// Logger receives the bus's and Watermill's records, with the broker's
+	// password scrubbed; those about channels coming and going are at
+	// Debug. Default none.
+	Logger *slog.Logger
 }
 
 // WorkerPrefetch is the Prefetch of a worker that runs concurrency tasks at
@@ -116,7 +116,7 @@ func (c *Config) setDefaults() {
 		c.EventQueueTTL = time.Hour
 	}
 	if c.Logger == nil {
-		c.Logger = watermill.NopLogger{}
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 }
 

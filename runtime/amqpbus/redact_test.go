@@ -3,7 +3,13 @@ package amqpbus
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
+
+	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/ompdev/omp/internal/logtest"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -88,5 +94,47 @@ func TestRedactorScrubsErrors(t *testing.T) {
 	}
 	if got := r.string("no secret here"); got != "no secret here" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestWatermillLoggerRedacts: whatever Watermill or the bus logs reaches
+// the Logger without the password, in the message, fields, errors and
+// attributes given through With; chatter comes out at Debug.
+func TestWatermillLoggerRedacts(t *testing.T) {
+	const url = "amqp://guest:s3cr%2Ft@rabbit/"
+	rec, log := logtest.New()
+	l := watermillLogger(log, newRedactor(url)).With(watermill.LogFields{"amqp_uri": url})
+	l.Error("dial amqp://guest:s3cr/t@rabbit/ failed", fmt.Errorf("dial %s: %w", url, errors.New("refused")), watermill.LogFields{
+		"uri": url, "n": 3, "addr": struct{ URL string }{url},
+	})
+	l.Info("Starting consuming", nil)
+	l.Error("no error", nil, nil)
+
+	got := rec.Records()
+	if len(got) != 3 {
+		t.Fatalf("%d records, want 3:\n%s", len(got), rec.Dump())
+	}
+	if dump := rec.Dump(); strings.Contains(dump, "s3cr") {
+		t.Errorf("the password is in the records:\n%s", dump)
+	}
+	for i, want := range []struct {
+		level slog.Level
+		msg   string
+		kv    []any
+	}{
+		{slog.LevelError, "dial amqp://guest:xxxxx@rabbit/ failed", []any{
+			"amqp_uri", "amqp://guest:xxxxx@rabbit/", "uri", "amqp://guest:xxxxx@rabbit/", "n", 3,
+			"error", "dial amqp://guest:xxxxx@rabbit/: refused", "addr", "{amqp://guest:xxxxx@rabbit/}",
+		}},
+		{slog.LevelDebug, "Starting consuming", nil},
+		{slog.LevelError, "no error", nil},
+	} {
+		r := got[i]
+		if r.Level != want.level || r.Message != want.msg || !r.Has(want.kv...) {
+			t.Errorf("record %d: %s, want %s %q with %v", i, r, want.level, want.msg, want.kv)
+		}
+	}
+	if _, ok := got[2].Attrs["error"]; ok {
+		t.Errorf("a nil error is logged: %s", got[2])
 	}
 }
