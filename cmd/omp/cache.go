@@ -17,14 +17,14 @@ import (
 	"github.com/ompdev/omp/store"
 )
 
-// newCache is the run's cache: keys from the kinds of reg and the objects
+// newCache is the run's cache: keys from the kinds of h and the objects
 // of the store at loc. The caller closes the store it returns.
-func newCache(ctx context.Context, reg *hostRegistry, loc string) (*runtime.Cache, *store.Store, error) {
+func newCache(ctx context.Context, h *host.Host, loc string) (*runtime.Cache, *store.Store, error) {
 	st, err := store.Open(ctx, loc)
 	if err != nil {
 		return nil, nil, err
 	}
-	v := &kindVersions{reg: reg, ctx: ctx, known: map[string]kindVersion{}}
+	v := &kindVersions{h: h, ctx: ctx, known: map[string]kindVersion{}}
 	return &runtime.Cache{Kind: v.kind, Objects: &cachekey.StoreObjects{Store: st}}, st, nil
 }
 
@@ -33,7 +33,7 @@ func newCache(ctx context.Context, reg *hostRegistry, loc string) (*runtime.Cach
 // (omp itself for a built-in kind, unless omp is a release), so that a new
 // build of a kind makes resume run its tasks again.
 type kindVersions struct {
-	reg   *hostRegistry
+	h     *host.Host
 	ctx   context.Context
 	mu    sync.Mutex
 	known map[string]kindVersion
@@ -57,7 +57,7 @@ func (v *kindVersions) kind(name string) (string, sdk.KindSpec, bool) {
 }
 
 func (v *kindVersions) lookup(name string) kindVersion {
-	info, err := v.reg.h.Kind(v.ctx, name)
+	info, err := v.h.Kind(v.ctx, name)
 	if err != nil || info.Error != "" {
 		return kindVersion{}
 	}
