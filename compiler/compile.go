@@ -132,6 +132,7 @@ type scope struct {
 type optSet struct {
 	retries          *int
 	timeout, backoff *time.Duration
+	cache            *bool
 }
 
 // result is what a stage produces: one node's result, or for a parallel
@@ -699,7 +700,7 @@ func (c *compiler) label(l *lang.Label) string {
 	return l.Name
 }
 
-var optionNames = []string{"retries", "timeout", "backoff"}
+var optionNames = []string{"retries", "timeout", "backoff", "cache"}
 
 // options evaluates `with` options into set, on top of what it holds.
 func (c *compiler) options(opts []*lang.Option, sc *scope, set *optSet) {
@@ -740,6 +741,13 @@ func (c *compiler) options(opts []*lang.Option, sc *scope, set *optSet) {
 				continue
 			}
 			set.backoff = &d
+		case o.Key == "cache":
+			b, ok := v.(bool)
+			if !ok {
+				c.errorf(o.Value.Pos, "cache must be true or false, got %s", describe(v))
+				continue
+			}
+			set.cache = &b
 		default:
 			c.errorf(o.Pos, "unknown option %s%s", o.Key, hintOrList(o.Key, optionNames, "options"))
 		}
@@ -873,6 +881,9 @@ func (c *compiler) task(t *lang.Task, id string, in *result, sc *scope) string {
 	}
 	if opts.backoff != nil {
 		n.Opts.Backoff = *opts.backoff
+	}
+	if opts.cache != nil {
+		n.Opts.NoCache = !*opts.cache
 	}
 	if in != nil {
 		n.Inputs = []string{c.gather(in)}

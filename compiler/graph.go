@@ -136,6 +136,9 @@ type Options struct {
 	Retries int           `json:"retries,omitempty"`
 	Timeout time.Duration `json:"timeout,omitempty"`
 	Backoff time.Duration `json:"backoff,omitempty"`
+	// NoCache (`with cache=false`) makes the task run on resume even
+	// when a task of the resumed run has its cache key.
+	NoCache bool `json:"no_cache,omitempty"`
 }
 
 // Pos is a position in a source file.

@@ -151,3 +151,68 @@ func appendString(b []byte, s string) []byte {
 	_ = enc.Encode(s) // a string always encodes
 	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }
+
+// AppendValue appends the JSON of an argument value (see Node), with each
+// Ref replaced by what ref appends for it: the runtime appends the node's
+// result, a cache key its digest. Map keys are sorted, so that equal values
+// give equal bytes. A float keeps its fraction (2.0), so that a kind sees a
+// float where the source has one.
+func AppendValue(b []byte, v any, ref func(b []byte, node string) ([]byte, error)) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case Ref:
+		return ref(b, v.Node)
+	case *Ref:
+		return ref(b, v.Node)
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case json.RawMessage:
+		return append(b, v...), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = AppendValue(b, e, ref); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case float64:
+		return AppendFloat(b, v)
+	case map[string]any:
+		// Only a compiler.Ref is a reference: a literal map is data, whatever
+		// its keys, and goes to the task as written.
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			kb, _ := json.Marshal(k)
+			b = append(append(b, kb...), ':')
+			var err error
+			if b, err = AppendValue(b, v[k], ref); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	default:
+		j, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return append(b, j...), nil
+	}
+}

@@ -137,7 +137,7 @@ func TestNewerSchema(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = runs.Open(t.Context(), url)
-			if !errors.Is(err, runs.ErrNewerSchema) || !strings.Contains(err.Error(), "its schema is version 99, this omp knows up to 12; use a newer omp") {
+			if !errors.Is(err, runs.ErrNewerSchema) || !strings.Contains(err.Error(), "its schema is version 99, this omp knows up to 3; use a newer omp") {
 				t.Errorf("error %v, want ErrNewerSchema saying the versions", err)
 			}
 			var n int

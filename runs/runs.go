@@ -67,6 +67,9 @@ type Run struct {
 	Trigger string `json:"trigger"`
 	// Tick is the schedule's tick a scheduled run is for; zero otherwise.
 	Tick time.Time `json:"tick"`
+	// ResumedFrom is the id of the run this one resumed (omp run
+	// --resume), or "".
+	ResumedFrom string `json:"resumed_from"`
 }
 
 // What started a run.
@@ -112,6 +115,13 @@ type Task struct {
 	// CacheKey is the digest that resume compares; "" until a runner
 	// computes one.
 	CacheKey string `json:"cache_key"`
+	// CacheParts are the parts of the cache key, a JSON list of
+	// {"name", "value", "digest", "refs"} (see runtime/cachekey), or
+	// null.
+	CacheParts json.RawMessage `json:"cache_parts"`
+	// NotCached says why a task of a resumed run ran although it might
+	// have been cached ("not cached: cache=false"), or "".
+	NotCached string `json:"not_cached"`
 }
 
 // MaxInlineResult is the largest result kept in the database itself.

@@ -40,19 +40,20 @@ const maxParams = 2048
 
 const runCols = `id, file, source, pipeline, params, graph, broker, status, exit_code,
 	started_at, finished_at, heartbeat_at, host, user_name, version, cancel_requested,
-	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled, run_trigger, tick_at`
+	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled, run_trigger, tick_at, resumed_from`
 
 // insertRunCols are the columns of runCols in table runs; source and graph
 // are in run_texts (see the migration).
 const insertRunCols = `id, file, pipeline, params, broker, status, exit_code,
 	started_at, finished_at, heartbeat_at, host, user_name, version, cancel_requested,
-	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled, run_trigger, tick_at`
+	n_total, n_pending, n_running, n_succeeded, n_failed, n_cancelled, run_trigger, tick_at, resumed_from`
 
 // runsFrom is what runCols are selected from.
 const runsFrom = ` FROM runs JOIN run_texts ON run_texts.run_id = runs.id`
 
 const taskCols = `run_id, node, ord, kind, name, action, label, pos, worker, state, attempts,
-	started_at, finished_at, error, result, result_ref, result_digest, cache_key`
+	started_at, finished_at, error, result, result_ref, result_digest, cache_key,
+	cache_parts, not_cached`
 
 // The bulk inserts of Write. The first recording of a task fixes its
 // order; later ones replace everything else.
@@ -63,7 +64,8 @@ var (
 		worker = excluded.worker, state = excluded.state, attempts = excluded.attempts,
 		started_at = excluded.started_at, finished_at = excluded.finished_at,
 		error = excluded.error, result = excluded.result, result_ref = excluded.result_ref,
-		result_digest = excluded.result_digest, cache_key = excluded.cache_key`, 18}
+		result_digest = excluded.result_digest, cache_key = excluded.cache_key,
+		cache_parts = excluded.cache_parts, not_cached = excluded.not_cached`, 20}
 	transitionBulk = bulk{`INSERT INTO transitions (run_id, seq, node, at, state, attempt, worker, message)`, "", 8}
 	metricBulk     = bulk{`INSERT INTO metrics (run_id, seq, node, name, value, step, at)`, "", 7}
 	logBulk        = bulk{`INSERT INTO logs (run_id, seq, node, at, line)`, "", 5}
@@ -115,12 +117,12 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO runs (`+insertRunCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		ON CONFLICT (id) DO NOTHING`,
 		clean(
 			r.ID, r.File, r.Pipeline, params, r.Broker, string(Running), 0,
 			ns(r.Started), nil, ns(r.Heartbeat), r.Host, r.User, r.Version, false,
-			c.Total, c.Pending, c.Running, c.Succeeded, c.Failed, c.Cancelled, trigger, ns(r.Tick))...)
+			c.Total, c.Pending, c.Running, c.Succeeded, c.Failed, c.Cancelled, trigger, ns(r.Tick), r.ResumedFrom)...)
 	if err != nil {
 		return err
 	}
@@ -204,11 +206,11 @@ func (s *sqlStore) Write(ctx context.Context, b Batch) error {
 	next := func(seq *int64) int64 { *seq++; return *seq }
 
 	if len(tasks) > 0 {
-		vals := make([]any, 0, len(tasks)*18)
+		vals := make([]any, 0, len(tasks)*20)
 		for _, t := range tasks {
 			vals = append(vals, b.RunID, t.Node, next(&rowSeq), t.Kind, t.Name, t.Action, t.Label, t.Pos,
 				t.Worker, t.State, t.Attempts, ns(t.Started), ns(t.Finished), t.Error, t.result,
-				t.ResultRef, t.ResultDigest, t.CacheKey)
+				t.ResultRef, t.ResultDigest, t.CacheKey, t.parts, t.NotCached)
 		}
 		if err := s.insert(ctx, tx, taskBulk, vals); err != nil {
 			return fmt.Errorf("recording tasks: %w", err)
@@ -251,7 +253,7 @@ func (s *sqlStore) Write(ctx context.Context, b Batch) error {
 // taskRow is a Task with its result checked and in the form written.
 type taskRow struct {
 	Task
-	result any
+	result, parts any
 }
 
 // uniqueTasks returns b's tasks, the last of each node in the place of its
@@ -273,7 +275,11 @@ func (b *Batch) uniqueTasks() ([]taskRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		row := taskRow{t, res}
+		parts, err := jsonArg("task "+t.Node+": cache parts", t.CacheParts)
+		if err != nil {
+			return nil, err
+		}
+		row := taskRow{t, res, parts}
 		if i, ok := at[t.Node]; ok {
 			out[i] = row
 			continue
@@ -604,7 +610,7 @@ func scanRun(rows *sql.Rows) (*Run, error) {
 	c := &r.Counts
 	err := rows.Scan(&r.ID, &r.File, &r.Source, &r.Pipeline, &params, &graph, &r.Broker, &status, &r.ExitCode,
 		&started, &finished, &heartbeat, &r.Host, &r.User, &r.Version, &r.CancelRequested,
-		&c.Total, &c.Pending, &c.Running, &c.Succeeded, &c.Failed, &c.Cancelled, &r.Trigger, &tick)
+		&c.Total, &c.Pending, &c.Running, &c.Succeeded, &c.Failed, &c.Cancelled, &r.Trigger, &tick, &r.ResumedFrom)
 	r.Tick = timeOf(tick)
 	r.Status = Status(status)
 	r.Params, r.Graph = raw(params), raw(graph)
@@ -621,10 +627,11 @@ func (s *sqlStore) Tasks(ctx context.Context, runID string) ([]Task, error) {
 		var t Task
 		var ord int64
 		var started, finished sql.NullInt64
-		var result sql.NullString
+		var result, parts sql.NullString
 		err := rows.Scan(&t.RunID, &t.Node, &ord, &t.Kind, &t.Name, &t.Action, &t.Label, &t.Pos, &t.Worker,
-			&t.State, &t.Attempts, &started, &finished, &t.Error, &result, &t.ResultRef, &t.ResultDigest, &t.CacheKey)
-		t.Started, t.Finished, t.Result = timeOf(started), timeOf(finished), raw(result)
+			&t.State, &t.Attempts, &started, &finished, &t.Error, &result, &t.ResultRef, &t.ResultDigest, &t.CacheKey,
+			&parts, &t.NotCached)
+		t.Started, t.Finished, t.Result, t.CacheParts = timeOf(started), timeOf(finished), raw(result), raw(parts)
 		return t, err
 	})
 	return orNotFound(ctx, s, runID, tasks, err)

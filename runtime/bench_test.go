@@ -43,6 +43,11 @@ func benchRun(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrenc
 }
 
 func benchRunWindow(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrency, window int, want string) {
+	benchRunConfig(b, exec, g, concurrency, runtime.Config{MaxInFlight: window}, want)
+}
+
+// benchRunConfig is benchRun with the run's Config (its Bus is set here).
+func benchRunConfig(b *testing.B, exec runtime.Executor, g *compiler.Graph, concurrency int, cfg runtime.Config, want string) {
 	bus := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
 	defer bus.Close()
 	w, err := runtime.NewWorker(runtime.WorkerConfig{
@@ -58,7 +63,8 @@ func benchRunWindow(b *testing.B, exec runtime.Executor, g *compiler.Graph, conc
 	defer func() { cancel(); <-done }()
 
 	run := func(g *compiler.Graph) *runtime.Report {
-		rep, err := runtime.Run(context.Background(), g, runtime.Config{Bus: bus, MaxInFlight: window})
+		cfg.Bus = bus
+		rep, err := runtime.Run(context.Background(), g, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -85,6 +91,27 @@ func BenchmarkParallel10kEchoReduceCount(b *testing.B) {
 	b.Run("inprocess", func(b *testing.B) { benchRun(b, runtime.KindExecutor(echo.Kind{}), g, 16, "10000") })
 	// Without MaxInFlight all 10,000 task messages sit in the bus at once.
 	b.Run("inprocess/unbounded", func(b *testing.B) { benchRunWindow(b, runtime.KindExecutor(echo.Kind{}), g, 16, -1, "10000") })
+}
+
+// BenchmarkCacheKeys10k is a 10,000-task run without and with cache keys
+// (and result digests): the cost of the keys is the difference.
+func BenchmarkCacheKeys10k(b *testing.B) {
+	g := parallelGraph(10000)
+	cache := &runtime.Cache{Kind: func(string) (string, sdk.KindSpec, bool) {
+		return "v1", echo.Kind{}.Describe(), true
+	}}
+	for _, c := range []*runtime.Cache{nil, cache} {
+		name := "nokeys"
+		if c != nil {
+			name = "keys"
+		}
+		b.Run("inprocess/"+name, func(b *testing.B) {
+			benchRunConfig(b, runtime.KindExecutor(echo.Kind{}), g, 16, runtime.Config{Cache: c}, "10000")
+		})
+		b.Run("plugin/"+name, func(b *testing.B) {
+			benchRunConfig(b, newHost(b), g, 16, runtime.Config{Cache: c}, "10000")
+		})
+	}
 }
 
 func BenchmarkChain1000Echo(b *testing.B) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/runtime/cachekey"
 )
 
 // Config configures one run. Bus is required; everything else has a default.
@@ -69,6 +70,10 @@ type Config struct {
 	// holds two goroutines per undelivered message). Default 4096;
 	// negative means no bound.
 	MaxInFlight int
+	// Cache, if set, gives each task a cache key and, with Cache.Resume,
+	// ends a task whose key a task of the resumed run had, and which
+	// succeeded there, CACHED with that task's result.
+	Cache *Cache
 }
 
 func (c *Config) setDefaults() {
@@ -194,6 +199,8 @@ type Counts struct {
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
 	Cancelled int `json:"cancelled"`
+	// Cached are the tasks that ended CACHED, which Succeeded counts too.
+	Cached int `json:"cached"`
 }
 
 // Report is the outcome of a run, as `omp run --json` prints it.
@@ -229,6 +236,15 @@ type TaskReport struct {
 	Log     []string `json:"log"`
 	Metrics []Metric `json:"metrics"`
 	Pos     string   `json:"pos"`
+	// CacheKey is the task's cache key (with Config.Cache), else null.
+	CacheKey *cachekey.Key `json:"cache_key"`
+	// ResultDigest is the digest of the result of a task that succeeded
+	// (with Config.Cache), which the keys of the tasks using it include.
+	ResultDigest string `json:"result_digest"`
+	// NotCached says why a resumed task ran although it might have been
+	// cached: "not cached: cache=false", a recorded result that could not
+	// be read; "" otherwise.
+	NotCached string `json:"not_cached"`
 }
 
 // LogTail is how many log lines of a task a Report keeps.

@@ -13,12 +13,15 @@ import (
 
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/plugins/sdk"
+	"github.com/ompdev/omp/runtime/cachekey"
 )
 
 // scheduler is one run. All its state belongs to the goroutine of run: events
 // arrive on channels and are handled one at a time, so there are no locks and
 // Listener calls are never concurrent.
 type scheduler struct {
+	// ctx is the run's context, for the calls that compute cache keys.
+	ctx context.Context
 	g   *compiler.Graph
 	cfg *Config
 	pub message.Publisher
@@ -68,6 +71,8 @@ type task struct {
 	lastSeen     time.Time
 	msg          *TaskMessage
 	result       json.RawMessage
+	// digest is the digest of result, with Config.Cache.
+	digest string
 	// nextSeq is the Seq of the current dispatch's next event; early
 	// holds its events that overtook an earlier one, in Seq order, since
 	// earlyAt.
@@ -96,6 +101,7 @@ type labelState struct {
 }
 
 func (s *scheduler) run(ctx context.Context) (*Report, error) {
+	s.ctx = ctx
 	start := s.clock()
 	labels := make([]string, 0, len(s.labels))
 	for l := range s.labels {
@@ -364,6 +370,9 @@ func (s *scheduler) dispatch(t *task) {
 	if len(n.Inputs) == 1 {
 		m.Input = s.byID[n.Inputs[0]].result
 	}
+	if s.cached(t, m) {
+		return
+	}
 	t.msg = m
 	t.attempt = 1
 	t.dispatch = 0
@@ -509,11 +518,17 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 		t.rep.Attempts = t.attempt
 	}
 	t.rep.Error = errMsg
+	if st.Succeeded() && s.cfg.Cache != nil {
+		if t.digest == "" {
+			t.digest = cachekey.Digest(result)
+		}
+		t.rep.ResultDigest = t.digest
+	}
 	s.remaining--
 	s.setState(t, st)
 	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg, Result: result})
 	switch st {
-	case Success:
+	case Success, Cached:
 		for _, d := range t.dependents {
 			d.waiting--
 			if d.waiting == 0 && !s.stopping {
@@ -607,6 +622,9 @@ func (s *scheduler) count(st State, d int) {
 		s.counts.Running += d
 	case Success:
 		s.counts.Succeeded += d
+	case Cached:
+		s.counts.Succeeded += d
+		s.counts.Cached += d
 	case Failure:
 		s.counts.Failed += d
 	case Cancelled:
@@ -640,7 +658,7 @@ func (s *scheduler) report(start time.Time) *Report {
 	}
 	for i, o := range s.g.Outputs {
 		r.Results[i] = json.RawMessage("null")
-		if t := s.byID[o.Node]; t.state == Success && len(t.result) > 0 {
+		if t := s.byID[o.Node]; t.state.Succeeded() && len(t.result) > 0 {
 			r.Results[i] = t.result
 		}
 	}

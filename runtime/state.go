@@ -10,7 +10,13 @@ const (
 	Success   State = "SUCCESS"   // done, with a result
 	Failure   State = "FAILURE"   // failed for good
 	Cancelled State = "CANCELLED" // never finished: the run failed fast or was cancelled
+	// Cached: not run, since a task of the resumed run with the same
+	// cache key succeeded; its result is that task's.
+	Cached State = "CACHED"
 )
 
 // Done reports whether s is final.
-func (s State) Done() bool { return s == Success || s == Failure || s == Cancelled }
+func (s State) Done() bool { return s.Succeeded() || s == Failure || s == Cancelled }
+
+// Succeeded reports whether s is final with a result: Success or Cached.
+func (s State) Succeeded() bool { return s == Success || s == Cached }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 		return nil, errors.New("runtime: nil graph")
 	}
 	s := &scheduler{
+		ctx:      context.Background(),
 		g:        g,
 		cfg:      cfg,
 		pub:      cfg.Bus.Publisher(),

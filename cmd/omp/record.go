@@ -25,6 +25,8 @@ type recording struct {
 	blobs *store.Store
 	rec   *record.Recorder
 	id    string
+	// resumedFrom is the run this one resumes, or "".
+	resumedFrom string
 }
 
 // openRecording opens the run history before anything of the run starts:
@@ -82,6 +84,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 			ID: rc.id, File: file, Source: string(src), Pipeline: g.Pipeline,
 			Params: params, Broker: broker,
 			Host: host, User: record.UserName(), Version: version(),
+			ResumedFrom: rc.resumedFrom,
 		},
 		Graph:  g,
 		Cancel: cancel,

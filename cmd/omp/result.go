@@ -100,7 +100,7 @@ func runResult(ctx context.Context, s *streams, opts resultOptions, ref, nodeRef
 			}
 		}
 		var res json.RawMessage
-		if t.State == "SUCCESS" {
+		if succeeded(t.State) {
 			if res, err = record.Result(ctx, t, blobs); err != nil {
 				return withCode(ExitInfra, err)
 			}

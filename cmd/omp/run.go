@@ -38,6 +38,10 @@ type runOptions struct {
 	progress  string
 	db        string
 	noRecord  bool
+	// Resume: --resume, --resume-from RUN, --explain.
+	resume     bool
+	resumeFrom string
+	explain    bool
 
 	// Bounds on waiting.
 	timeout         time.Duration
@@ -76,6 +80,9 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	addWaitFlags(cmd, &opts)
 	addDBFlag(cmd, &opts.db)
 	f.BoolVar(&opts.noRecord, "no-record", false, "do not record the run in the run history")
+	f.BoolVar(&opts.resume, "resume", false, "reuse the results of the newest recorded run of FILE and its pipeline where nothing changed")
+	f.StringVar(&opts.resumeFrom, "resume-from", "", "reuse the results of the recorded run `RUN` where nothing changed")
+	f.BoolVar(&opts.explain, "explain", false, "with --resume, print why each task that ran was not reused")
 	return cmd
 }
 
@@ -125,6 +132,9 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	if err := checkProgress(opts.progress); err != nil {
 		return err
 	}
+	if err := checkResumeFlags(opts); err != nil {
+		return err
+	}
 	store, err := storeLocation(opts.store, opts.file)
 	if err != nil {
 		return withCode(ExitUsage, err)
@@ -149,6 +159,11 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	cache, res, closeCache, err := openCache(ctx, s, h, rec, opts, g, store)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
 
 	bus, err := openBus(ctx, opts.broker, busOptions{
 		wait: opts.brokerTimeout,
@@ -190,12 +205,16 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 		// say why, and exits 1 (not 130, which says someone stopped it).
 		Timeout:         opts.timeout,
 		NoWorkerTimeout: noWorker,
+		Cache:           cache,
 	})
 	console.Done()
 	stopWorkers()
 	defer func() { rec.finish(r, err) }()
 	if r == nil {
 		return withCode(ExitInfra, runErr)
+	}
+	if opts.explain && res != nil {
+		explain(s.err, res, g, r)
 	}
 	fmt.Fprintln(s.err, report.Summary(r))
 

@@ -814,9 +814,15 @@ func (discard) Metric(string, float64, int) {}
 func (discard) Progress(int, int)           {}
 
 func specFromWire(w *wire.KindSpec) sdk.KindSpec {
-	s := sdk.KindSpec{Name: w.Name, Aliases: w.Aliases, Description: w.Description}
+	s := sdk.KindSpec{Name: w.Name, Aliases: w.Aliases, Description: w.Description, Version: w.Version}
 	for _, a := range w.Actions {
+		var reads []sdk.Read
+		for _, r := range a.Reads {
+			reads = append(reads, sdk.Read{Object: r.Object, Arg: int(r.Arg), Kwarg: r.Kwarg, Cut: r.Cut})
+		}
 		s.Actions = append(s.Actions, sdk.ActionSpec{
+			Reads:     reads,
+			NoCache:   a.NoCache,
 			Name:      a.Name,
 			MinArgs:   int(a.MinArgs),
 			MaxArgs:   int(a.MaxArgs),

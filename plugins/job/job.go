@@ -86,6 +86,7 @@ func (Kind) Describe() sdk.KindSpec {
 			MaxArgs:   -1,
 			Args:      []string{"args..."},
 			AnyKwargs: true,
+			Reads:     []sdk.Read{{Object: "jobs/{name}.ipynb"}},
 			Doc:       "Executes the notebook; positional arguments are `args`, keyword arguments are variables set after the `parameters` cell, the upstream result is `input`.",
 		}},
 	}

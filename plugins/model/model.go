@@ -43,18 +43,30 @@ type Kind struct{}
 
 var _ sdk.Kind = Kind{}
 
+// fitReads are what a fit reads: the declaration and the datasets its
+// arguments name ("train:a,b" is datasets/train.csv). useReads add the fitted
+// versions (models/NAME/…), which predict, score and transform load.
+var (
+	fitReads = []sdk.Read{
+		{Object: "models/{name}.json"},
+		{Object: "datasets/{}*", Arg: 1, Cut: ":"},
+		{Object: "datasets/{}*", Arg: 2, Cut: ":"},
+	}
+	useReads = append([]sdk.Read{{Object: "models/{name}*"}}, fitReads[1:]...)
+)
+
 func (Kind) Describe() sdk.KindSpec {
 	return sdk.KindSpec{
 		Name:        "model",
 		Description: "fit, predict, score and transform models declared in models/NAME.json",
 		Actions: []sdk.ActionSpec{
-			{Name: "fit", MinArgs: 0, MaxArgs: 2, Args: []string{"X", "Y"},
+			{Name: "fit", MinArgs: 0, MaxArgs: 2, Args: []string{"X", "Y"}, Reads: fitReads,
 				Doc: "fit the model on X (and Y) and store a new version"},
-			{Name: "predict", MinArgs: 0, MaxArgs: 1, Args: []string{"X"}, Kwargs: []string{"version", "into"},
+			{Name: "predict", Reads: useReads, MinArgs: 0, MaxArgs: 1, Args: []string{"X"}, Kwargs: []string{"version", "into"},
 				Doc: "predict for X with the latest version; into=\"D\" writes datasets/D.csv"},
-			{Name: "score", MinArgs: 0, MaxArgs: 2, Args: []string{"X", "Y"}, Kwargs: []string{"version"},
+			{Name: "score", Reads: useReads, MinArgs: 0, MaxArgs: 2, Args: []string{"X", "Y"}, Kwargs: []string{"version"},
 				Doc: "R² (regression) or accuracy (classification) on X and Y"},
-			{Name: "transform", MinArgs: 0, MaxArgs: 1, Args: []string{"X"}, Kwargs: []string{"version", "into"},
+			{Name: "transform", Reads: useReads, MinArgs: 0, MaxArgs: 1, Args: []string{"X"}, Kwargs: []string{"version", "into"},
 				Doc: "transform X; into=\"D\" writes datasets/D.csv"},
 		},
 	}

@@ -64,6 +64,7 @@ func (Kind) Describe() sdk.KindSpec {
 			MaxArgs:   -1,
 			AnyKwargs: true,
 			Doc:       "run the script with the arguments on stdin",
+			Reads:     []sdk.Read{{Object: "scripts/{name}*"}},
 		}},
 	}
 }

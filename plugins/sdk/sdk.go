@@ -27,6 +27,11 @@ type KindSpec struct {
 	Aliases     []string     `json:"aliases,omitempty"`
 	Description string       `json:"description,omitempty"`
 	Actions     []ActionSpec `json:"actions"`
+	// Version is the kind's version, part of every cache key of its
+	// tasks: a new version makes resume run them again. Empty: the
+	// runner uses the digest of the plugin's executable (or, for a
+	// built-in kind, omp's version), which changes with every build.
+	Version string `json:"version,omitempty"`
 }
 
 // ActionSpec declares one action. MinArgs and MaxArgs bound the positional
@@ -43,6 +48,32 @@ type ActionSpec struct {
 	Kwargs    []string `json:"kwargs,omitempty"`
 	AnyKwargs bool     `json:"any_kwargs,omitempty"`
 	Doc       string   `json:"doc,omitempty"`
+	// Reads are the store objects a task of the action reads. Their
+	// contents are part of the task's cache key, so that resume runs the
+	// task again when one changes. Declare every object the result
+	// depends on: one left out is a stale result reused.
+	Reads []Read `json:"reads,omitempty"`
+	// NoCache marks an action whose result depends on more than its
+	// arguments, input and Reads (a clock, the network): resume always
+	// runs it.
+	NoCache bool `json:"no_cache,omitempty"`
+}
+
+// Read names store objects that a task reads. Object is a name in which
+// {name} stands for the task's name and {} for the string value of the
+// positional argument Arg (1-based) or of the keyword argument Kwarg, cut
+// before the first Cut when Cut is set. A trailing "*" stands for the
+// object itself or any object whose name goes on with "." or "/" after it:
+// "scripts/{name}*" is scripts/prep, scripts/prep.py and scripts/prep/main.py
+// for the task prep, not scripts/prepare.
+//
+// A Read whose argument is absent or not a string names nothing: the
+// argument's value is part of the key anyway.
+type Read struct {
+	Object string `json:"object"`
+	Arg    int    `json:"arg,omitempty"`
+	Kwarg  string `json:"kwarg,omitempty"`
+	Cut    string `json:"cut,omitempty"`
 }
 
 // Task is one attempt at one task, as the kind receives it.

@@ -246,9 +246,15 @@ func (e *emitter) Progress(done, total int) {
 }
 
 func specToWire(k KindSpec) *wire.KindSpec {
-	w := &wire.KindSpec{Name: k.Name, Aliases: k.Aliases, Description: k.Description}
+	w := &wire.KindSpec{Name: k.Name, Aliases: k.Aliases, Description: k.Description, Version: k.Version}
 	for _, a := range k.Actions {
+		var reads []*wire.Read
+		for _, r := range a.Reads {
+			reads = append(reads, &wire.Read{Object: r.Object, Arg: int32(r.Arg), Kwarg: r.Kwarg, Cut: r.Cut})
+		}
 		w.Actions = append(w.Actions, &wire.ActionSpec{
+			Reads:     reads,
+			NoCache:   a.NoCache,
 			Name:      a.Name,
 			MinArgs:   int32(a.MinArgs),
 			MaxArgs:   int32(a.MaxArgs),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Arg decodes the i-th positional argument (0-based) into v, as
@@ -88,4 +89,28 @@ func Infra(err error) error {
 func IsInfra(err error) bool {
 	var ie *infraError
 	return errors.As(err, &ie)
+}
+
+// Expand is the object pattern r names for task t (see Read), and false
+// when r's argument is absent or not a string.
+func (r Read) Expand(t Task) (string, bool) {
+	obj := strings.ReplaceAll(r.Object, "{name}", t.Name)
+	if !strings.Contains(obj, "{}") {
+		return obj, true
+	}
+	var raw json.RawMessage
+	switch {
+	case r.Arg > 0 && r.Arg <= len(t.Args):
+		raw = t.Args[r.Arg-1]
+	case r.Kwarg != "":
+		raw = t.Kwargs[r.Kwarg]
+	}
+	var v string
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil || v == "" {
+		return "", false
+	}
+	if r.Cut != "" {
+		v, _, _ = strings.Cut(v, r.Cut)
+	}
+	return strings.ReplaceAll(obj, "{}", v), true
 }

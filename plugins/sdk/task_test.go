@@ -108,3 +108,27 @@ func TestMarks(t *testing.T) {
 		})
 	}
 }
+
+func TestReadExpand(t *testing.T) {
+	task := Task{Name: "m", Args: []json.RawMessage{json.RawMessage(`"train:a,b"`), json.RawMessage(`3`)},
+		Kwargs: map[string]json.RawMessage{"from": json.RawMessage(`"raw"`)}}
+	tests := []struct {
+		read Read
+		want string
+		ok   bool
+	}{
+		{Read{Object: "models/{name}.json"}, "models/m.json", true},
+		{Read{Object: "datasets/{}*", Arg: 1, Cut: ":"}, "datasets/train*", true},
+		{Read{Object: "datasets/{}*", Arg: 1}, "datasets/train:a,b*", true},
+		{Read{Object: "datasets/{}", Arg: 2}, "", false}, // not a string
+		{Read{Object: "datasets/{}", Arg: 3}, "", false}, // absent
+		{Read{Object: "datasets/{}.csv", Kwarg: "from"}, "datasets/raw.csv", true},
+		{Read{Object: "datasets/{}.csv", Kwarg: "to"}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := tt.read.Expand(task)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%+v: got %q %v, want %q %v", tt.read, got, ok, tt.want, tt.ok)
+		}
+	}
+}

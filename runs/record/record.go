@@ -23,6 +23,7 @@ import (
 	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runtime"
+	"github.com/ompdev/omp/runtime/cachekey"
 )
 
 // Blobs keeps the results too large for the database (over
@@ -86,7 +87,11 @@ type Recorder struct {
 // pending is what was heard and not yet written. A task's row is replaced
 // by each later update of it, so a batch writes each task once.
 type pending struct {
-	tasks       []runs.Task
+	tasks []runs.Task
+	// keys are the cache keys of tasks, encoded by the writer: a key is
+	// never changed once computed, and encoding it is not for the run's
+	// goroutine.
+	keys        []*cachekey.Key
 	index       map[string]int // node → position in tasks
 	transitions []runs.Transition
 	logs        []runs.LogLine
@@ -98,9 +103,9 @@ func (p *pending) size() int {
 	return len(p.tasks) + len(p.transitions) + len(p.logs) + len(p.metrics)
 }
 
-func (p *pending) setTask(t runs.Task) {
+func (p *pending) setTask(t runs.Task, key *cachekey.Key) {
 	if i, ok := p.index[t.Node]; ok {
-		p.tasks[i] = t
+		p.tasks[i], p.keys[i] = t, key
 		return
 	}
 	if p.index == nil {
@@ -108,6 +113,7 @@ func (p *pending) setTask(t runs.Task) {
 	}
 	p.index[t.Node] = len(p.tasks)
 	p.tasks = append(p.tasks, t)
+	p.keys = append(p.keys, key)
 }
 
 // Start starts the recorder, which creates the run's row first thing, off
@@ -227,16 +233,22 @@ func (r *Recorder) Notify(u runtime.Update) {
 		if len(res) == 0 {
 			res = json.RawMessage("null")
 		}
-		b.setTask(runs.Task{
+		t := runs.Task{
 			RunID: id, Node: tr.ID, Kind: tr.Kind, Name: tr.Name, Action: tr.Action, Label: tr.Label,
 			Pos: tr.Pos, Worker: tr.Worker, State: string(u.State), Attempts: tr.Attempts,
 			Started: tr.Started, Finished: tr.Finished, Error: tr.Error, Result: res,
-		})
+			ResultDigest: tr.ResultDigest, NotCached: tr.NotCached,
+		}
+		if tr.CacheKey != nil {
+			t.CacheKey = tr.CacheKey.Digest
+		}
+		b.setTask(t, tr.CacheKey)
 		b.transitions = append(b.transitions, runs.Transition{
 			RunID: id, Node: tr.ID, Time: u.Time, State: string(u.State),
 			Attempt: tr.Attempts, Worker: tr.Worker, Message: u.Message,
 		})
-		c := runs.Counts(u.Counts)
+		c := runs.Counts{Total: u.Counts.Total, Pending: u.Counts.Pending, Running: u.Counts.Running,
+			Succeeded: u.Counts.Succeeded, Failed: u.Counts.Failed, Cancelled: u.Counts.Cancelled}
 		b.counts = &c
 	case runtime.UpdateLog:
 		b.logs = append(b.logs, runs.LogLine{RunID: id, Node: node, Time: u.Time, Line: u.Line})
@@ -323,6 +335,9 @@ func (r *Recorder) flush() {
 	}
 	for i := range b.tasks {
 		r.keepLarge(&b.tasks[i])
+		if k := b.keys[i]; k != nil {
+			b.tasks[i].CacheParts, _ = json.Marshal(k.Parts)
+		}
 	}
 	err := r.cfg.Store.Write(r.ctx, runs.Batch{
 		RunID: r.cfg.Run.ID, Tasks: b.tasks, Transitions: b.transitions,

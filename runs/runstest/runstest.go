@@ -102,6 +102,8 @@ func newRun(id string, started time.Time) *runs.Run {
 		Version:  "v0.1.0",
 		Counts:   runs.Counts{Total: 1, Pending: 1},
 		Trigger:  runs.TriggerRun,
+		// The run it resumed, which need not be in the store.
+		ResumedFrom: "r0",
 	}
 }
 
@@ -241,6 +243,8 @@ func testTasksUpsert(t *testing.T, e *env) {
 	full.Started, full.Finished = e.at(time.Second), e.at(3*time.Second)
 	full.Result = json.RawMessage(`{"b": [1, 2.5, null], "a": "ü"}`)
 	full.ResultRef, full.ResultDigest, full.CacheKey = "results/r1/s10.json", "sha256:aa", "sha256:bb"
+	full.CacheParts = json.RawMessage(`[{"name": "kind", "value": "echo", "digest": "sha256:cc"}]`)
+	full.NotCached = "not cached: cache=false"
 	// Twice in one batch: the last one wins.
 	mid := task("s2", "STARTED")
 	e.write(runs.Batch{RunID: "r1", Tasks: []runs.Task{mid, full, task("s2", "RETRY"), task("s3", "PENDING")}})

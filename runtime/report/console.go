@@ -130,6 +130,8 @@ func (c *Console) state(u runtime.Update) {
 	switch u.State {
 	case runtime.Success:
 		c.println(fmt.Sprintf("✓ %s (%s)", name, duration(t.Duration)))
+	case runtime.Cached:
+		c.println(fmt.Sprintf("✓ %s (cached)", name))
 	case runtime.Retry:
 		// The error may end in a script's stderr lines: the notice goes
 		// first, so that it never reads as part of them.
@@ -160,11 +162,13 @@ func (c *Console) println(line string) { c.write(line + "\n") }
 
 // Summary is the last line of a run for people.
 func Summary(r *runtime.Report) string {
-	var ok, failed, cancelled int
+	var ok, cached, failed, cancelled int
 	for _, t := range r.Tasks {
 		switch t.State {
 		case runtime.Success:
 			ok++
+		case runtime.Cached:
+			cached++
 		case runtime.Failure:
 			failed++
 		case runtime.Cancelled:
@@ -172,6 +176,9 @@ func Summary(r *runtime.Report) string {
 		}
 	}
 	s := fmt.Sprintf("run %s %s: %d succeeded", r.RunID, r.Status, ok)
+	if cached > 0 {
+		s += fmt.Sprintf(", %d cached", cached)
+	}
 	if failed > 0 {
 		s += fmt.Sprintf(", %d failed", failed)
 	}

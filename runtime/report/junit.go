@@ -39,14 +39,20 @@ type junitProperty struct {
 }
 
 type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Line      string        `xml:"line,attr,omitempty"`
+	Name      string `xml:"name,attr"`
+	Classname string `xml:"classname,attr"`
+	Time      string `xml:"time,attr"`
+	File      string `xml:"file,attr,omitempty"`
+	Line      string `xml:"line,attr,omitempty"`
+	// Props mark a cached task: a passed test that did not run.
+	Props     *junitProps   `xml:"properties,omitempty"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitProps struct {
+	Property []junitProperty `xml:"property"`
 }
 
 type junitFailure struct {
@@ -106,6 +112,8 @@ func WriteJUnit(w io.Writer, name string, r *runtime.Report) error {
 				msg = "cancelled"
 			}
 			c.Skipped = &junitSkipped{Message: msg}
+		case runtime.Cached:
+			c.Props = &junitProps{[]junitProperty{{Name: "cached", Value: "true"}}}
 		default:
 			c.SystemOut = log
 		}

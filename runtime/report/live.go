@@ -311,7 +311,7 @@ func (r *row) count(s runtime.State, d int) {
 		r.running += d
 	case runtime.Retry:
 		r.retrying += d
-	case runtime.Success:
+	case runtime.Success, runtime.Cached:
 		r.succeeded += d
 	case runtime.Failure:
 		r.failed += d

@@ -83,6 +83,7 @@ func sampleReport() *runtime.Report {
 			{ID: "s3", Kind: "model", Name: "m1", Action: "fit", State: runtime.Cancelled, Pos: "p.omp:3:1", Error: "cancelled: the run failed fast"},
 			{ID: "s4", Kind: "reduce", Action: "collect", State: runtime.Cancelled, Pos: "p.omp:3:20"},
 			{ID: "s5", Kind: "reduce", Action: "collect", State: runtime.Cancelled, Pos: "p.omp:4:20"},
+			{ID: "s6", Kind: "echo", Name: "e", Action: "run", State: runtime.Cached, Pos: "p.omp:5:1"},
 		},
 	}
 }
@@ -101,8 +102,11 @@ func TestWriteJUnit(t *testing.T) {
 		t.Fatalf("not valid XML: %v", err)
 	}
 	s := doc.Suites[0]
-	if s.Tests != 5 || s.Failures != 1 || s.Skipped != 3 {
-		t.Errorf("tests, failures, skipped = %d, %d, %d; want 5, 1, 3", s.Tests, s.Failures, s.Skipped)
+	if s.Tests != 6 || s.Failures != 1 || s.Skipped != 3 {
+		t.Errorf("tests, failures, skipped = %d, %d, %d; want 6, 1, 3", s.Tests, s.Failures, s.Skipped)
+	}
+	if c := s.Cases[5]; c.Failure != nil || c.Skipped != nil || c.Props == nil || len(c.Props.Property) != 1 || c.Props.Property[0] != (junitProperty{"cached", "true"}) {
+		t.Errorf("a cached task's case = %+v, want a passed test with the property cached", c)
 	}
 	f := s.Cases[1].Failure
 	if f == nil || f.Message != "exit status 1" {
@@ -134,6 +138,7 @@ func TestConsolePlain(t *testing.T) {
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Cancelled, Task: r.Tasks[2]})
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: r.Tasks[3]})
 	c.Notify(runtime.Update{Type: runtime.UpdateWarning, Message: "no worker serves label gpu"})
+	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Cached, Task: r.Tasks[5]})
 	c.Done()
 	want := `▸ script prep[s1]
   script prep[s1] | reading raw.csv
@@ -144,11 +149,12 @@ func TestConsolePlain(t *testing.T) {
 ✗ job myjob3(3, k="v")[s2]: exit status 1
     Traceback: <boom> & "quoted"
 ! no worker serves label gpu
+✓ echo e[s6] (cached)
 `
 	if got := buf.String(); got != want {
 		t.Errorf("console printed\n%s\nwant\n%s", got, want)
 	}
-	if got, want := Summary(r), "run run-1 FAILURE: 1 succeeded, 1 failed, 3 cancelled (1.5s)"; got != want {
+	if got, want := Summary(r), "run run-1 FAILURE: 1 succeeded, 1 cached, 1 failed, 3 cancelled (1.5s)"; got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
 }

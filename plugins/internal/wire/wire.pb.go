@@ -68,6 +68,7 @@ type KindSpec struct {
 	Aliases       []string               `protobuf:"bytes,2,rep,name=aliases,proto3" json:"aliases,omitempty"`
 	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	Actions       []*ActionSpec          `protobuf:"bytes,4,rep,name=actions,proto3" json:"actions,omitempty"`
+	Version       string                 `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -130,6 +131,13 @@ func (x *KindSpec) GetActions() []*ActionSpec {
 	return nil
 }
 
+func (x *KindSpec) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 type ActionSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -139,6 +147,8 @@ type ActionSpec struct {
 	Kwargs        []string               `protobuf:"bytes,5,rep,name=kwargs,proto3" json:"kwargs,omitempty"`
 	Doc           string                 `protobuf:"bytes,6,opt,name=doc,proto3" json:"doc,omitempty"`
 	AnyKwargs     bool                   `protobuf:"varint,7,opt,name=any_kwargs,json=anyKwargs,proto3" json:"any_kwargs,omitempty"`
+	Reads         []*Read                `protobuf:"bytes,8,rep,name=reads,proto3" json:"reads,omitempty"`
+	NoCache       bool                   `protobuf:"varint,9,opt,name=no_cache,json=noCache,proto3" json:"no_cache,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -222,6 +232,88 @@ func (x *ActionSpec) GetAnyKwargs() bool {
 	return false
 }
 
+func (x *ActionSpec) GetReads() []*Read {
+	if x != nil {
+		return x.Reads
+	}
+	return nil
+}
+
+func (x *ActionSpec) GetNoCache() bool {
+	if x != nil {
+		return x.NoCache
+	}
+	return false
+}
+
+type Read struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        string                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	Arg           int32                  `protobuf:"varint,2,opt,name=arg,proto3" json:"arg,omitempty"`
+	Kwarg         string                 `protobuf:"bytes,3,opt,name=kwarg,proto3" json:"kwarg,omitempty"`
+	Cut           string                 `protobuf:"bytes,4,opt,name=cut,proto3" json:"cut,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Read) Reset() {
+	*x = Read{}
+	mi := &file_wire_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Read) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Read) ProtoMessage() {}
+
+func (x *Read) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Read.ProtoReflect.Descriptor instead.
+func (*Read) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Read) GetObject() string {
+	if x != nil {
+		return x.Object
+	}
+	return ""
+}
+
+func (x *Read) GetArg() int32 {
+	if x != nil {
+		return x.Arg
+	}
+	return 0
+}
+
+func (x *Read) GetKwarg() string {
+	if x != nil {
+		return x.Kwarg
+	}
+	return ""
+}
+
+func (x *Read) GetCut() string {
+	if x != nil {
+		return x.Cut
+	}
+	return ""
+}
+
 type Task struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	RunId            string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -242,7 +334,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +346,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[3]
+	mi := &file_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +359,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{3}
+	return file_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Task) GetRunId() string {
@@ -364,7 +456,7 @@ type TaskFrame struct {
 
 func (x *TaskFrame) Reset() {
 	*x = TaskFrame{}
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +468,7 @@ func (x *TaskFrame) String() string {
 func (*TaskFrame) ProtoMessage() {}
 
 func (x *TaskFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +481,7 @@ func (x *TaskFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskFrame.ProtoReflect.Descriptor instead.
 func (*TaskFrame) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{4}
+	return file_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TaskFrame) GetId() uint64 {
@@ -416,7 +508,7 @@ type EventFrame struct {
 
 func (x *EventFrame) Reset() {
 	*x = EventFrame{}
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +520,7 @@ func (x *EventFrame) String() string {
 func (*EventFrame) ProtoMessage() {}
 
 func (x *EventFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +533,7 @@ func (x *EventFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventFrame.ProtoReflect.Descriptor instead.
 func (*EventFrame) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EventFrame) GetId() uint64 {
@@ -474,7 +566,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +578,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +591,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Event) GetEvent() isEvent_Event {
@@ -597,7 +689,7 @@ type Log struct {
 
 func (x *Log) Reset() {
 	*x = Log{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +701,7 @@ func (x *Log) String() string {
 func (*Log) ProtoMessage() {}
 
 func (x *Log) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +714,7 @@ func (x *Log) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Log.ProtoReflect.Descriptor instead.
 func (*Log) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Log) GetLine() string {
@@ -643,7 +735,7 @@ type Metric struct {
 
 func (x *Metric) Reset() {
 	*x = Metric{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +747,7 @@ func (x *Metric) String() string {
 func (*Metric) ProtoMessage() {}
 
 func (x *Metric) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +760,7 @@ func (x *Metric) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metric.ProtoReflect.Descriptor instead.
 func (*Metric) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Metric) GetName() string {
@@ -702,7 +794,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +806,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +819,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Progress) GetDone() int64 {
@@ -753,7 +845,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +857,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +870,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Result) GetJson() []byte {
@@ -799,7 +891,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -811,7 +903,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -824,7 +916,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Error) GetMessage() string {
@@ -847,12 +939,13 @@ const file_wire_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
 	"wire.proto\x12\romp.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\x8f\x01\n" +
+	"\x0fDescribeRequest\"\xa9\x01\n" +
 	"\bKindSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaliases\x18\x02 \x03(\tR\aaliases\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x123\n" +
-	"\aactions\x18\x04 \x03(\v2\x19.omp.plugin.v1.ActionSpecR\aactions\"\xb3\x01\n" +
+	"\aactions\x18\x04 \x03(\v2\x19.omp.plugin.v1.ActionSpecR\aactions\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"\xf9\x01\n" +
 	"\n" +
 	"ActionSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
@@ -862,7 +955,14 @@ const file_wire_proto_rawDesc = "" +
 	"\x06kwargs\x18\x05 \x03(\tR\x06kwargs\x12\x10\n" +
 	"\x03doc\x18\x06 \x01(\tR\x03doc\x12\x1d\n" +
 	"\n" +
-	"any_kwargs\x18\a \x01(\bR\tanyKwargs\"\x88\x03\n" +
+	"any_kwargs\x18\a \x01(\bR\tanyKwargs\x12)\n" +
+	"\x05reads\x18\b \x03(\v2\x13.omp.plugin.v1.ReadR\x05reads\x12\x19\n" +
+	"\bno_cache\x18\t \x01(\bR\anoCache\"X\n" +
+	"\x04Read\x12\x16\n" +
+	"\x06object\x18\x01 \x01(\tR\x06object\x12\x10\n" +
+	"\x03arg\x18\x02 \x01(\x05R\x03arg\x12\x14\n" +
+	"\x05kwarg\x18\x03 \x01(\tR\x05kwarg\x12\x10\n" +
+	"\x03cut\x18\x04 \x01(\tR\x03cut\"\x88\x03\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x17\n" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\x12\x18\n" +
@@ -925,43 +1025,45 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_wire_proto_goTypes = []any{
 	(*DescribeRequest)(nil), // 0: omp.plugin.v1.DescribeRequest
 	(*KindSpec)(nil),        // 1: omp.plugin.v1.KindSpec
 	(*ActionSpec)(nil),      // 2: omp.plugin.v1.ActionSpec
-	(*Task)(nil),            // 3: omp.plugin.v1.Task
-	(*TaskFrame)(nil),       // 4: omp.plugin.v1.TaskFrame
-	(*EventFrame)(nil),      // 5: omp.plugin.v1.EventFrame
-	(*Event)(nil),           // 6: omp.plugin.v1.Event
-	(*Log)(nil),             // 7: omp.plugin.v1.Log
-	(*Metric)(nil),          // 8: omp.plugin.v1.Metric
-	(*Progress)(nil),        // 9: omp.plugin.v1.Progress
-	(*Result)(nil),          // 10: omp.plugin.v1.Result
-	(*Error)(nil),           // 11: omp.plugin.v1.Error
-	nil,                     // 12: omp.plugin.v1.Task.KwargsEntry
+	(*Read)(nil),            // 3: omp.plugin.v1.Read
+	(*Task)(nil),            // 4: omp.plugin.v1.Task
+	(*TaskFrame)(nil),       // 5: omp.plugin.v1.TaskFrame
+	(*EventFrame)(nil),      // 6: omp.plugin.v1.EventFrame
+	(*Event)(nil),           // 7: omp.plugin.v1.Event
+	(*Log)(nil),             // 8: omp.plugin.v1.Log
+	(*Metric)(nil),          // 9: omp.plugin.v1.Metric
+	(*Progress)(nil),        // 10: omp.plugin.v1.Progress
+	(*Result)(nil),          // 11: omp.plugin.v1.Result
+	(*Error)(nil),           // 12: omp.plugin.v1.Error
+	nil,                     // 13: omp.plugin.v1.Task.KwargsEntry
 }
 var file_wire_proto_depIdxs = []int32{
 	2,  // 0: omp.plugin.v1.KindSpec.actions:type_name -> omp.plugin.v1.ActionSpec
-	12, // 1: omp.plugin.v1.Task.kwargs:type_name -> omp.plugin.v1.Task.KwargsEntry
-	3,  // 2: omp.plugin.v1.TaskFrame.task:type_name -> omp.plugin.v1.Task
-	6,  // 3: omp.plugin.v1.EventFrame.event:type_name -> omp.plugin.v1.Event
-	7,  // 4: omp.plugin.v1.Event.log:type_name -> omp.plugin.v1.Log
-	8,  // 5: omp.plugin.v1.Event.metric:type_name -> omp.plugin.v1.Metric
-	9,  // 6: omp.plugin.v1.Event.progress:type_name -> omp.plugin.v1.Progress
-	10, // 7: omp.plugin.v1.Event.result:type_name -> omp.plugin.v1.Result
-	11, // 8: omp.plugin.v1.Event.error:type_name -> omp.plugin.v1.Error
-	0,  // 9: omp.plugin.v1.Kind.Describe:input_type -> omp.plugin.v1.DescribeRequest
-	3,  // 10: omp.plugin.v1.Kind.Run:input_type -> omp.plugin.v1.Task
-	4,  // 11: omp.plugin.v1.Kind.Tasks:input_type -> omp.plugin.v1.TaskFrame
-	1,  // 12: omp.plugin.v1.Kind.Describe:output_type -> omp.plugin.v1.KindSpec
-	6,  // 13: omp.plugin.v1.Kind.Run:output_type -> omp.plugin.v1.Event
-	5,  // 14: omp.plugin.v1.Kind.Tasks:output_type -> omp.plugin.v1.EventFrame
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	3,  // 1: omp.plugin.v1.ActionSpec.reads:type_name -> omp.plugin.v1.Read
+	13, // 2: omp.plugin.v1.Task.kwargs:type_name -> omp.plugin.v1.Task.KwargsEntry
+	4,  // 3: omp.plugin.v1.TaskFrame.task:type_name -> omp.plugin.v1.Task
+	7,  // 4: omp.plugin.v1.EventFrame.event:type_name -> omp.plugin.v1.Event
+	8,  // 5: omp.plugin.v1.Event.log:type_name -> omp.plugin.v1.Log
+	9,  // 6: omp.plugin.v1.Event.metric:type_name -> omp.plugin.v1.Metric
+	10, // 7: omp.plugin.v1.Event.progress:type_name -> omp.plugin.v1.Progress
+	11, // 8: omp.plugin.v1.Event.result:type_name -> omp.plugin.v1.Result
+	12, // 9: omp.plugin.v1.Event.error:type_name -> omp.plugin.v1.Error
+	0,  // 10: omp.plugin.v1.Kind.Describe:input_type -> omp.plugin.v1.DescribeRequest
+	4,  // 11: omp.plugin.v1.Kind.Run:input_type -> omp.plugin.v1.Task
+	5,  // 12: omp.plugin.v1.Kind.Tasks:input_type -> omp.plugin.v1.TaskFrame
+	1,  // 13: omp.plugin.v1.Kind.Describe:output_type -> omp.plugin.v1.KindSpec
+	7,  // 14: omp.plugin.v1.Kind.Run:output_type -> omp.plugin.v1.Event
+	6,  // 15: omp.plugin.v1.Kind.Tasks:output_type -> omp.plugin.v1.EventFrame
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -969,7 +1071,7 @@ func file_wire_proto_init() {
 	if File_wire_proto != nil {
 		return
 	}
-	file_wire_proto_msgTypes[6].OneofWrappers = []any{
+	file_wire_proto_msgTypes[7].OneofWrappers = []any{
 		(*Event_Log)(nil),
 		(*Event_Metric)(nil),
 		(*Event_Progress)(nil),
@@ -982,7 +1084,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
