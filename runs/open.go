@@ -177,26 +177,30 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 	if err != nil {
 		return err
 	}
-	current, target, err := p.GetVersions(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the schema version: %w", err)
-	}
-	if current > target {
-		return fmt.Errorf("%w: its schema is version %d, this omp knows up to %d; use a newer omp", ErrNewerSchema, current, target)
-	}
-	if current == target {
-		return nil
-	}
-	if _, err := p.Up(ctx); err != nil {
-		// Another process opening the same new database migrates it at
-		// the same time; one of the two fails on a table the other
-		// created. Whoever lost finds the schema up to date.
-		if current, _, verr := p.GetVersions(ctx); verr == nil && current >= target {
+	// Another process opening the same new database may migrate it at
+	// the same time: a migration of ours then fails on what the other
+	// applied. While the version moves on, the other is at work: look
+	// again, and go on from where it got.
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		current, target, err := p.GetVersions(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the schema version: %w", err)
+		}
+		if current > target {
+			return fmt.Errorf("%w: its schema is version %d, this omp knows up to %d; use a newer omp", ErrNewerSchema, current, target)
+		}
+		if current == target {
 			return nil
 		}
-		return fmt.Errorf("migrating the schema: %w", err)
+		_, err = p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if after, _, verr := p.GetVersions(ctx); verr != nil || after <= current || time.Now().After(deadline) {
+			return fmt.Errorf("migrating the schema: %w", err)
+		}
 	}
-	return nil
 }
 
 // Redact returns a database URL with its password, if any, replaced by

@@ -64,19 +64,23 @@ func (o *outcomes) lookup(key jobKey, attempt int, now time.Time) *sentOutcome {
 	return s
 }
 
-// duplicate tells whether m is another delivery of an attempt that this
-// worker runs or has just finished; for one finished, it sends the outcome
-// again, since the runner that published m again may have lost it.
-func (w *Worker) duplicate(m *TaskMessage) bool {
+// duplicateLocked tells whether m is another delivery of an attempt that
+// this worker runs or has just finished (then sent is its outcome, to send
+// again, since the runner that published m again may have lost it). It runs
+// with Worker.mu held, in the same critical section that registers a job,
+// so that two copies handled at once by two slots cannot both run.
+func (w *Worker) duplicateLocked(m *TaskMessage) (running bool, sent *sentOutcome) {
 	key := jobKey{m.RunID, m.TaskID}
-	w.mu.Lock()
-	j := w.running[key]
-	running := j != nil && j.m.Attempt == m.Attempt
-	var sent *sentOutcome
-	if !running {
-		sent = w.sent.lookup(key, m.Attempt, time.Now())
+	if j := w.running[key]; j != nil && j.m.Attempt == m.Attempt {
+		return true, nil
 	}
-	w.mu.Unlock()
+	return false, w.sent.lookup(key, m.Attempt, time.Now())
+}
+
+// dropDuplicate logs a delivery that duplicateLocked found to be a copy and,
+// for an attempt that ended, sends its outcome again. It runs without
+// Worker.mu.
+func (w *Worker) dropDuplicate(m *TaskMessage, running bool, sent *sentOutcome) {
 	switch {
 	case running:
 		w.log.Info("running already; dropping another delivery", taskAttrs(m)...)
@@ -84,7 +88,6 @@ func (w *Worker) duplicate(m *TaskMessage) bool {
 		w.log.Info("ran already; sending its outcome again", append(taskAttrs(m), "outcome", sent.ev.Type)...)
 		w.out.send(sent.topic, sent.ev, false)
 	}
-	return running || sent != nil
 }
 
 // resync sends again the claims of the running attempts and the recent

@@ -189,6 +189,10 @@ func (w *Worker) handle(life context.Context, msg *message.Message) {
 	defer cancel(nil)
 	began := time.Now()
 	j, claimNow := w.register(m, msg, cancel, began)
+	if j == nil {
+		msg.Ack()
+		return
+	}
 	if claimNow && !w.claim(j, int(j.seq.Add(1))) {
 		w.forget(j)
 		return
@@ -224,17 +228,15 @@ func (w *Worker) accept(msg *message.Message) *TaskMessage {
 	if m.ReplyTo == "" {
 		m.ReplyTo = EventTopic(m.RunID)
 	}
-	if w.duplicate(m) {
-		msg.Ack()
-		return nil
-	}
 	return m
 }
 
 // register records a job as running, for the lease loop, the heartbeat and
 // cancellation, and wakes the lease loop if the job needs it sooner than it
 // planned to wake. claimNow is true when the job must be claimed before it
-// runs; otherwise the job's outcome or the lease loop claims it.
+// runs; otherwise the job's outcome or the lease loop claims it. A message
+// that is another delivery of an attempt running or just finished here
+// registers nothing: j is nil, and the message is to be acked.
 func (w *Worker) register(m *TaskMessage, msg *message.Message, cancel context.CancelCauseFunc, now time.Time) (j *job, claimNow bool) {
 	j = &job{m: m, msg: msg, cancel: cancel, lastLease: now,
 		delivery: w.cfg.Name + "/" + strconv.FormatUint(w.deliveries.Add(1), 36)}
@@ -243,6 +245,11 @@ func (w *Worker) register(m *TaskMessage, msg *message.Message, cancel context.C
 		j.claimDue = now.Add(m.ClaimWithin.std())
 	}
 	w.mu.Lock()
+	if running, sent := w.duplicateLocked(m); running || sent != nil {
+		w.mu.Unlock()
+		w.dropDuplicate(m, running, sent)
+		return nil, false
+	}
 	w.running[jobKey{m.RunID, m.TaskID}] = j
 	lease := time.Duration(m.LeaseInterval)
 	kick := lease > 0 && (w.minLease == 0 || lease < w.minLease)
