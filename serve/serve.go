@@ -216,7 +216,7 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.cfg.Logger.Info("shutting down", "grace", s.cfg.Grace)
+	s.cfg.Logger.Info("shutting down", "grace", s.cfg.Grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = srv.Shutdown(sctx)
 	cancel()
@@ -456,6 +456,13 @@ func (s *Server) start(path string, src []byte, pipeline string, params map[stri
 	})
 	if err != nil {
 		cancel()
+		return "", fmt.Errorf("recording run %s: %w", id, err)
+	}
+	// The recorder writes the row off the caller's path; the id goes out
+	// only once it exists, for the client follows it at once.
+	if err := rec.Created(ctx); err != nil {
+		cancel()
+		_ = rec.Close(runs.Failure, 3)
 		return "", fmt.Errorf("recording run %s: %w", id, err)
 	}
 	a := &activeRun{cancel: cancel, done: make(chan struct{})}
