@@ -27,6 +27,23 @@ func TestIsLoopback(t *testing.T) {
 	}
 }
 
+// testConfig serves paths on a real SQLite history in dbDir, with the
+// built-in kinds and an embedded bus.
+func testConfig(t *testing.T, dbDir string, paths ...string) Config {
+	t.Helper()
+	db, err := runs.Open(context.Background(), "sqlite:"+filepath.Join(dbDir, "omp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h, err := host.New(host.Config{Builtins: builtin.Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return Config{Paths: paths, DB: db, Host: h, Bus: runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}), Listen: "127.0.0.1:0"}
+}
+
 // newTestServer serves a directory with ok.omp, sub/b.omp, a symlink out
 // of it and one within, on a real SQLite history; no run is started.
 func newTestServer(t *testing.T, token string) (*Server, string) {
@@ -52,17 +69,9 @@ func newTestServer(t *testing.T, token string) (*Server, string) {
 	if err := os.Symlink(filepath.Join(dir, "sub", "b.omp"), filepath.Join(dir, "in.omp")); err != nil {
 		t.Fatal(err)
 	}
-	db, err := runs.Open(context.Background(), "sqlite:"+filepath.Join(base, "omp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	h, err := host.New(host.Config{Builtins: builtin.Kinds()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	s, err := New(Config{Paths: []string{dir}, DB: db, Host: h, Bus: runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}), Listen: "127.0.0.1:0", Token: token})
+	cfg := testConfig(t, base, dir)
+	cfg.Token = token
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,18 +186,10 @@ func TestLoadLogs(t *testing.T) {
 		}
 	}
 	write(broken)
-	db, err := runs.Open(context.Background(), "sqlite:"+filepath.Join(dir, "omp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	h, err := host.New(host.Config{Builtins: builtin.Kinds()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	cfg := testConfig(t, dir, dir)
 	logs, log := logtest.New()
-	s, err := New(Config{Paths: []string{dir}, DB: db, Host: h, Bus: runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}), Listen: "127.0.0.1:0", Logger: log})
+	cfg.Logger = log
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
