@@ -21,6 +21,7 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -61,7 +62,7 @@ type Scheduler struct {
 	store  runs.TickStore
 	server string
 	fire   Fire
-	logf   func(format string, args ...any)
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -75,10 +76,14 @@ type loop struct {
 }
 
 // New returns a Scheduler that claims ticks in store as server (a name for
-// the record: host and process) and fires them with fire. logf reports
-// what is worth a line on the server's log: a skipped tick, an error.
-func New(store runs.TickStore, server string, fire Fire, logf func(format string, args ...any)) *Scheduler {
-	return &Scheduler{store: store, server: server, fire: fire, logf: logf, entries: map[string]*loop{}}
+// the record: host and process) and fires them with fire. log gets a
+// record of what is worth one on the server's log (a skipped tick, an
+// error), with the file and pipeline as attributes; nil logs nothing.
+func New(store runs.TickStore, server string, fire Fire, log *slog.Logger) *Scheduler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{store: store, server: server, fire: fire, log: log, entries: map[string]*loop{}}
 }
 
 // Start makes the Scheduler fire its entries' ticks until ctx is done;
@@ -132,6 +137,7 @@ func (s *Scheduler) startLocked(l *loop) {
 
 func (s *Scheduler) run(ctx context.Context, e Entry) {
 	sc := e.Schedule
+	log := s.log.With("file", e.File, "pipeline", sc.Pipeline)
 	started := time.Now()
 	cursor := started
 	keep := 1
@@ -140,7 +146,7 @@ func (s *Scheduler) run(ctx context.Context, e Entry) {
 		last, ok, err := s.store.LastTick(ctx, e.File, sc.Pipeline)
 		switch {
 		case err != nil:
-			s.logf("%s: %s: cannot read its last tick, so no catch-up: %v", e.File, sc.Pipeline, err)
+			log.Error("no catch-up: cannot read the last tick", "error", err)
 		case ok && last.Before(cursor):
 			cursor = last
 		}
@@ -183,10 +189,11 @@ func due(sc *compiler.Schedule, after, now time.Time, keep int) []time.Time {
 
 func (s *Scheduler) claim(ctx context.Context, e Entry, t time.Time, skipOverlap bool) {
 	sc := e.Schedule
+	log := s.log.With("file", e.File, "pipeline", sc.Pipeline, "tick", stamp(t))
 	ok, outcome, err := s.store.ClaimTick(ctx, runs.Tick{File: e.File, Pipeline: sc.Pipeline, At: t, Server: s.server}, skipOverlap)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.logf("%s: %s: tick %s: cannot claim it: %v", e.File, sc.Pipeline, stamp(t), err)
+			log.Error("cannot claim tick", "error", err)
 		}
 		return
 	}
@@ -194,16 +201,16 @@ func (s *Scheduler) claim(ctx context.Context, e Entry, t time.Time, skipOverlap
 		return // another server has it
 	}
 	if outcome == runs.TickSkipped {
-		s.logf("%s: %s: tick %s skipped: the previous scheduled run still runs", e.File, sc.Pipeline, stamp(t))
+		log.Info("tick skipped", "reason", "the previous scheduled run still runs")
 		return
 	}
 	id, err := s.fire(ctx, e, t)
 	if err != nil {
-		s.logf("%s: %s: tick %s: %v", e.File, sc.Pipeline, stamp(t), err)
+		log.Error("tick not fired", "error", err)
 		return
 	}
 	if err := s.store.SetTickRun(ctx, e.File, sc.Pipeline, t, id); err != nil {
-		s.logf("%s: %s: tick %s: recording its run %s: %v", e.File, sc.Pipeline, stamp(t), id, err)
+		log.Error("cannot record the tick's run", "run", id, "error", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package schedule_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/logtest"
 	"github.com/ompdev/omp/lang"
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/schedule"
@@ -37,10 +39,13 @@ type world struct {
 	by     map[time.Time]string
 	runFor time.Duration // how long each fired run runs
 	wg     sync.WaitGroup
+	logs   *logtest.Recorder // every scheduler's records, with its name as "server"
+	log    *slog.Logger
 }
 
 func newWorld(t *testing.T) *world {
-	return &world{t: t, url: "sqlite:" + filepath.Join(t.TempDir(), "omp.db"), by: map[time.Time]string{}}
+	rec, log := logtest.New()
+	return &world{t: t, url: "sqlite:" + filepath.Join(t.TempDir(), "omp.db"), by: map[time.Time]string{}, logs: rec, log: log}
 }
 
 func (w *world) open() runs.Store {
@@ -73,7 +78,7 @@ func (w *world) scheduler(ctx context.Context, server string, entries ...schedul
 		})
 		return id, nil
 	}
-	s := schedule.New(store, server, fire, func(format string, args ...any) { w.t.Logf(server+": "+format, args...) })
+	s := schedule.New(store, server, fire, w.log.With("server", server))
 	s.Set(entries)
 	s.Start(ctx)
 	return s, store
@@ -175,8 +180,18 @@ func TestOverlapSkip(t *testing.T) {
 			t.Fatalf("%d ticks recorded, want %d: %+v", len(ticks), len(want), ticks)
 		}
 		for i, tk := range ticks {
-			if at := first.Add(time.Duration(i) * 2 * time.Second); !tk.At.Equal(at) || tk.Outcome != want[i] {
+			at := first.Add(time.Duration(i) * 2 * time.Second)
+			if !tk.At.Equal(at) || tk.Outcome != want[i] {
 				t.Errorf("tick %d: %v %s, want %v %s", i, tk.At, tk.Outcome, at, want[i])
+			}
+			// Each skipped tick, and only those, says so on the log.
+			logged := len(w.logs.Find("tick skipped", "server", "a", "file", "s.omp", "pipeline", "p", "tick", at.UTC().Format(time.RFC3339)))
+			wantLogged := 0
+			if tk.Outcome == runs.TickSkipped {
+				wantLogged = 1
+			}
+			if logged != wantLogged {
+				t.Errorf("tick %d (%s): %d \"tick skipped\" records; the log:\n%s", i, tk.Outcome, logged, w.logs.Dump())
 			}
 		}
 		store.Close()

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -66,8 +67,10 @@ type Config struct {
 	Poll time.Duration
 	// Version is omp's, for the record.
 	Version string
-	// Logf gets one line per event worth a log line.
-	Logf func(format string, args ...any)
+	// Logger gets a record per event worth one (a file that does not
+	// compile, a run that ended, a skipped tick), with the file, pipeline,
+	// run and error as attributes. Default: nothing is logged.
+	Logger *slog.Logger
 }
 
 // MaxBody bounds a request's body.
@@ -119,8 +122,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = func(string, ...any) {}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.DB == nil || cfg.Host == nil || cfg.Bus == nil {
 		return nil, errors.New("serve: Config needs DB, Host and Bus")
@@ -148,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	hostName, _ := os.Hostname()
 	s.name = fmt.Sprintf("%s-%d", hostName, os.Getpid())
-	s.sched = schedule.New(cfg.DB, s.name, s.fire, cfg.Logf)
+	s.sched = schedule.New(cfg.DB, s.name, s.fire, cfg.Logger)
 	if _, err := ompfiles.Expand(cfg.Paths); err != nil {
 		return nil, err
 	}
@@ -213,7 +216,7 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	s.cfg.Logf("shutting down: runs have %s to finish", s.cfg.Grace)
+	s.cfg.Logger.Info("shutting down", "grace", s.cfg.Grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = srv.Shutdown(sctx)
 	cancel()
@@ -236,7 +239,7 @@ func (s *Server) drain() {
 	}
 	s.mu.Lock()
 	for id, r := range s.active {
-		s.cfg.Logf("run %s: cancelled: the grace period ended", id)
+		s.cfg.Logger.Warn("run cancelled: the grace period ended", "run", id)
 		r.cancel()
 	}
 	s.mu.Unlock()
@@ -248,7 +251,7 @@ func (s *Server) drain() {
 func (s *Server) rescan(ctx context.Context) {
 	paths, err := ompfiles.Expand(s.cfg.Paths)
 	if err != nil {
-		s.cfg.Logf("%v", err)
+		s.cfg.Logger.Error("cannot list the served files", "error", err)
 	}
 	seen := map[string]bool{}
 	var entries []schedule.Entry
@@ -293,22 +296,22 @@ func (s *Server) load(ctx context.Context, key, path string, prev *servedFile, f
 	src, err := os.ReadFile(path)
 	if err != nil {
 		f.err = ompfiles.ReadError(err).Error()
-		s.cfg.Logf("%s", f.err)
+		s.cfg.Logger.Error("cannot read file", "file", path, "error", f.err)
 		return f
 	}
 	scheds, err := s.check(ctx, path, src)
 	if err != nil {
 		f.err = oneLine(err)
 		if prev != nil && prev.src != nil {
-			s.cfg.Logf("%s no longer compiles; its previous version keeps its schedules: %s", path, f.err)
+			s.cfg.Logger.Error("file no longer compiles: its previous version keeps its schedules", "file", path, "error", f.err)
 		} else {
-			s.cfg.Logf("%s does not compile: %s", path, f.err)
+			s.cfg.Logger.Error("file does not compile", "file", path, "error", f.err)
 		}
 		return f
 	}
 	f.src, f.scheds = src, scheds
 	if prev != nil {
-		s.cfg.Logf("%s: re-read (%d schedules)", path, len(scheds))
+		s.cfg.Logger.Info("file re-read", "file", path, "schedules", len(scheds))
 	}
 	return f
 }
@@ -447,10 +450,19 @@ func (s *Server) start(path string, src []byte, pipeline string, params map[stri
 		Graph:  g,
 		Blobs:  s.cfg.Blobs,
 		Cancel: cancel,
-		Logf:   func(format string, args ...any) { s.cfg.Logf("run %s: "+format, append([]any{id}, args...)...) },
+		Logf: func(format string, args ...any) {
+			s.cfg.Logger.Error("cannot record the run", "run", id, "error", fmt.Sprintf(format, args...))
+		},
 	})
 	if err != nil {
 		cancel()
+		return "", fmt.Errorf("recording run %s: %w", id, err)
+	}
+	// The recorder writes the row off the caller's path; the id goes out
+	// only once it exists, for the client follows it at once.
+	if err := rec.Created(ctx); err != nil {
+		cancel()
+		_ = rec.Close(runs.Failure, 3)
 		return "", fmt.Errorf("recording run %s: %w", id, err)
 	}
 	a := &activeRun{cancel: cancel, done: make(chan struct{})}
@@ -468,11 +480,11 @@ func (s *Server) start(path string, src []byte, pipeline string, params map[stri
 		s.mu.Lock()
 		delete(s.active, id)
 		s.mu.Unlock()
-		what := "run"
+		attrs := []any{"run", id, "file", path, "pipeline", g.Pipeline, "trigger", trigger}
 		if trigger == runs.TriggerSchedule {
-			what = "scheduled run (tick " + tick.UTC().Format(time.RFC3339) + ")"
+			attrs = append(attrs, "tick", tick.UTC().Format(time.RFC3339))
 		}
-		s.cfg.Logf("%s %s of %s %s: %s", what, id, path, g.Pipeline, status)
+		s.cfg.Logger.Info("run ended", append(attrs, "status", status, "exit_code", code)...)
 	}()
 	return id, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ompdev/omp/internal/logtest"
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runs"
@@ -24,6 +25,23 @@ func TestIsLoopback(t *testing.T) {
 			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, want)
 		}
 	}
+}
+
+// testConfig serves paths on a real SQLite history in dbDir, with the
+// built-in kinds and an embedded bus.
+func testConfig(t *testing.T, dbDir string, paths ...string) Config {
+	t.Helper()
+	db, err := runs.Open(context.Background(), "sqlite:"+filepath.Join(dbDir, "omp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h, err := host.New(host.Config{Builtins: builtin.Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return Config{Paths: paths, DB: db, Host: h, Bus: runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}), Listen: "127.0.0.1:0"}
 }
 
 // newTestServer serves a directory with ok.omp, sub/b.omp, a symlink out
@@ -51,17 +69,9 @@ func newTestServer(t *testing.T, token string) (*Server, string) {
 	if err := os.Symlink(filepath.Join(dir, "sub", "b.omp"), filepath.Join(dir, "in.omp")); err != nil {
 		t.Fatal(err)
 	}
-	db, err := runs.Open(context.Background(), "sqlite:"+filepath.Join(base, "omp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	h, err := host.New(host.Config{Builtins: builtin.Kinds()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	s, err := New(Config{Paths: []string{dir}, DB: db, Host: h, Bus: runtime.NewEmbeddedBus(runtime.EmbeddedConfig{}), Listen: "127.0.0.1:0", Token: token})
+	cfg := testConfig(t, base, dir)
+	cfg.Token = token
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,5 +168,49 @@ func TestNeedToken(t *testing.T) {
 	_, err := New(cfg)
 	if err == nil || !strings.Contains(err.Error(), "needs a token") {
 		t.Errorf("New on 0.0.0.0 without a token: %v", err)
+	}
+}
+
+// TestLoadLogs: a file that does not compile, is fixed, and breaks again
+// gives a record each time, with the file and the compiler's error as
+// attributes.
+func TestLoadLogs(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.omp")
+	broken := "pipeline p with schedule=\"@every 1h\" {\n  ehco a()\n}\n"
+	good := "pipeline p with schedule=\"@every 1h\" {\n  echo a()\n}\n"
+	write := func(src string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(broken)
+	cfg := testConfig(t, dir, dir)
+	logs, log := logtest.New()
+	cfg.Logger = log
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		src, msg string
+		attrs    []any
+	}{
+		{"", "file does not compile", nil}, // New read it
+		{good, "file re-read", []any{"schedules", 1}},
+		{broken + "\n", "file no longer compiles: its previous version keeps its schedules", nil},
+	} {
+		if step.src != "" {
+			write(step.src)
+			s.rescan(context.Background())
+		}
+		recs := logs.Find(step.msg, append([]any{"file", p}, step.attrs...)...)
+		if len(recs) != 1 {
+			t.Fatalf("%d %q records for %s, want 1; the log:\n%s", len(recs), step.msg, p, logs.Dump())
+		}
+		if e := recs[0].Attr("error"); step.attrs == nil && !strings.Contains(e, "f.omp:2:3: unknown kind ehco") {
+			t.Errorf("%q: error = %q, want the compiler's error with its position", step.msg, e)
+		}
 	}
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// logOptions are the flags of a long-running command's log (omp worker, and
-// omp serve to come): records on stderr as key=value text for a person, or
+// logOptions are the flags of a long-running command's log (omp worker and
+// omp serve): records on stderr as key=value text for a person, or
 // as one JSON object a line for a log system to index.
 type logOptions struct {
 	format string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +30,7 @@ type serveOptions struct {
 	grace   time.Duration
 	workers int
 	poll    time.Duration
+	log     logOptions
 }
 
 func newServeCmd(s *streams) *cobra.Command {
@@ -68,10 +68,15 @@ broker or address that cannot be used.`,
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, let running runs finish for `DURATION`, then cancel them")
 	f.IntVar(&opts.workers, "workers", defaultWorkers(), "tasks run at once by the embedded workers")
 	f.DurationVar(&opts.poll, "poll", time.Second, "look at the files for changes every `DURATION`")
+	addLogFlags(cmd, &opts.log)
 	return cmd
 }
 
 func runServe(ctx context.Context, s *streams, opts serveOptions) error {
+	log, err := opts.log.logger(s.err)
+	if err != nil {
+		return err
+	}
 	if len(opts.paths) == 0 {
 		opts.paths = []string{"."}
 	}
@@ -120,15 +125,13 @@ func runServe(ctx context.Context, s *streams, opts serveOptions) error {
 		return err
 	}
 	defer db.Close()
-	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: storeLoc, Warnings: s.err})
+	plog := log.With("component", "plugin")
+	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Store: storeLoc, Logger: plog, Warnings: warnWriter{plog}})
 	if err != nil {
 		return withCode(ExitInfra, err)
 	}
 	defer h.Close()
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(s.err, "%s omp serve: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
-	}
-	bus, err := openBus(ctx, opts.broker, busOptions{log: slog.New(slog.NewTextHandler(s.err, nil))})
+	bus, err := openBus(ctx, opts.broker, busOptions{log: log.With("component", "broker")})
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,7 @@ func runServe(ctx context.Context, s *streams, opts serveOptions) error {
 	cfg := serve.Config{
 		Paths: opts.paths, DB: db, Host: h, Bus: bus, Embedded: opts.broker == "", Workers: opts.workers,
 		Store: storeLoc, Listen: opts.listen, Token: opts.token, Grace: opts.grace, Poll: opts.poll,
-		Version: version(), Logf: logf,
+		Version: version(), Logger: log,
 	}
 	if opts.broker != "" {
 		cfg.Broker = redactURL(opts.broker)
@@ -150,7 +153,7 @@ func runServe(ctx context.Context, s *streams, opts serveOptions) error {
 		return withCode(ExitUsage, err)
 	}
 	err = srv.Serve(ctx, func(addr string) {
-		logf("serving %s on http://%s, run history %s", strings.Join(opts.paths, " "), addr, runs.Redact(url))
+		log.Info("serving", "paths", strings.Join(opts.paths, " "), "address", "http://"+addr, "db", runs.Redact(url))
 	})
 	if err != nil {
 		return withCode(ExitInfra, err)

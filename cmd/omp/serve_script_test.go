@@ -35,6 +35,7 @@ func TestServeScripts(t *testing.T) {
 			"status":    cmdStatus,
 			"until":     cmdUntil,
 			"waitserve": cmdWaitServe,
+			"jsonlines": cmdJSONLines,
 		},
 	})
 }

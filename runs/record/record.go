@@ -77,8 +77,10 @@ type Recorder struct {
 	dropping bool          // the run's row could not be created
 	full     chan struct{} // a flush is due before the tick
 
-	stop    chan struct{}
-	stopped chan struct{}
+	stop      chan struct{}
+	stopped   chan struct{}
+	created   chan struct{} // closed once the run's row is written, or failed to be
+	createErr error         // set before created is closed
 
 	errMu    sync.Mutex
 	firstErr error
@@ -156,9 +158,23 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 		full:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		created: make(chan struct{}),
 	}
 	go r.loop()
 	return r, nil
+}
+
+// Created waits until the run's row is written, and returns the error if
+// it could not be. A caller that hands the run's id to someone who will
+// look it up (omp serve answering a submit, a schedule's tick whose
+// overlap looks for the run) waits for it first; omp run need not.
+func (r *Recorder) Created(ctx context.Context) error {
+	select {
+	case <-r.created:
+		return r.createErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Tasks returns every task of run r: the recorded ones, and a PENDING
@@ -286,7 +302,9 @@ func (r *Recorder) create() error {
 
 func (r *Recorder) loop() {
 	defer close(r.stopped)
-	if err := r.create(); err != nil {
+	r.createErr = r.create()
+	close(r.created)
+	if err := r.createErr; err != nil {
 		r.fail(fmt.Errorf("create: %w", err))
 		// Nothing can be written: drop what the run tells.
 		r.mu.Lock()

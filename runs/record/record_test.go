@@ -229,6 +229,9 @@ func TestRecorderCreateFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := second.Created(context.Background()); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("Created of a second run r1: %v", err)
+	}
 	second.Notify(state("a", runtime.Started, time.Now(), ""))
 	err = second.Close(runs.Success, 0)
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
@@ -236,5 +239,21 @@ func TestRecorderCreateFails(t *testing.T) {
 	}
 	if len(logged) != 1 || !strings.Contains(logged[0], "recording run r1: create: ") {
 		t.Errorf("logged %q", logged)
+	}
+}
+
+// Once Created returns, the run's row is there for whoever is given its id.
+func TestRecorderCreated(t *testing.T) {
+	db := openDB(t)
+	rec, err := record.Start(context.Background(), record.Config{Store: db, Run: runs.Run{ID: "r1", File: "/p.omp"}, Graph: graph()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close(runs.Success, 0)
+	if err := rec.Created(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Run(context.Background(), "r1"); err != nil {
+		t.Errorf("Run after Created: %v", err)
 	}
 }
