@@ -230,13 +230,23 @@ func (b *Bus) withChannel(ctx context.Context, fn func(*amqp.Channel) error) err
 		if time.Now().After(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-b.closed:
-			return ErrClosed
-		case <-time.After(wait):
+		if err := b.sleep(ctx, wait); err != nil {
+			return err
 		}
+	}
+}
+
+// sleep waits for d, and returns early with ctx's error when ctx ends or
+// ErrClosed when the bus closes: the pause between two tries of a retry
+// loop.
+func (b *Bus) sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.closed:
+		return ErrClosed
+	case <-time.After(d):
+		return nil
 	}
 }
 

@@ -103,12 +103,8 @@ func (s fanoutSubscriber) consume(ctx context.Context, topic, queue string, ch *
 		// Back off from the first attempt: the connection reconnects on
 		// its own schedule, and a channel can die with it still up.
 		for wait := 50 * time.Millisecond; ; wait = min(2*wait, b.cfg.ReconnectMax) {
-			select {
-			case <-ctx.Done():
+			if b.sleep(ctx, wait) != nil {
 				return
-			case <-b.closed:
-				return
-			case <-time.After(wait):
 			}
 			var err error
 			if ch, deliveries, err = s.open(topic, queue); err == nil {

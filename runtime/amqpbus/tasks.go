@@ -84,14 +84,10 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 			if err != errNotConnected {
 				b.log.Error("Cannot consume, retrying", b.red.err(err), fields)
 			}
-			select {
-			case <-ctx.Done():
+			if b.sleep(ctx, wait) != nil {
 				return
-			case <-b.closed:
-				return
-			case <-time.After(wait):
-				continue
 			}
+			continue
 		}
 		wait = 100 * time.Millisecond
 		stopped := false
