@@ -90,6 +90,9 @@ func TestBrokerOutageResynchronises(t *testing.T) {
 			t.Errorf("task %s reported SUCCESS %d times, want once", id, seen.n[id])
 		}
 	}
+	// The worker logs an attempt's end once the broker has confirmed its
+	// outcome, which can be after the runner got it and the run ended.
+	w.waitRecords(t, n, 10*time.Second, "end", "outcome", runtime.EventResult)
 	if r := w.ended(); r != n {
 		t.Errorf("the worker ran %d tasks to the end, want %d (none twice):\n%s", r, n, w.stderr)
 	}
