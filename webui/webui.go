@@ -23,6 +23,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"path"
 	"slices"
@@ -234,6 +235,14 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 			return nil, fmt.Errorf("run %s: its recorded graph is not a graph: %w", id, err)
 		}
 	}
+	for _, n := range g.Nodes {
+		for i, a := range n.Args {
+			n.Args[i] = integral(a)
+		}
+		for k, a := range n.Kwargs {
+			n.Kwargs[k] = integral(a)
+		}
+	}
 	v.Graph = graphView(&g, tasks)
 	for _, n := range g.Nodes {
 		if n.Op == compiler.OpTask {
@@ -272,6 +281,27 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		v.Logs = []runs.LogLine{}
 	}
 	return v, nil
+}
+
+// integral turns the whole numbers of a value read back from JSON (where
+// every number is a float64) into ints again, so that a label reads
+// square(10), as omp graph writes it, not square(10.0).
+func integral(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case []any:
+		for i := range x {
+			x[i] = integral(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = integral(x[k])
+		}
+	}
+	return v
 }
 
 // graphView is g's picture. A run recorded without a graph (an old one)
