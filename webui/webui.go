@@ -544,7 +544,7 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return ""
 		}
-		return t.Local().Format("2006-01-02 15:04:05")
+		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
 	"iso": func(t time.Time) string {
 		if t.IsZero() {

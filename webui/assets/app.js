@@ -39,9 +39,8 @@
   }
   function fmtTime(t) {
     if (!t || t.indexOf('0001-') === 0) return '';
-    var d = new Date(t);
-    var p = function (n) { return String(n).padStart(2, '0'); };
-    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());
+    // As the server writes times: UTC, whatever the browser's zone.
+    return new Date(t).toISOString().slice(0, 19).replace('T', ' ') + 'Z';
   }
   function isZero(t) { return !t || t.indexOf('0001-') === 0; }
   function fmtDur(ms) {
