@@ -323,11 +323,11 @@ func htmlReports(paths []string) []string {
 // and removing a file next to it, without touching path itself, and whether
 // its extension names a format.
 func checkReport(path string) error {
-	if reportFormat(path) == "" {
-		return fmt.Errorf("--report %s: want a .xml (JUnit) or .html file", path)
-	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("--report %s: is a directory", path)
+	}
+	if reportFormat(path) == "" {
+		return fmt.Errorf("--report %s: want a .xml (JUnit) or .html file", path)
 	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
