@@ -136,7 +136,7 @@
       ['SUCCESS', 'CACHED', 'STARTED', 'RETRY', 'FAILURE', 'CANCELLED', 'PENDING'].forEach(function (st) {
         if (c[st]) parts.push(ICON[st] + ' ' + c[st]);
       });
-      return { state: worst, text: worst + ' · ' + parts.join(' ') };
+      return { state: worst, text: ICON[worst] + ' ' + worst + ' · ' + parts.join(' ') };
     }
 
     function trunc(text, n) { return text.length > n ? text.slice(0, n - 1) + '…' : text; }
