@@ -560,12 +560,23 @@ var funcs = template.FuncMap{
 		}
 		return formatDuration(end.Sub(start))
 	},
-	"trigger": func(t string) string { return cmp(t, runs.TriggerRun) },
+	"trigger": triggerWord,
 	"lower":   strings.ToLower,
 	"has":     func(list []string, s string) bool { return slices.Contains(list, s) },
 	"state": func(s string) string {
 		return cmp(s, "PENDING")
 	},
+}
+
+// triggerWord says what started a run as people say it.
+func triggerWord(t string) string {
+	switch t {
+	case runs.TriggerAPI:
+		return "submit"
+	case runs.TriggerSchedule:
+		return "schedule"
+	}
+	return "manual"
 }
 
 func cmp(s, def string) string {
