@@ -151,6 +151,8 @@
       gv.nodes.forEach(function (n) {
         var label = trunc(n.label, 42);
         var w = Math.max(110, Math.min(300, 7 * Math.max(label.length, n.id.length + 2, 16) + 22));
+        // A group's state line counts its members by state.
+        if (n.members) w = Math.max(w, 240);
         g.setNode(n.id, { width: w, height: 54, n: n, label: label });
         (n.members || []).forEach(function (m) { groupOf[m] = n.id; });
       });
