@@ -162,6 +162,9 @@ type RunView struct {
 	Logs []runs.LogLine `json:"logs"`
 	// Args are each task's arguments (args, kwargs), by node.
 	Args map[string]json.RawMessage `json:"args"`
+	// Last is each task's metrics, once per name: the value of its
+	// last step, in Metrics' order.
+	Last []runs.Metric `json:"-"`
 }
 
 // Result is one top-level statement's result.
@@ -223,6 +226,16 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	}
 	if v.Metrics, err = db.Metrics(ctx, runs.MetricFilter{RunIDs: []string{id}}); err != nil {
 		return nil, err
+	}
+	at := map[[2]string]int{}
+	for _, m := range v.Metrics {
+		k := [2]string{m.Node, m.Name}
+		if i, ok := at[k]; ok {
+			v.Last[i] = m // Metrics are in step order
+			continue
+		}
+		at[k] = len(v.Last)
+		v.Last = append(v.Last, m)
 	}
 	if logs {
 		if v.Logs, err = db.Logs(ctx, id, "", 0); err != nil {

@@ -187,7 +187,8 @@ func TestPages(t *testing.T) {
 		{"/runs/r1", 200, "run", map[string]int{
 			`<svg id="graph"`: 1, `<table id="tasks"`: 1, `<tr data-node="[^"]+" data-state="SUCCESS"`: 3,
 			`<button id="cancel" type="button" disabled>`: 1, `<div id="timeline"`: 1, `<pre id="task-log"`: 1,
-			`<div id="results">`: 1, `<pre>42</pre>`: 1, `<code>total</code>`: 1}},
+			`<div id="results">`: 1, `<pre>42</pre>`: 1, `<code>total</code>`: 1,
+			`<table id="run-metrics"`: 1, `<a href="/metrics\?file=%2fdata%2ftrain.omp&amp;name=loss&amp;run=r1">loss</a></td><td class="num">2</td><td class="num">0.5</td>`: 1}},
 		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2}},
 		{"/runs/last", 200, "run", map[string]int{`data-run="r3"`: 1}},
 		{"/runs/r2", 200, "run", map[string]int{`<td class="error">exit status 3: boom</td>`: 1}},
