@@ -350,7 +350,8 @@ func TestReport(t *testing.T) {
 		`<tr data-node="[^"]+" data-state=`:                3,
 		`<td class="state"><span class="badge s-FAILURE">`: 1,
 		`(?i)<(script|img|iframe)[^>]+src=`:                0,
-		`(?i)<link[^>]+href=`:                              0,
+		`(?i)<link[^>]+href=`:                              1, // the icon, which is data:
+		`<link rel="icon" href="data:,">`:                  1,
 		`(?i)(src|href)\s*=\s*["']?(https?:)?//`:           0,
 		`(?i)(url\(|@import)\s*["']?(https?:)?//`:          0,
 		`<button id="cancel"`:                              0,
