@@ -238,6 +238,11 @@ func TestRunData(t *testing.T) {
 	if len(v.Transitions) != 6 || len(v.Metrics) != 3 || len(v.Logs) != 0 {
 		t.Errorf("%d transitions, %d metrics, %d logs; want 6, 3, 0", len(v.Transitions), len(v.Metrics), len(v.Logs))
 	}
+	// Numbers read back from the recorded JSON are written as omp graph
+	// writes them: 1, not 1.0.
+	if n := v.Graph.Nodes[0]; n.Label != "script train(1)" || v.Graph.Nodes[2].Label != "reduce sum" || !v.Graph.Nodes[2].Reduce || !v.Graph.Nodes[2].Output {
+		t.Errorf("nodes %+v", v.Graph.Nodes)
+	}
 	if got := string(v.Args["s1.1.1"]); got != `{"args":[1],"kwargs":null}` {
 		t.Errorf("args of s1.1.1: %s", got)
 	}
