@@ -254,10 +254,11 @@
         } else if (cur && ENDED[tr.state]) {
           cur.end = tr.time; cur.state = tr.state; cur.message = tr.message;
           delete open[tr.node];
-        } else if (ENDED[tr.state] && tr.state !== 'CACHED') {
+        } else if (ENDED[tr.state] && tr.state !== 'CACHED' && tr.attempt > 0) {
           // The recorder writes a task's latest state, so a task that
           // started and ended between two of its writes has no STARTED:
-          // its bar starts when its row says it did.
+          // its bar starts when its row says it did. (Attempt 0 is a task
+          // cancelled before it started: no attempt, no bar.)
           var t = tasks[tr.node], start = tr.time;
           if (t && !isZero(t.started) && Date.parse(t.started) <= Date.parse(tr.time)) start = t.started;
           bars.push({ node: tr.node, attempt: tr.attempt || 1, start: start, end: tr.time, state: tr.state, worker: tr.worker, message: tr.message });
