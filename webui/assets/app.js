@@ -330,6 +330,9 @@
       data.metrics.filter(function (m) { return m.node === node; }).forEach(function (m) {
         mt.append(h('tr', {}, h('td', { text: m.name }), h('td', { class: 'num', text: String(m.step) }), h('td', { class: 'num', text: String(m.value) })));
       });
+      [at, mt].forEach(function (body) {
+        if (!body.children.length) body.append(h('tr', { class: 'none' }, h('td', { colspan: '5', class: 'muted', text: 'none' })));
+      });
       sec.hidden = false;
     }
 
@@ -365,7 +368,8 @@
         }).catch(function (err) { say('log: ' + err.message); }).finally(function () { delete pre.dataset.loading; });
       }
       var sec = document.getElementById('task');
-      sec.scrollIntoView({ block: 'start' });
+      sec.scrollTop = 0;
+      if (getComputedStyle(sec).position !== 'fixed') sec.scrollIntoView({ block: 'start' });
       document.getElementById('task-close').focus({ preventScroll: true });
     }
 
