@@ -366,6 +366,12 @@
         fetch('/api/runs/' + encodeURIComponent(run.id) + '/logs?node=' + encodeURIComponent(node)).then(function (r) { return r.json(); }).then(function (lines) {
           if (openNode === node && Array.isArray(lines)) appendLog(lines);
         }).catch(function (err) { say('log: ' + err.message); }).finally(function () { delete pre.dataset.loading; });
+        // Metrics go on arriving while a run runs.
+        if (run.status === 'RUNNING') {
+          fetch('/api/runs/' + encodeURIComponent(run.id) + '/metrics').then(function (r) { return r.json(); }).then(function (list) {
+            if (Array.isArray(list)) { data.metrics = list; if (openNode === node) fillTask(); }
+          }).catch(function () {});
+        }
       }
       var sec = document.getElementById('task');
       sec.scrollTop = 0;
