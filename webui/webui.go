@@ -282,10 +282,9 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	// The run's page has no use for its source, and the graph is in
 	// GraphView.
 	run.Source, run.Graph = "", nil
-	for _, s := range [][]runs.Transition{v.Transitions} {
-		if s == nil {
-			v.Transitions = []runs.Transition{}
-		}
+	// The page's script takes lists, never null.
+	if v.Transitions == nil {
+		v.Transitions = []runs.Transition{}
 	}
 	if v.Metrics == nil {
 		v.Metrics = []runs.Metric{}
@@ -577,7 +576,7 @@ var funcs = template.FuncMap{
 	"lower":   strings.ToLower,
 	"has":     func(list []string, s string) bool { return slices.Contains(list, s) },
 	"state": func(s string) string {
-		return cmp(s, "PENDING")
+		return orDefault(s, "PENDING")
 	},
 }
 
@@ -592,7 +591,7 @@ func triggerWord(t string) string {
 	return "manual"
 }
 
-func cmp(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
