@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -75,7 +76,44 @@ func (s *Server) Handler() http.Handler {
 		}
 		ui.NotFound(w, "no page "+r.URL.Path)
 	})
-	return s.auth(mux)
+	return s.guard(s.auth(mux))
+}
+
+// guard refuses what a web page on another site could make a browser send
+// to a server on this machine: a state-changing request from another
+// origin (a form that submits or cancels runs), and, on a server without a
+// token, any request addressed to a name other than loopback, which is how
+// a DNS-rebinding page reaches 127.0.0.1 as "its own" origin.
+func (s *Server) guard(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "a %s from another site's page is refused", r.Method)
+	}))
+	next = cop.Handler(next)
+	if s.cfg.Token != "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeError(w, http.StatusForbidden, "a server without a token answers only requests to localhost or a loopback address, not %q", r.Host)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether an HTTP Host (with or without a port) names
+// this machine's loopback.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // tokenCookie carries the token for a browser, which cannot send an

@@ -215,3 +215,48 @@ func TestLoadLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestGuard: what a page of another site could make a browser send is
+// refused before it reaches the API, with or without a token.
+func TestGuard(t *testing.T) {
+	open, _ := newTestServer(t, "")
+	locked, _ := newTestServer(t, "tok")
+	tests := []struct {
+		name   string
+		s      *Server
+		method string
+		url    string
+		header map[string]string
+		code   int
+		msg    string
+	}{
+		{"same-origin cancel", open, "POST", "http://127.0.0.1:8080/api/runs/nosuch/cancel",
+			map[string]string{"Sec-Fetch-Site": "same-origin"}, 404, "no run nosuch"},
+		{"curl cancel", open, "POST", "http://localhost:8080/api/runs/nosuch/cancel", nil, 404, "no run nosuch"},
+		{"cross-site form submit", open, "POST", "http://127.0.0.1:8080/api/runs",
+			map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "from another site's page is refused"},
+		{"cross-origin cancel, Origin only", open, "POST", "http://127.0.0.1:8080/api/runs/x/cancel",
+			map[string]string{"Origin": "https://evil.example"}, 403, "from another site's page is refused"},
+		{"cross-site read is allowed by CORS rules, not here", open, "GET", "http://[::1]:8080/api/runs",
+			map[string]string{"Sec-Fetch-Site": "cross-site"}, 200, ""},
+		{"DNS rebinding", open, "GET", "http://evil.example:8080/api/runs", nil, 403, "evil.example:8080"},
+		{"DNS rebinding page", open, "GET", "http://evil.example:8080/", nil, 403, "only requests to localhost"},
+		{"a token server answers any name", locked, "GET", "http://omp.internal:8080/api/runs",
+			map[string]string{"Authorization": "Bearer tok"}, 200, ""},
+		{"a token does not make a cross-site POST safe", locked, "POST", "http://omp.internal:8080/api/runs",
+			map[string]string{"Authorization": "Bearer tok", "Sec-Fetch-Site": "cross-site"}, 403, "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.url, strings.NewReader(`{"file":"ok.omp"}`))
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			tt.s.Handler().ServeHTTP(rec, req)
+			if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.msg) {
+				t.Errorf("%d %s, want %d with %q", rec.Code, rec.Body, tt.code, tt.msg)
+			}
+		})
+	}
+}

@@ -72,7 +72,7 @@ func TestWebEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, "http://127.0.0.1"+tt.path, nil))
 		if rec.Code != tt.code || rec.Header().Get("Content-Type") != tt.ctype || !strings.Contains(rec.Body.String(), tt.want) {
 			t.Errorf("%s %s: %d %q, want %d %q with %q; body:\n%s", tt.method, tt.path, rec.Code, rec.Header().Get("Content-Type"), tt.code, tt.ctype, tt.want, rec.Body)
 		}
