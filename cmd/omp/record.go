@@ -88,7 +88,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 		},
 		Graph:  g,
 		Cancel: cancel,
-		Logf:   func(format string, args ...any) { fmt.Fprintf(rc.s.err, "omp: warning: "+format+"\n", args...) },
+		Logger: personLogger(rc.s.err),
 	}
 	if rc.blobs != nil {
 		cfg.Blobs = rc.blobs
