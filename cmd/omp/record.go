@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
 	"github.com/ompdev/omp/runtime"
@@ -75,7 +76,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	host, _ := os.Hostname()
 	broker := ""
 	if opts.broker != "" {
-		broker = redactURL(opts.broker)
+		broker = redact.URL(opts.broker)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	cfg := record.Config{
