@@ -14,35 +14,21 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/internal/pgtest"
-	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/runs"
 )
 
 // The tests here run omp serve as real processes on a real PostgreSQL
 // database and check, from the run history, what they fired.
 
-var (
-	buildOnce sync.Once
-	ompBin    string
-	buildErr  error
-)
-
-// ompBinary builds omp once for the tests of this file.
+// ompBinary is omp as the tests run it: the copy of the test binary that
+// TestMain puts on $PATH, so that no second omp is built and linked.
 func ompBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "omp-serve-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		ompBin = filepath.Join(dir, "omp")
-		buildErr = testbin.Build(testbin.Target{Pkg: ".", Out: ompBin})
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	omp, err := exec.LookPath("omp")
+	if err != nil {
+		t.Fatalf("omp is not on $PATH, where TestMain puts it: %v", err)
 	}
-	return ompBin
+	return omp
 }
 
 // server is one omp serve process.
