@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/ompdev/omp/internal/testbin"
@@ -43,37 +41,11 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if kids := children(); code == 0 && len(kids) > 0 {
+	if kids := testbin.Children(os.Getpid()); code == 0 && len(kids) > 0 {
 		fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
 		return 1
 	}
 	return code
-}
-
-// children lists the processes whose parent is this one: after the tests,
-// no plugin process may be left.
-func children() []string {
-	var kids []string
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	me := strconv.Itoa(os.Getpid())
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after
-		// its closing parenthesis.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == me {
-			kids = append(kids, s[:i+1])
-		}
-	}
-	return kids
 }
 
 // newHost returns a plugin host that serves the built-in kinds from ompBin

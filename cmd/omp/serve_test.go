@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ompdev/omp/internal/pgtest"
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/runs"
 )
 
@@ -34,14 +33,14 @@ func ompBinary(t *testing.T) string {
 // server is one omp serve process.
 type server struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *testbin.Buffer
 }
 
 func startServer(t *testing.T, db, dir string) *server {
 	t.Helper()
 	cmd := exec.Command(ompBinary(t), "serve", "--db", db, "--listen", "127.0.0.1:0", "--grace", "5s", dir)
-	var buf bytes.Buffer
-	cmd.Stderr = &syncWriter{w: &buf}
+	var buf testbin.Buffer
+	cmd.Stderr = &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,17 +73,6 @@ func (s *server) stop(t *testing.T) {
 		s.cmd.Process.Kill()
 		<-done
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }
 
 func servedDir(t *testing.T, src string) string {

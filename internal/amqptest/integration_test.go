@@ -45,29 +45,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's stderr while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is an `omp worker` process.
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testbin.Buffer
 	done   chan struct{}
 	err    error
 }
@@ -324,7 +306,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	const n = 240
 	g, ids := numbers(n, "150ms")
 	var seen successes
-	var out syncBuffer
+	var out testbin.Buffer
 	console := ompreport.NewConsole(&out, false)
 	console.Graph(g.G)
 	done := make(chan *runtime.Report, 1)

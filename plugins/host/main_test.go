@@ -51,7 +51,7 @@ func testMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
 			return 1
 		}
-		if kids := children(os.Getpid()); len(kids) > 0 {
+		if kids := testbin.Children(os.Getpid()); len(kids) > 0 {
 			fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
 			return 1
 		}
