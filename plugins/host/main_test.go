@@ -11,10 +11,12 @@ import (
 	"github.com/ompdev/omp/internal/testbin"
 )
 
-// Binaries built once for the whole test binary: omp itself (which serves the
-// built-in kinds), the crashy test kind and the example third-party kind.
+// Binaries built once for the whole test binary: one that serves the
+// built-in kinds as omp plugin-serve does (runtime/testdata/kinds, which
+// links in a fraction of the time omp itself takes), the crashy test kind
+// and the example third-party kind.
 var (
-	ompBin    string // omp, for Config.Self
+	ompBin    string // for Config.Self
 	pluginDir string // holds omp-kind-crashy and omp-kind-upper
 	legacyDir string // holds omp-kind-legacy
 )
@@ -37,7 +39,7 @@ func testMain(m *testing.M) int {
 	pluginDir = filepath.Join(dir, "plugins")
 	legacyDir = filepath.Join(dir, "legacy")
 	if err := testbin.Build(
-		testbin.Target{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin},
+		testbin.Target{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
 		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
 		testbin.Target{Pkg: "github.com/ompdev/omp/examples/plugins/upper", Out: filepath.Join(pluginDir, "omp-kind-upper")},
 		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/legacy", Out: filepath.Join(legacyDir, "omp-kind-legacy")},
