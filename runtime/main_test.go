@@ -1,7 +1,6 @@
 package runtime_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,31 +20,14 @@ var ompBin string
 var pluginDir string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "omp-runtime-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ompBin = filepath.Join(dir, "omp")
-	pluginDir = filepath.Join(dir, "plugins")
-	if err := testbin.Build(
-		testbin.Target{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
-		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
-	); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if kids := testbin.Children(os.Getpid()); code == 0 && len(kids) > 0 {
-		fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
-		return 1
-	}
-	return code
+	os.Exit(testbin.Main(m, func(dir string) []testbin.Target {
+		ompBin = filepath.Join(dir, "omp")
+		pluginDir = filepath.Join(dir, "plugins")
+		return []testbin.Target{
+			{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
+			{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
+		}
+	}, nil))
 }
 
 // newHost returns a plugin host that serves the built-in kinds from ompBin

@@ -29,20 +29,10 @@ import (
 var ompBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "omp-amqptest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ompBin = filepath.Join(dir, "omp")
-	if err := testbin.Build(testbin.Target{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testbin.Main(m, func(dir string) []testbin.Target {
+		ompBin = filepath.Join(dir, "omp")
+		return []testbin.Target{{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin}}
+	}, nil))
 }
 
 // proc is an `omp worker` process.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -73,6 +74,39 @@ func stat(pid string) (command string, fields []string, ok bool) {
 		return "", nil, false
 	}
 	return s[i+1 : j], strings.Fields(s[j+1:]), true
+}
+
+// Main is a TestMain's body for tests that run built programs: it builds
+// the targets that targets names in a temporary directory, which lives as
+// long as the tests do, runs them, and fails them if they passed but left
+// a process of this one running, or if check, when not nil, says what else
+// they leaked. It returns the exit code for os.Exit.
+func Main(m *testing.M, targets func(dir string) []Target, check func() error) int {
+	dir, err := os.MkdirTemp("", "omp-testbin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := Build(targets(dir)...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		return code
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	if kids := Children(os.Getpid()); len(kids) > 0 {
+		fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
+		return 1
+	}
+	return 0
 }
 
 // Alive reports whether process pid runs: a zombie waiting for its reaper

@@ -25,38 +25,20 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(helperMain())
 	}
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "omp-host-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ompBin = filepath.Join(dir, "omp")
-	pluginDir = filepath.Join(dir, "plugins")
-	legacyDir = filepath.Join(dir, "legacy")
-	if err := testbin.Build(
-		testbin.Target{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
-		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
-		testbin.Target{Pkg: "github.com/ompdev/omp/examples/plugins/upper", Out: filepath.Join(pluginDir, "omp-kind-upper")},
-		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/legacy", Out: filepath.Join(legacyDir, "omp-kind-legacy")},
-	); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
+	os.Exit(testbin.Main(m, func(dir string) []testbin.Target {
+		ompBin = filepath.Join(dir, "omp")
+		pluginDir = filepath.Join(dir, "plugins")
+		legacyDir = filepath.Join(dir, "legacy")
+		return []testbin.Target{
+			{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
+			{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
+			{Pkg: "github.com/ompdev/omp/examples/plugins/upper", Out: filepath.Join(pluginDir, "omp-kind-upper")},
+			{Pkg: "github.com/ompdev/omp/plugins/host/testdata/legacy", Out: filepath.Join(legacyDir, "omp-kind-legacy")},
+		}
+	}, func() error {
 		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
-			return 1
+			return fmt.Errorf("goroutines leaked: %w", err)
 		}
-		if kids := testbin.Children(os.Getpid()); len(kids) > 0 {
-			fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
-			return 1
-		}
-	}
-	return code
+		return nil
+	}))
 }
