@@ -18,6 +18,8 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite" // registers "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ompdev/omp/internal/redact"
 )
 
 //go:embed migrations/*.sql
@@ -41,13 +43,13 @@ const busyTimeout = 10 * time.Second
 // "postgres://…" ("postgresql://…", with pgx's parameters, such as
 // sslmode). A PostgreSQL database should be omp's own: its tables have
 // plain names (runs, tasks, logs…). Every error names the database by
-// Redact(dbURL), on one line. A database whose schema is newer than this
+// redact.URL(dbURL), on one line. A database whose schema is newer than this
 // omp knows is refused with an error wrapping ErrNewerSchema, and left as
 // it is.
 func Open(ctx context.Context, dbURL string) (Store, error) {
 	s, err := open(ctx, dbURL)
 	if err != nil {
-		return nil, fmt.Errorf("run history %s: %w", Redact(dbURL), scrub(err, dbURL))
+		return nil, fmt.Errorf("run history %s: %w", redact.URL(dbURL), scrub(err, dbURL))
 	}
 	return s, nil
 }
@@ -203,39 +205,10 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 	}
 }
 
-// Redact returns a database URL with its password, if any, replaced by
-// "xxxxx": the form every message shows.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		// Unparsable, perhaps because of the password itself: hide all
-		// that could be credentials.
-		if i, j := strings.Index(rawURL, "://"), strings.LastIndex(rawURL, "@"); i >= 0 && j > i {
-			return rawURL[:i+3] + "xxxxx" + rawURL[j:]
-		}
-		return rawURL
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
-
 // scrub makes err one line without url's password in it: pgx writes one
 // line per address it tried (the same one twice with sslmode=prefer), and
 // a driver might quote the password.
 func scrub(err error, rawURL string) error {
-	var pw []string
-	if u, perr := url.Parse(rawURL); perr == nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			pw = append(pw, p)
-		}
-		if p := u.Query().Get("password"); p != "" {
-			pw = append(pw, p)
-		}
-	}
 	msg := err.Error()
 	var clean string
 	seen := map[string]bool{}
@@ -254,9 +227,7 @@ func scrub(err error, rawURL string) error {
 			clean += "; " + line
 		}
 	}
-	for _, p := range pw {
-		clean = strings.ReplaceAll(clean, p, "xxxxx")
-	}
+	clean = redact.Of(rawURL).Text(clean)
 	if clean == msg {
 		return err
 	}

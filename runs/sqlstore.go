@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ompdev/omp/internal/redact"
 )
 
 // sqlStore is the Store of both databases: the schema and the queries are
@@ -104,7 +106,7 @@ func (s *sqlStore) Create(ctx context.Context, r *Run) error {
 		return err
 	}
 	if r.Broker != "" {
-		r.Broker = Redact(r.Broker)
+		r.Broker = redact.URL(r.Broker)
 	}
 	c := r.Counts
 	trigger := r.Trigger

@@ -1,11 +1,8 @@
 package runtime_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/ompdev/omp/internal/testbin"
@@ -23,57 +20,14 @@ var ompBin string
 var pluginDir string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "omp-runtime-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ompBin = filepath.Join(dir, "omp")
-	pluginDir = filepath.Join(dir, "plugins")
-	if err := testbin.Build(
-		testbin.Target{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
-		testbin.Target{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
-	); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if kids := children(); code == 0 && len(kids) > 0 {
-		fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
-		return 1
-	}
-	return code
-}
-
-// children lists the processes whose parent is this one: after the tests,
-// no plugin process may be left.
-func children() []string {
-	var kids []string
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	me := strconv.Itoa(os.Getpid())
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
+	os.Exit(testbin.Main(m, func(dir string) []testbin.Target {
+		ompBin = filepath.Join(dir, "omp")
+		pluginDir = filepath.Join(dir, "plugins")
+		return []testbin.Target{
+			{Pkg: "github.com/ompdev/omp/runtime/testdata/kinds", Out: ompBin},
+			{Pkg: "github.com/ompdev/omp/plugins/host/testdata/crashy", Out: filepath.Join(pluginDir, "omp-kind-crashy")},
 		}
-		// pid (comm) state ppid ...: comm may hold spaces, so split after
-		// its closing parenthesis.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == me {
-			kids = append(kids, s[:i+1])
-		}
-	}
-	return kids
+	}, nil))
 }
 
 // newHost returns a plugin host that serves the built-in kinds from ompBin

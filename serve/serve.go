@@ -451,9 +451,7 @@ func (s *Server) start(path string, src []byte, pipeline string, params map[stri
 		Graph:  g,
 		Blobs:  s.cfg.Blobs,
 		Cancel: cancel,
-		Logf: func(format string, args ...any) {
-			s.cfg.Logger.Error("cannot record the run", "run", id, "error", fmt.Sprintf(format, args...))
-		},
+		Logger: s.cfg.Logger,
 	})
 	if err != nil {
 		cancel()

@@ -43,6 +43,8 @@ import (
 	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob" // mem:// URLs
 	"gocloud.dev/gcerrors"
+
+	"github.com/ompdev/omp/internal/redact"
 )
 
 // ErrNotFound is matched (errors.Is) by the error for a missing object.
@@ -79,7 +81,7 @@ func Open(ctx context.Context, loc string) (*Store, error) {
 	if loc == "" {
 		loc = "."
 	}
-	red := redact(loc)
+	red := redactLoc(loc)
 	if !strings.Contains(loc, "://") {
 		return openDir(loc, red)
 	}
@@ -186,60 +188,17 @@ func unwrapOpen(err error) string {
 // scrub removes the secrets of loc from a driver's message, which may quote
 // the URL verbatim.
 func scrub(msg, loc, red string) string {
-	msg = strings.ReplaceAll(msg, loc, red)
-	u, err := url.Parse(loc)
-	if err != nil {
-		return msg
-	}
-	if p, ok := u.User.Password(); ok && p != "" {
-		msg = strings.ReplaceAll(msg, p, "xxxxx")
-	}
-	for k, vs := range u.Query() {
-		if secretParam.MatchString(k) {
-			for _, v := range vs {
-				if v != "" {
-					msg = strings.ReplaceAll(msg, v, "xxxxx")
-				}
-			}
-		}
-	}
-	return msg
+	return redact.Of(loc).Text(strings.ReplaceAll(msg, loc, red))
 }
 
-// secretParam matches query parameters whose values must not be printed.
-var secretParam = regexp.MustCompile(`(?i)secret|password|token|sig|credential|access_?key`)
-
-// redact returns loc with a URL's password and secret-looking query values
-// replaced, so it can go into logs and error messages.
-func redact(loc string) string {
+// redactLoc returns loc with a URL's credentials and secret-looking query
+// values hidden, so it can go into logs and error messages; a directory,
+// which has no secret and may have an "@" in its name, is left as it is.
+func redactLoc(loc string) string {
 	if !strings.Contains(loc, "://") {
 		return loc
 	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		// Do not echo what might hold a secret in a form we cannot parse.
-		i := strings.Index(loc, "://")
-		return loc[:i] + "://(unparsable URL)"
-	}
-	changed := false
-	if q := u.Query(); len(q) > 0 {
-		for k := range q {
-			if secretParam.MatchString(k) {
-				q[k] = []string{"xxxxx"}
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-	}
-	if _, ok := u.User.Password(); ok {
-		changed = true
-	}
-	if !changed {
-		return loc
-	}
-	return u.Redacted()
+	return redact.URL(loc)
 }
 
 // CheckName reports whether name is a valid object name: non-empty,

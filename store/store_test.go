@@ -207,7 +207,7 @@ func TestOpen(t *testing.T) {
 		{"file://" + dir + "?metadata=all", "file://" + dir + "?metadata=all: metadata must be empty (write .attrs sidecars) or skip"},
 		{"nosuch://bucket", "nosuch://bucket: no driver registered for \"nosuch\" for URL \"nosuch://bucket\"; available schemes: azblob, file, gs, mem, s3"},
 		{"s3://user:hunter2@bucket?secret_access_key=hunter2&region=x&foo=1",
-			"s3://user:xxxxx@bucket?foo=1&region=x&secret_access_key=xxxxx: "},
+			"s3://user:xxxxx@bucket?secret_access_key=xxxxx&region=x&foo=1: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.loc, func(t *testing.T) {
@@ -261,8 +261,13 @@ func TestLocationAndDir(t *testing.T) {
 	if d, _ := s.Dir(); d != wd {
 		t.Errorf("Open(\"\").Dir() = %q, want %q", d, wd)
 	}
-	if got := redact("azblob://c?sas_token=abc&sig=def&domain=x"); got != "azblob://c?domain=x&sas_token=xxxxx&sig=xxxxx" {
-		t.Errorf("redact = %q", got)
+	for loc, want := range map[string]string{
+		"azblob://c?sas_token=abc&sig=def&domain=x": "azblob://c?sas_token=xxxxx&sig=xxxxx&domain=x",
+		"/data/me@host/store":                       "/data/me@host/store",
+	} {
+		if got := redactLoc(loc); got != want {
+			t.Errorf("redactLoc(%q) = %q, want %q", loc, got, want)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/amqpbus"
 )
@@ -24,7 +25,7 @@ func addBrokerFlag(cmd *cobra.Command, p *string) {
 	def := os.Getenv(brokerEnv)
 	cmd.Flags().StringVar(p, "broker", def, "RabbitMQ URL, amqp://USER:PASS@HOST:PORT/VHOST or amqps:// (default $"+brokerEnv+")")
 	if def != "" {
-		cmd.Flags().Lookup("broker").DefValue = redactURL(def)
+		cmd.Flags().Lookup("broker").DefValue = redact.URL(def)
 	}
 }
 
@@ -35,9 +36,6 @@ func checkBroker(url string) error {
 	}
 	return nil
 }
-
-// redactURL hides the password of a broker URL for logs and messages.
-func redactURL(url string) string { return amqpbus.RedactURL(url) }
 
 // busOptions tune the bus for its user.
 type busOptions struct {

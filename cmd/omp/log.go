@@ -42,6 +42,20 @@ func (o logOptions) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, withCode(ExitUsage, fmt.Errorf("--log-format must be text or json, not %q", o.format))
 }
 
+// personLogger is the log of a command a person runs and watches (omp run,
+// omp plugins): key=value text on w, at Info and above, without the time,
+// which the reader has in front of them.
+func personLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
 // warnWriter turns the lines that the plugin host writes for a person
 // ("omp: warning: …") into Warn records, so that a JSON log stays JSON.
 type warnWriter struct{ log *slog.Logger }

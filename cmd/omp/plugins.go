@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 
@@ -45,7 +44,7 @@ listed, broken plugins included.`,
 }
 
 func runPlugins(ctx context.Context, s *streams, opts pluginsOptions) error {
-	log := slog.New(slog.NewTextHandler(s.err, nil))
+	log := personLogger(s.err)
 	h, err := host.New(host.Config{Builtins: builtin.Kinds(), Logger: log, Warnings: s.err})
 	if err != nil {
 		return withCode(ExitInfra, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
 	"github.com/ompdev/omp/runtime"
@@ -95,7 +96,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	host, _ := os.Hostname()
 	broker := ""
 	if opts.broker != "" {
-		broker = redactURL(opts.broker)
+		broker = redact.URL(opts.broker)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	cfg := record.Config{
@@ -108,7 +109,7 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 		},
 		Graph:  g,
 		Cancel: cancel,
-		Logf:   func(format string, args ...any) { fmt.Fprintf(rc.s.err, "omp: warning: "+format+"\n", args...) },
+		Logger: personLogger(rc.s.err),
 	}
 	if rc.blobs != nil {
 		cfg.Blobs = rc.blobs

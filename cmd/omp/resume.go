@@ -190,8 +190,13 @@ func checkResumeFlags(opts runOptions) error {
 
 // openCache gives the run its cache keys and, with --resume or
 // --resume-from, the run it resumes (nil: none). The caller calls close
-// when the run is over.
+// when the run is over. The keys are for the run history (omp why, a later
+// --resume) and the --json document: a run that keeps neither gets no
+// cache, and does not digest each task and each object its tasks read.
 func openCache(ctx context.Context, s *streams, h *host.Host, rec *recording, opts runOptions, g *compiler.Graph, loc string) (*runtime.Cache, *resumed, func(), error) {
+	if opts.noRecord && !opts.json {
+		return nil, nil, func() {}, nil
+	}
 	cache, st, err := newCache(ctx, h, loc)
 	if err != nil {
 		return nil, nil, nil, withCode(ExitInfra, err)

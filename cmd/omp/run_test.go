@@ -108,33 +108,13 @@ func TestRunCancel(t *testing.T) {
 }
 
 // children lists the live processes whose parent is this test process.
-func children(t *testing.T) []int {
+func children(t *testing.T) []string {
 	t.Helper()
 	// Processes are reaped asynchronously by exec.Cmd.Wait: give it a
 	// moment.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		var kids []int
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-			if err != nil {
-				continue
-			}
-			s := string(b)
-			i := strings.LastIndexByte(s, ')')
-			if i < 0 {
-				continue
-			}
-			fields := strings.Fields(s[i+1:])
-			if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) && fields[0] != "Z" {
-				kids = append(kids, pid)
-			}
-		}
+		kids := testbin.Children(os.Getpid())
 		if len(kids) == 0 || time.Now().After(deadline) {
 			return kids
 		}

@@ -14,8 +14,8 @@ import (
 // document with testdata/run_json.golden, times, durations and the run id
 // normalised. Every field the spec lists is present in every task, empty or
 // null where it has no value: a reduce node's name, label and worker, a
-// never-started task's times, a task's log and metrics without any. With
-// UPDATE_SCRIPTS=1 set the golden file is rewritten.
+// never-started task's times, a task's log and metrics without any; with
+// --no-record too. With UPDATE_SCRIPTS=1 set the golden file is rewritten.
 func TestRunJSONDocument(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
 		"p.omp": `script metrics()
@@ -29,26 +29,32 @@ echo '{"ok": true}'
 `,
 		"scripts/flaky.sh": "echo 'no luck' >&2\nexit 1\n",
 	})
-	var out, errOut bytes.Buffer
-	code := execute(context.Background(), &streams{in: strings.NewReader(""), out: &out, err: &errOut},
-		[]string{"run", "--json", "--keep-going", filepath.Join(dir, "p.omp")})
-	if code != ExitFailure {
-		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, ExitFailure, errOut.String())
-	}
-	got := normaliseRunJSON(out.String(), dir)
 	golden := filepath.Join("testdata", "run_json.golden")
-	if os.Getenv("UPDATE_SCRIPTS") != "" {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("run document differs from %s (UPDATE_SCRIPTS=1 to accept):\n%s", golden, got)
+	// --no-record computes no cache keys unless --json asks for them: the
+	// document is the same either way.
+	for _, flags := range [][]string{{}, {"--no-record"}} {
+		t.Run(strings.Join(append([]string{"recorded"}, flags...), " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append(append([]string{"run", "--json", "--keep-going"}, flags...), filepath.Join(dir, "p.omp"))
+			code := execute(context.Background(), &streams{in: strings.NewReader(""), out: &out, err: &errOut}, args)
+			if code != ExitFailure {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, ExitFailure, errOut.String())
+			}
+			got := normaliseRunJSON(out.String(), dir)
+			if os.Getenv("UPDATE_SCRIPTS") != "" && len(flags) == 0 {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("run document differs from %s (UPDATE_SCRIPTS=1 to accept):\n%s", golden, got)
+			}
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
 	"github.com/ompdev/omp/serve"
@@ -25,7 +26,7 @@ func addDBFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "db", def,
 		"run history `URL`: sqlite:PATH, a PATH, or postgres://… (default: $OMP_DB, else .omp/omp.db in the store's directory)")
 	if def != "" {
-		cmd.Flags().Lookup("db").DefValue = runs.Redact(def)
+		cmd.Flags().Lookup("db").DefValue = redact.URL(def)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
 	"github.com/ompdev/omp/runs"
@@ -142,7 +143,7 @@ func runServe(ctx context.Context, s *streams, opts serveOptions) error {
 		Version: version(), Logger: log,
 	}
 	if opts.broker != "" {
-		cfg.Broker = redactURL(opts.broker)
+		cfg.Broker = redact.URL(opts.broker)
 	}
 	if b, err := store.Open(ctx, storeLoc); err == nil {
 		defer b.Close()
@@ -153,7 +154,7 @@ func runServe(ctx context.Context, s *streams, opts serveOptions) error {
 		return withCode(ExitUsage, err)
 	}
 	err = srv.Serve(ctx, func(addr string) {
-		log.Info("serving", "paths", strings.Join(opts.paths, " "), "address", "http://"+addr, "db", runs.Redact(url))
+		log.Info("serving", "paths", strings.Join(opts.paths, " "), "address", "http://"+addr, "db", redact.URL(url))
 	})
 	if err != nil {
 		return withCode(ExitInfra, err)

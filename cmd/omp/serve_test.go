@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,41 +19,28 @@ import (
 // The tests here run omp serve as real processes on a real PostgreSQL
 // database and check, from the run history, what they fired.
 
-var (
-	buildOnce sync.Once
-	ompBin    string
-	buildErr  error
-)
-
-// ompBinary builds omp once for the tests of this file.
+// ompBinary is omp as the tests run it: the copy of the test binary that
+// TestMain puts on $PATH, so that no second omp is built and linked.
 func ompBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "omp-serve-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		ompBin = filepath.Join(dir, "omp")
-		buildErr = testbin.Build(testbin.Target{Pkg: ".", Out: ompBin})
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	omp, err := exec.LookPath("omp")
+	if err != nil {
+		t.Fatalf("omp is not on $PATH, where TestMain puts it: %v", err)
 	}
-	return ompBin
+	return omp
 }
 
 // server is one omp serve process.
 type server struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *testbin.Buffer
 }
 
 func startServer(t *testing.T, db, dir string) *server {
 	t.Helper()
 	cmd := exec.Command(ompBinary(t), "serve", "--db", db, "--listen", "127.0.0.1:0", "--grace", "5s", dir)
-	var buf bytes.Buffer
-	cmd.Stderr = &syncWriter{w: &buf}
+	var buf testbin.Buffer
+	cmd.Stderr = &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,17 +73,6 @@ func (s *server) stop(t *testing.T) {
 		s.cmd.Process.Kill()
 		<-done
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }
 
 func servedDir(t *testing.T, src string) string {

@@ -39,10 +39,7 @@ func startTermEnv(t *testing.T, width, height int, dir, env string, args ...stri
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatalf("tmux, which the terminal tests run omp in, is not installed: %v", err)
 	}
-	omp, err := exec.LookPath("omp")
-	if err != nil {
-		t.Fatal(err)
-	}
+	omp := ompBinary(t)
 	tm := &tmuxTerm{t: t, sock: filepath.Join(t.TempDir(), "tmux"), dir: dir}
 	// CI is unset, so that --progress=auto sees a terminal as a person's;
 	// NO_COLOR keeps colour codes out of the capture, not the redraws.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/lang"
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/host"
@@ -137,7 +138,7 @@ func runWorker(ctx context.Context, s *streams, opts workerOptions) error {
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	log.Info("serving", "labels", strings.Join(opts.labels, ","), "concurrency", opts.concurrency, "broker", redactURL(opts.broker))
+	log.Info("serving", "labels", strings.Join(opts.labels, ","), "concurrency", opts.concurrency, "broker", redact.URL(opts.broker))
 	if err := w.Serve(ctx); err != nil {
 		return withCode(ExitInfra, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/runtime/amqpbus"
 )
 
@@ -127,7 +128,7 @@ func vhost(t TB, base string) string {
 	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil {
-		t.Fatalf("OMP_TEST_AMQP: %v", amqpbus.RedactURL(base))
+		t.Fatalf("OMP_TEST_AMQP: %v", redact.URL(base))
 	}
 	if _, err := exec.LookPath("rabbitmqctl"); err != nil {
 		if os.Getenv("CI") != "" {

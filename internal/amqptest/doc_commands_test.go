@@ -93,7 +93,8 @@ func docCommands(t *testing.T, repo string) map[string][]docCommand {
 // @rabbit:5672/. A worker (`omp worker …`, with or without a trailing &)
 // is started in the background and stopped when its document is done; a
 // command that ends in & too. `go run ./cmd/omp …` builds omp from this
-// checkout and runs in it; every other `omp` is the omp built from it.
+// checkout and runs in it; every other `omp` is the omp built from it. The
+// documents are followed at the same time, each in order.
 func TestDocCommands(t *testing.T) {
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -112,6 +113,10 @@ func TestDocCommands(t *testing.T) {
 			if why, ok := skippedDocs[doc]; ok {
 				t.Skip(why)
 			}
+			// Each document has its own directory and vhost; only the
+			// `go run` lines run in the checkout, whose run history
+			// takes concurrent runs.
+			t.Parallel()
 			url := ""
 			if slices.ContainsFunc(cmds, func(c docCommand) bool { return brokerURL.MatchString(c.line) }) {
 				url = amqptest.VHost(t)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/internal/amqptest"
+	"github.com/ompdev/omp/internal/testbin"
 )
 
 // systemPython is the Python that Debian's python3-nbclient, -ipykernel and
@@ -82,7 +83,7 @@ func startWorkerIn(t *testing.T, dir string, env []string, url, name string, arg
 // it when t ends; if t failed, that output is logged under title.
 func startProc(t *testing.T, name, title string, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, stderr: &testbin.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

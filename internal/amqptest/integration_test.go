@@ -29,45 +29,17 @@ import (
 var ompBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "omp-amqptest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ompBin = filepath.Join(dir, "omp")
-	if err := testbin.Build(testbin.Target{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// syncBuffer collects a process's stderr while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	os.Exit(testbin.Main(m, func(dir string) []testbin.Target {
+		ompBin = filepath.Join(dir, "omp")
+		return []testbin.Target{{Pkg: "github.com/ompdev/omp/cmd/omp", Out: ompBin}}
+	}, nil))
 }
 
 // proc is an `omp worker` process.
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testbin.Buffer
 	done   chan struct{}
 	err    error
 }
@@ -151,6 +123,21 @@ func (p *proc) records(msg string, kv ...any) []map[string]any {
 }
 
 // started and ended count a worker's "start" and successful "end" records.
+// term sends the worker SIGTERM and fails t unless it exits with status 0
+// within d.
+func (p *proc) term(t *testing.T, d time.Duration) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		t.Fatalf("worker %s did not exit within %s of SIGTERM", p.name, d)
+	}
+	if p.err != nil {
+		t.Fatalf("worker %s exited with %v, want status 0:\n%s", p.name, p.err, p.stderr)
+	}
+}
+
 func (p *proc) started() int { return len(p.records("start")) }
 func (p *proc) ended() int   { return len(p.records("end", "outcome", runtime.EventResult)) }
 
@@ -324,7 +311,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	const n = 240
 	g, ids := numbers(n, "150ms")
 	var seen successes
-	var out syncBuffer
+	var out testbin.Buffer
 	console := ompreport.NewConsole(&out, false)
 	console.Graph(g.G)
 	done := make(chan *runtime.Report, 1)
@@ -400,15 +387,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		done := make(chan *runtime.Report, 1)
 		go func() { done <- run(t, g, runtime.Config{Bus: runner(t, url)}) }()
 		a.waitRecords(t, 2, 30*time.Second, "start")
-		a.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-a.done:
-		case <-time.After(15 * time.Second):
-			t.Fatal("worker did not exit within 15s of SIGTERM")
-		}
-		if a.err != nil {
-			t.Fatalf("worker exited with %v, want status 0:\n%s", a.err, a.stderr)
-		}
+		a.term(t, 15*time.Second)
 		if s, r := a.started(), a.ended(); s != 2 || r != 2 {
 			t.Errorf("leaver started %d and finished %d tasks, want 2 and 2:\n%s", s, r, a.stderr)
 		}
@@ -433,15 +412,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 		done := make(chan *runtime.Report, 1)
 		go func() { done <- run(t, g, runtime.Config{Bus: runner(t, url)}) }()
 		a.waitRecords(t, 1, 15*time.Second, "start")
-		a.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-a.done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("worker did not exit within 10s of SIGTERM")
-		}
-		if a.err != nil {
-			t.Fatalf("worker exited with %v, want status 0:\n%s", a.err, a.stderr)
-		}
+		a.term(t, 10*time.Second)
 		startWorker(t, url, "stayer", "--concurrency", "1")
 		rep := <-done
 		wantNumbers(t, rep, 1)

@@ -4,11 +4,15 @@
 package testbin
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"testing"
 	"time"
 )
 
@@ -18,30 +22,117 @@ type Target struct {
 	Out string
 }
 
-// Build builds every target with the go command, stopping at the first that
-// fails; the error carries the compiler's output.
+// Build builds every target with the go command, all at once: each go build
+// spends most of its time linking on one core, and the build cache is
+// shared. The error joins those of the targets that failed, each with the
+// compiler's output.
 func Build(targets ...Target) error {
-	for _, t := range targets {
-		out, err := exec.Command("go", "build", "-o", t.Out, t.Pkg).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("building %s: %v\n%s", t.Pkg, err, out)
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			out, err := exec.Command("go", "build", "-o", t.Out, t.Pkg).CombinedOutput()
+			if err != nil {
+				errs[i] = fmt.Errorf("building %s: %v\n%s", t.Pkg, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Buffer collects a process's output while the test reads it: Write and
+// String may be called at the same time from different goroutines.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// stat reads /proc/PID/stat: the command, and the fields after it (state,
+// ppid, ...); ok is false where it cannot be read.
+func stat(pid string) (command string, fields []string, ok bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return "", nil, false
+	}
+	// The command is in parentheses that the name itself may contain.
+	s := string(b)
+	i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if i < 0 || j < i {
+		return "", nil, false
+	}
+	return s[i+1 : j], strings.Fields(s[j+1:]), true
+}
+
+// Main is a TestMain's body for tests that run built programs: it builds
+// the targets that targets names in a temporary directory, which lives as
+// long as the tests do, runs them, and fails them if they passed but left
+// a process of this one running, or if check, when not nil, says what else
+// they leaked. It returns the exit code for os.Exit.
+func Main(m *testing.M, targets func(dir string) []Target, check func() error) int {
+	dir, err := os.MkdirTemp("", "omp-testbin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := Build(targets(dir)...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		return code
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 	}
-	return nil
+	if kids := Children(os.Getpid()); len(kids) > 0 {
+		fmt.Fprintf(os.Stderr, "processes leaked: %v\n", kids)
+		return 1
+	}
+	return 0
 }
 
 // Alive reports whether process pid runs: a zombie waiting for its reaper
 // does not. It reads /proc, so it answers false where there is none.
 func Alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
+	_, fields, ok := stat(strconv.Itoa(pid))
+	return ok && len(fields) > 0 && fields[0] != "Z"
+}
+
+// Children lists the live processes (not zombies) whose parent is pid, each
+// as "PID COMMAND": a test checks with it that nothing it started outlives
+// what should have stopped it.
+func Children(pid int) []string {
+	parent := strconv.Itoa(pid)
+	entries, _ := os.ReadDir("/proc")
+	var kids []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		command, fields, ok := stat(e.Name()) // not ok: exited meanwhile
+		if ok && len(fields) > 1 && fields[1] == parent && fields[0] != "Z" {
+			kids = append(kids, e.Name()+" "+command)
+		}
 	}
-	// The state follows the command name, in parentheses that the name
-	// itself may contain.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z"
+	return kids
 }
 
 // Exits waits up to within for process pid to be gone, and reports whether
@@ -63,15 +154,10 @@ func Exits(pid int, within time.Duration) bool {
 // report it per operation for a process other than their own (a plugin, a
 // worker): on a shared machine it moves less than wall time does.
 func CPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
+	_, fields, ok := stat(strconv.Itoa(pid))
 	// utime and stime are the 14th and 15th fields, the 12th and 13th
-	// after the parenthesised command name.
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
+	// after the command.
+	if !ok || len(fields) < 13 {
 		return 0
 	}
 	user, _ := strconv.ParseInt(fields[11], 10, 64)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/sdk"
 	"github.com/ompdev/omp/plugins/sdk/sdktest"
@@ -397,7 +398,7 @@ func TestManyConcurrentTasks(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if kids := children(os.Getpid()); len(kids) != 1 {
+	if kids := testbin.Children(os.Getpid()); len(kids) != 1 {
 		t.Errorf("plugin processes: %v, want one", kids)
 	}
 }
@@ -409,7 +410,7 @@ func TestRunWithDoneContext(t *testing.T) {
 	if _, err := h.Run(ctx, task("crashy", "pid"), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
-	if kids := children(os.Getpid()); len(kids) != 0 {
+	if kids := testbin.Children(os.Getpid()); len(kids) != 0 {
 		t.Errorf("a task whose context was done started %v", kids)
 	}
 }

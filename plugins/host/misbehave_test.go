@@ -135,14 +135,14 @@ func TestKindStartsOnlyItsPlugin(t *testing.T) {
 			t.Errorf("Kind(%s) = %+v, %v", name, info, err)
 		}
 	}
-	if kids := children(os.Getpid()); len(kids) != 0 {
+	if kids := testbin.Children(os.Getpid()); len(kids) != 0 {
 		t.Errorf("built-in kinds described by starting %v", kids)
 	}
 	info, err := h.Kind(context.Background(), "crashy")
 	if err != nil || info.Spec.Name != "crashy" || info.Source != filepath.Join(dir, "omp-kind-crashy") {
 		t.Errorf("Kind(crashy) = %+v, %v", info, err)
 	}
-	if kids := children(os.Getpid()); len(kids) != 1 {
+	if kids := testbin.Children(os.Getpid()); len(kids) != 1 {
 		t.Errorf("plugin processes %v, want crashy's alone", kids)
 	}
 	if _, err := os.Stat(pidfile); err == nil {
@@ -301,7 +301,7 @@ func TestCrashSparesOtherTasks(t *testing.T) {
 			}
 			// The process it ran on alone is gone; the kind's next task
 			// gets a fresh shared one.
-			if kids := children(os.Getpid()); len(kids) != 0 {
+			if kids := testbin.Children(os.Getpid()); len(kids) != 0 {
 				t.Errorf("plugin processes left: %v", kids)
 			}
 			if p := pid(t, h); p == shared || p == got.PID {

@@ -18,32 +18,6 @@ import (
 	"github.com/ompdev/omp/plugins/sdk"
 )
 
-// children returns the live child processes of pid, as "PID COMMAND".
-func children(pid int) []string {
-	parent := strconv.Itoa(pid)
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var kids []string
-	for _, path := range stats {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// The command is in parentheses and may contain spaces: the fields
-		// after the last ')' are state, ppid, ...
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 || fields[1] != parent || fields[0] == "Z" {
-			continue
-		}
-		kids = append(kids, filepath.Base(filepath.Dir(path))+" "+s[strings.IndexByte(s, '(')+1:i])
-	}
-	return kids
-}
-
 func TestCloseStopsEveryPlugin(t *testing.T) {
 	h, err := New(Config{Builtins: builtin.Kinds(), Self: []string{ompBin}, PluginPath: []string{pluginDir}})
 	if err != nil {
@@ -66,7 +40,7 @@ func TestCloseStopsEveryPlugin(t *testing.T) {
 			t.Fatalf("%s: %v", tk.Kind, err)
 		}
 	}
-	if kids := children(os.Getpid()); len(kids) != 4 {
+	if kids := testbin.Children(os.Getpid()); len(kids) != 4 {
 		t.Errorf("%d plugin processes running (%v), want 4", len(kids), kids)
 	}
 	start := time.Now()
@@ -74,7 +48,7 @@ func TestCloseStopsEveryPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Close took %v", time.Since(start))
-	if kids := children(os.Getpid()); len(kids) != 0 {
+	if kids := testbin.Children(os.Getpid()); len(kids) != 0 {
 		t.Errorf("after Close, still running: %v", kids)
 	}
 }
@@ -129,7 +103,7 @@ func TestKilledHostTakesPluginsWithIt(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	plugins := children(helper.Process.Pid)
+	plugins := testbin.Children(helper.Process.Pid)
 	if len(plugins) != 1 {
 		t.Fatalf("helper's children: %v, want one plugin", plugins)
 	}
@@ -161,7 +135,7 @@ func TestCloseKillsAStubbornPlugin(t *testing.T) {
 	if d := time.Since(start); d < killGrace || d > killGrace+2*time.Second {
 		t.Errorf("Close took %v, want a little over %v", d, killGrace)
 	}
-	if kids := children(os.Getpid()); len(kids) != 0 {
+	if kids := testbin.Children(os.Getpid()); len(kids) != 0 {
 		t.Errorf("after Close, still running: %v", kids)
 	}
 }

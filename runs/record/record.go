@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/user"
 	"sync"
@@ -51,9 +52,10 @@ type Config struct {
 	// Cancel is called, once, when someone asks for the run to be
 	// cancelled (omp cancel): it should cancel the run as Ctrl-C does.
 	Cancel func()
-	// Logf reports a failed write; the run goes on, and Close returns
-	// the first such error. Default: nothing.
-	Logf func(format string, args ...any)
+	// Logger reports the first failed write, with the run and the error as
+	// attributes; the run goes on, and Close returns that error. Default:
+	// nothing is logged.
+	Logger *slog.Logger
 
 	// FlushInterval is how often the buffer is written. Default 200ms.
 	FlushInterval time.Duration
@@ -121,7 +123,7 @@ func (p *pending) setTask(t runs.Task, key *cachekey.Key) {
 // Start starts the recorder, which creates the run's row first thing, off
 // the caller's path: for a large graph, encoding and writing it takes a
 // noticeable share of a short run. Should that fail, the run goes on
-// unrecorded, Logf says why and Close returns the error. (That the
+// unrecorded, Logger says why and Close returns the error. (That the
 // database can be opened and reached is for the caller to check before the
 // run starts, with runs.Open.)
 func Start(ctx context.Context, cfg Config) (*Recorder, error) {
@@ -137,8 +139,8 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 4096
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = func(string, ...any) {}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Cancel == nil {
 		cfg.Cancel = func() {}
@@ -400,7 +402,7 @@ func (r *Recorder) fail(err error) {
 	}
 	r.errMu.Unlock()
 	if first {
-		r.cfg.Logf("recording run %s: %v", r.cfg.Run.ID, err)
+		r.cfg.Logger.Error("cannot record the run", "run", r.cfg.Run.ID, "error", err)
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/logtest"
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
 	"github.com/ompdev/omp/runtime"
@@ -215,7 +216,7 @@ func TestRecorderCancel(t *testing.T) {
 	}
 }
 
-// A run that cannot be created is recorded no further: Logf says why, and
+// A run that cannot be created is recorded no further: the logger says why, and
 // Close returns it.
 func TestRecorderCreateFails(t *testing.T) {
 	db := openDB(t)
@@ -223,8 +224,8 @@ func TestRecorderCreateFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := record.Config{Store: db, Run: runs.Run{ID: "r1", File: "/p.omp"}}
-	var logged []string
-	cfg.Logf = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+	logged, log := logtest.New()
+	cfg.Logger = log
 	second, err := record.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -237,8 +238,10 @@ func TestRecorderCreateFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("a second run r1: %v", err)
 	}
-	if len(logged) != 1 || !strings.Contains(logged[0], "recording run r1: create: ") {
-		t.Errorf("logged %q", logged)
+	recs := logged.Records()
+	if len(recs) != 1 || recs[0].Level != slog.LevelError || recs[0].Message != "cannot record the run" ||
+		!recs[0].Has("run", "r1") || !strings.Contains(recs[0].Attr("error"), "create: ") {
+		t.Errorf("logged %v", recs)
 	}
 }
 

@@ -38,6 +38,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/ompdev/omp/internal/redact"
 	"github.com/ompdev/omp/runtime"
 )
 
@@ -47,7 +48,7 @@ var ErrClosed = errors.New("amqpbus: bus is closed")
 // Bus is a runtime.Bus on RabbitMQ.
 type Bus struct {
 	cfg Config
-	red redactor
+	red redact.Secrets
 	log watermill.LoggerAdapter
 
 	pubConn *wamqp.ConnectionWrapper
@@ -78,7 +79,7 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	b := &Bus{
 		cfg:      cfg,
-		red:      newRedactor(cfg.URL),
+		red:      redact.Of(cfg.URL),
 		closed:   make(chan struct{}),
 		declared: map[string]bool{},
 	}
@@ -99,7 +100,7 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	fail := func(err error) (*Bus, error) {
 		b.subConn.Close()
 		b.pubConn.Close()
-		return nil, b.red.err(err)
+		return nil, b.red.Error(err)
 	}
 	if err := b.withChannel(ctx, b.declareDead); err != nil {
 		return fail(fmt.Errorf("amqpbus: %w", err))
@@ -143,7 +144,7 @@ func (b *Bus) connConfig(role string) wamqp.ConnectionConfig {
 // dialError makes the one-line error of a broker that cannot be reached,
 // saying how long New tried if it tried more than once.
 func (b *Bus) dialError(err error, start time.Time) error {
-	msg := strings.ReplaceAll(b.red.string(err.Error()), "\n", " ")
+	msg := strings.ReplaceAll(b.red.Text(err.Error()), "\n", " ")
 	// watermill-amqp wraps amqp091-go's error in this, which says nothing.
 	msg = strings.TrimPrefix(msg, "cannot connect to AMQP: ")
 	if b.cfg.ConnectWait > 0 && unreachable(err) {
@@ -311,7 +312,7 @@ func (b *Bus) Prepare(ctx context.Context, runID string, labels []string) error 
 		return nil
 	})
 	if err != nil {
-		return b.red.err(fmt.Errorf("amqpbus: prepare run %s: %w", runID, err))
+		return b.red.Error(fmt.Errorf("amqpbus: prepare run %s: %w", runID, err))
 	}
 	b.mu.Lock()
 	for _, l := range todo {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ompdev/omp/internal/redact"
 )
 
 // Config configures a Bus. URL is required; everything else has a default.
@@ -143,11 +146,11 @@ func (c *Config) Validate() error {
 
 // CheckURL reports whether rawURL is a broker URL omp can use: amqp:// or
 // amqps:// with a host and, if it names one, a port from 1 to 65535. The
-// error quotes the URL redacted by RedactURL, whatever its form.
+// error quotes the URL redacted by redact.URL, whatever its form.
 func CheckURL(rawURL string) error {
-	red := RedactURL(rawURL)
+	red := redact.URL(rawURL)
 	scheme, _, hasScheme := strings.Cut(rawURL, "://")
-	if !hasScheme || !schemePrefix.MatchString(scheme+"://") {
+	if !hasScheme || !schemeName.MatchString(scheme) {
 		return fmt.Errorf("invalid broker URL %q: missing amqp:// or amqps://", red)
 	}
 	if s := strings.ToLower(scheme); s != "amqp" && s != "amqps" {
@@ -173,4 +176,31 @@ func CheckURL(rawURL string) error {
 		}
 	}
 	return nil
+}
+
+// schemeName matches a URL scheme (RFC 3986, 3.1).
+var schemeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// HostPort returns the host:port a broker URL names, with the scheme's
+// default port when the URL names none.
+func HostPort(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "<unparsable broker URL>"
+	}
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "5672"
+	if u.Scheme == "amqps" {
+		port = "5671"
+	}
+	host := u.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + port
 }

@@ -26,7 +26,7 @@ func newEventSubscriber(b *Bus) (*eventSubscriber, error) {
 	cfg.Consume.Qos.PrefetchCount = b.cfg.EventPrefetch
 	sub, err := wamqp.NewSubscriberWithConnection(cfg, b.log, b.subConn)
 	if err != nil {
-		return nil, b.red.err(fmt.Errorf("amqpbus: %w", err))
+		return nil, b.red.Error(fmt.Errorf("amqpbus: %w", err))
 	}
 	return &eventSubscriber{b: b, sub: sub}, nil
 }
@@ -44,7 +44,7 @@ func (s *eventSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 	}
 	in, err := s.sub.Subscribe(ctx, topic)
 	if err != nil {
-		return nil, s.b.red.err(fmt.Errorf("amqpbus: subscribe to %s: %w", topic, err))
+		return nil, s.b.red.Error(fmt.Errorf("amqpbus: subscribe to %s: %w", topic, err))
 	}
 	out := make(chan *message.Message)
 	s.b.wg.Add(1)
@@ -70,7 +70,7 @@ func (s *eventSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 				return err
 			})
 			if err != nil {
-				s.b.log.Error("Cannot delete event queue", s.b.red.err(err), map[string]any{"queue": q})
+				s.b.log.Error("Cannot delete event queue", s.b.red.Error(err), map[string]any{"queue": q})
 			}
 		}
 	}()

@@ -40,7 +40,7 @@ func (s fanoutSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 	// is published afterwards reaches the queue.
 	ch, deliveries, err := s.open(topic, queue)
 	if err != nil {
-		return nil, b.red.err(fmt.Errorf("amqpbus: subscribe to %s: %w", topic, err))
+		return nil, b.red.Error(fmt.Errorf("amqpbus: subscribe to %s: %w", topic, err))
 	}
 	out := make(chan *message.Message)
 	b.wg.Add(1)
@@ -111,7 +111,7 @@ func (s fanoutSubscriber) consume(ctx context.Context, topic, queue string, ch *
 				break
 			}
 			if err != errNotConnected {
-				b.log.Error("Cannot subscribe again, retrying", b.red.err(err), fields)
+				b.log.Error("Cannot subscribe again, retrying", b.red.Error(err), fields)
 			}
 		}
 		b.log.Info("Subscribed again", fields)

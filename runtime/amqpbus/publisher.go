@@ -33,7 +33,7 @@ type publisher struct {
 func newPublisher(b *Bus) (*publisher, error) {
 	p, err := wamqp.NewPublisherWithConnection(b.wconfig(), b.log, b.pubConn)
 	if err != nil {
-		return nil, b.red.err(fmt.Errorf("amqpbus: %w", err))
+		return nil, b.red.Error(fmt.Errorf("amqpbus: %w", err))
 	}
 	return &publisher{b: b, p: p}, nil
 }
@@ -66,7 +66,7 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return p.b.red.err(fmt.Errorf("amqpbus: publish to %s: %w", topic, err))
+			return p.b.red.Error(fmt.Errorf("amqpbus: publish to %s: %w", topic, err))
 		}
 		p.b.log.Debug("Publish failed, retrying", watermill.LogFields{"topic": topic, "err": err.Error()})
 		select {

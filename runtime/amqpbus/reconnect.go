@@ -55,7 +55,7 @@ func (b *Bus) redeclare() {
 			return nil
 		})
 		if err != nil && !b.isClosed() {
-			b.log.Error("Cannot declare the task queues again after a reconnect", b.red.err(err), nil)
+			b.log.Error("Cannot declare the task queues again after a reconnect", b.red.Error(err), nil)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/ompdev/omp/internal/redact"
 )
 
 // redactHandler scrubs the broker's password from the message and every
@@ -13,7 +15,7 @@ import (
 // URL in errors and fields that omp does not write itself.
 type redactHandler struct {
 	next slog.Handler
-	r    redactor
+	r    redact.Secrets
 }
 
 func (h redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -21,7 +23,7 @@ func (h redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h redactHandler) Handle(ctx context.Context, rec slog.Record) error {
-	out := slog.NewRecord(rec.Time, rec.Level, h.r.string(rec.Message), rec.PC)
+	out := slog.NewRecord(rec.Time, rec.Level, h.r.Text(rec.Message), rec.PC)
 	rec.Attrs(func(a slog.Attr) bool {
 		if a, ok := h.attr(a); ok {
 			out.AddAttrs(a)
@@ -52,7 +54,7 @@ func (h redactHandler) attr(a slog.Attr) (slog.Attr, bool) {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, h.r.string(v.String())), true
+		return slog.String(a.Key, h.r.Text(v.String())), true
 	case slog.KindGroup:
 		g := v.Group()
 		red := make([]any, 0, len(g))
@@ -67,12 +69,12 @@ func (h redactHandler) attr(a slog.Attr) (slog.Attr, bool) {
 		case nil:
 			return a, false
 		case error:
-			return slog.String(a.Key, h.r.string(x.Error())), true
+			return slog.String(a.Key, h.r.Text(x.Error())), true
 		default:
-			if len(h.r.secrets) == 0 {
+			if h.r.None() {
 				return a, true
 			}
-			return slog.String(a.Key, h.r.string(fmt.Sprint(x))), true
+			return slog.String(a.Key, h.r.Text(fmt.Sprint(x))), true
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}, true
@@ -81,7 +83,7 @@ func (h redactHandler) attr(a slog.Attr) (slog.Attr, bool) {
 // watermillLogger is what the bus and Watermill log through: l with the
 // password scrubbed. Watermill's Info records are chatter about channels
 // opening and closing, so they come out at Debug, as do the bus's own.
-func watermillLogger(l *slog.Logger, r redactor) watermill.LoggerAdapter {
+func watermillLogger(l *slog.Logger, r redact.Secrets) watermill.LoggerAdapter {
 	return watermill.NewSlogLoggerWithLevelMapping(slog.New(redactHandler{next: l.Handler(), r: r}), map[slog.Level]slog.Level{
 		slog.LevelInfo: slog.LevelDebug,
 	})

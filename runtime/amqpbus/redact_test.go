@@ -10,32 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/ompdev/omp/internal/logtest"
+	"github.com/ompdev/omp/internal/redact"
 )
-
-func TestRedactURL(t *testing.T) {
-	tests := []struct{ name, in, want string }{
-		{"password", "amqp://guest:s3cret@rabbit:5672/", "amqp://guest:xxxxx@rabbit:5672/"},
-		{"tls and vhost", "amqps://omp:p%40ss@mq.example.com/prod", "amqps://omp:xxxxx@mq.example.com/prod"},
-		{"user only, maybe a token", "amqp://guest@rabbit/", "amqp://xxxxx@rabbit/"},
-		{"no credentials", "amqp://127.0.0.1:5672/", "amqp://127.0.0.1:5672/"},
-		{"unparsable", "amqp://u:p@[::1/%zz", "amqp://u:xxxxx@[::1/%zz"},
-		{"slash in password", "amqp://u:12/ab@rabbit/", "amqp://u:xxxxx@rabbit/"},
-		{"@ in password", "amqp://u:p@ss@rabbit/", "amqp://u:xxxxx@rabbit/"},
-		{"no colon after scheme", "amqp//guest:Secret9@127.0.0.1:5672/", "amqp//guest:xxxxx@127.0.0.1:5672/"},
-		{"no scheme", "guest:Secret9@127.0.0.1:5672/", "guest:xxxxx@127.0.0.1:5672/"},
-		{"no slashes", "amqp:guest:Secret9@127.0.0.1", "amqp:guest:xxxxx@127.0.0.1"},
-		{"password only", ":Secret9@rabbit", ":xxxxx@rabbit"},
-		{"scheme-like password", "amqp://u:x://Secret9@rabbit", "amqp://u:xxxxx@rabbit"},
-		{"empty", "", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := RedactURL(tc.in); got != tc.want {
-				t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
 
 func TestHostPort(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -81,29 +57,13 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
-func TestRedactorScrubsErrors(t *testing.T) {
-	r := newRedactor("amqp://guest:s3cr%2Ft@rabbit/")
-	base := errors.New("boom")
-	err := r.err(fmt.Errorf("dial %s and %s: %w", "amqp://guest:s3cr/t@rabbit/", "amqp://guest:s3cr%2Ft@rabbit/", base))
-	want := "dial amqp://guest:xxxxx@rabbit/ and amqp://guest:xxxxx@rabbit/: boom"
-	if err.Error() != want {
-		t.Errorf("got %q, want %q", err.Error(), want)
-	}
-	if !errors.Is(err, base) {
-		t.Error("the redacted error no longer wraps the original")
-	}
-	if got := r.string("no secret here"); got != "no secret here" {
-		t.Errorf("got %q", got)
-	}
-}
-
 // TestWatermillLoggerRedacts: whatever Watermill or the bus logs reaches
 // the Logger without the password, in the message, fields, errors and
 // attributes given through With; chatter comes out at Debug.
 func TestWatermillLoggerRedacts(t *testing.T) {
 	const url = "amqp://guest:s3cr%2Ft@rabbit/"
 	rec, log := logtest.New()
-	l := watermillLogger(log, newRedactor(url)).With(watermill.LogFields{"amqp_uri": url})
+	l := watermillLogger(log, redact.Of(url)).With(watermill.LogFields{"amqp_uri": url})
 	l.Error("dial amqp://guest:s3cr/t@rabbit/ failed", fmt.Errorf("dial %s: %w", url, errors.New("refused")), watermill.LogFields{
 		"uri": url, "n": 3, "addr": struct{ URL string }{url},
 	})

@@ -63,12 +63,12 @@ func (s *taskSubscriber) reject(topic string, d amqp.Delivery, reason string) {
 	})
 	fields := watermill.LogFields{"topic": topic, "reason": reason}
 	if err != nil {
-		b.log.Error("Cannot move an unreadable task message to the dead-letter queue; it goes back to its queue", b.red.err(err), fields)
+		b.log.Error("Cannot move an unreadable task message to the dead-letter queue; it goes back to its queue", b.red.Error(err), fields)
 		d.Nack(false, true)
 		return
 	}
 	b.log.Error(fmt.Sprintf("Moved an unreadable task message to %s", b.name(deadName)), nil, fields)
 	if err := d.Ack(false); err != nil {
-		b.log.Error("Cannot ack a rejected task message; the broker will deliver it again", b.red.err(err), fields)
+		b.log.Error("Cannot ack a rejected task message; the broker will deliver it again", b.red.Error(err), fields)
 	}
 }

@@ -59,7 +59,7 @@ func (s *taskSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *m
 		return nil, ErrClosed
 	}
 	if err := s.b.withChannel(ctx, func(ch *amqp.Channel) error { return s.b.declareTaskQueue(ch, topic) }); err != nil {
-		return nil, s.b.red.err(fmt.Errorf("amqpbus: subscribe to %s: %w", topic, err))
+		return nil, s.b.red.Error(fmt.Errorf("amqpbus: subscribe to %s: %w", topic, err))
 	}
 	out := make(chan *message.Message)
 	s.b.wg.Add(1)
@@ -82,7 +82,7 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		ch, deliveries, dead, err := s.open(topic, tag)
 		if err != nil {
 			if err != errNotConnected {
-				b.log.Error("Cannot consume, retrying", b.red.err(err), fields)
+				b.log.Error("Cannot consume, retrying", b.red.Error(err), fields)
 			}
 			if b.sleep(ctx, wait) != nil {
 				return
@@ -92,7 +92,7 @@ func (s *taskSubscriber) consume(ctx context.Context, topic string, out chan *me
 		wait = 100 * time.Millisecond
 		stopped := false
 		acks := newAcker(ch, func(err error) {
-			b.log.Error("Cannot ack a task message; the broker will deliver it again", b.red.err(err), fields)
+			b.log.Error("Cannot ack a task message; the broker will deliver it again", b.red.Error(err), fields)
 		})
 	loop:
 		for {

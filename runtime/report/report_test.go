@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ompdev/omp/compiler"
+	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/lang"
 	"github.com/ompdev/omp/plugins/builtin"
 	"github.com/ompdev/omp/plugins/echo"
@@ -179,29 +179,10 @@ func TestConsoleQuiet(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while the console's flush timer
-// writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestConsoleFlushes checks that a line does not wait in the buffer for the
 // next one: a task that starts and then runs for an hour must show at once.
 func TestConsoleFlushes(t *testing.T) {
-	var buf syncBuffer
+	var buf testbin.Buffer
 	c := NewConsole(&buf, false)
 	c.Notify(runtime.Update{Type: runtime.UpdateState, State: runtime.Started, Task: &runtime.TaskReport{Kind: "script", Name: "long"}})
 	deadline := time.Now().Add(2 * time.Second)
