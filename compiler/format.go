@@ -132,9 +132,9 @@ func writeValue(b *strings.Builder, v any) {
 	}
 }
 
-// edges calls fn for every edge: from an input (data) or from a node a Ref
-// names (ref).
-func (g *Graph) edges(fn func(from, to string, ref bool)) {
+// Edges calls fn for every edge, in the order omp graph draws them: from an
+// input (data) or from a node a Ref names (ref).
+func (g *Graph) Edges(fn func(from, to string, ref bool)) {
 	for _, n := range g.Nodes {
 		in := map[string]bool{}
 		for _, i := range n.Inputs {
@@ -167,7 +167,7 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 		}
 		fmt.Fprintf(bw, "  %s [%s];\n", dotQuote(n.ID), attrs)
 	}
-	g.edges(func(from, to string, ref bool) {
+	g.Edges(func(from, to string, ref bool) {
 		style := ""
 		if ref {
 			style = " [style=dashed]"
@@ -212,7 +212,7 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 		}
 		fmt.Fprintf(bw, "  %s%s\"%s\"%s\n", id, open, label, close)
 	}
-	g.edges(func(from, to string, ref bool) {
+	g.Edges(func(from, to string, ref bool) {
 		arrow := "-->"
 		if ref {
 			arrow = "-.->"

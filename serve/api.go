@@ -3,16 +3,20 @@ package serve
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ompdev/omp/compiler"
 	"github.com/ompdev/omp/runs"
 	"github.com/ompdev/omp/runs/record"
+	"github.com/ompdev/omp/webui"
 )
 
 // SubmitRequest is the body of POST /api/runs.
@@ -58,17 +62,49 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/runs/{id}/logs", s.logs)
 	mux.HandleFunc("GET /api/runs/{id}/events", s.events)
 	mux.HandleFunc("POST /api/runs/{id}/cancel", s.cancel)
+	mux.HandleFunc("GET /api/runs/{id}/transitions", s.transitions)
+	mux.HandleFunc("GET /api/runs/{id}/metrics", s.runMetrics)
+	mux.HandleFunc("GET /api/metrics", s.metrics)
 	mux.HandleFunc("GET /api/schedules", s.schedules)
+	ui := webui.New(webui.Config{DB: s.cfg.DB, Schedules: s.uiSchedules, Logger: s.cfg.Logger})
+	ui.Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.Method != http.MethodGet {
+			writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+			return
+		}
+		ui.NotFound(w, "no page "+r.URL.Path)
 	})
 	return s.auth(mux)
 }
+
+// tokenCookie carries the token for a browser, which cannot send an
+// Authorization header with a page or an EventSource: opening any page
+// with ?token=TOKEN once sets it.
+const tokenCookie = "omp_token"
 
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" && r.URL.Path != "/healthz" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok {
+				if c, err := r.Cookie(tokenCookie); err == nil {
+					got, ok = c.Value, true
+				}
+			}
+			if q := r.URL.Query().Get("token"); q != "" && r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
+				if subtle.ConstantTimeCompare([]byte(q), []byte(s.cfg.Token)) == 1 {
+					// The token leaves the address bar (and the history)
+					// at once; the cookie goes only to this server.
+					http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+					u := *r.URL
+					qs := u.Query()
+					qs.Del("token")
+					u.RawQuery = qs.Encode()
+					http.Redirect(w, r, u.String(), http.StatusSeeOther)
+					return
+				}
+			}
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", "Bearer")
 				writeError(w, http.StatusUnauthorized, "a valid token is required: Authorization: Bearer TOKEN")
@@ -251,6 +287,106 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (s *Server) transitions(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.cfg.DB.Transitions(r.Context(), run.ID, r.URL.Query().Get("node"))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	if list == nil {
+		list = []runs.Transition{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// runMetrics is GET /api/runs/{id}/metrics?name=&task=.
+func (s *Server) runMetrics(w http.ResponseWriter, r *http.Request) {
+	run, ok := s.run(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	s.writeMetrics(w, r, runs.MetricFilter{RunIDs: []string{run.ID}, Name: q.Get("name"), Task: q.Get("task")})
+}
+
+// metrics is GET /api/metrics?file=&name=&task=[&format=csv]: the values
+// of every run, newest run first; file is as the runs record it (absolute).
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.writeMetrics(w, r, runs.MetricFilter{File: q.Get("file"), Name: q.Get("name"), Task: q.Get("task")})
+}
+
+func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request, f runs.MetricFilter) {
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		writeError(w, http.StatusBadRequest, "format %q: want json or csv", format)
+		return
+	}
+	list, err := s.cfg.DB.Metrics(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	if list == nil {
+		list = []runs.Metric{}
+	}
+	if format != "csv" {
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
+	name := "metrics.csv"
+	if f.Name != "" {
+		name = strings.Map(func(r rune) rune {
+			if r == '"' || r == '\\' || r < ' ' {
+				return '_'
+			}
+			return r
+		}, f.Name) + ".csv"
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"run_id", "node", "name", "step", "value", "time"})
+	for _, m := range list {
+		_ = cw.Write([]string{m.RunID, m.Node, m.Name, strconv.Itoa(m.Step), strconv.FormatFloat(m.Value, 'g', -1, 64), m.Time.UTC().Format(time.RFC3339Nano)})
+	}
+	cw.Flush()
+}
+
+// nextFires are a schedule's next three ticks after now.
+func nextFires(sc *compiler.Schedule, now time.Time) []time.Time {
+	var next []time.Time
+	at := now
+	for range 3 {
+		at = sc.Next(at)
+		next = append(next, at)
+	}
+	return next
+}
+
+// uiSchedules is what the schedules page shows.
+func (s *Server) uiSchedules() ([]webui.Schedule, map[string]string) {
+	now := time.Now()
+	var list []webui.Schedule
+	problems := map[string]string{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.sortedFiles() {
+		if f.err != "" {
+			problems[f.key] = f.err
+		}
+		abs, _ := filepath.Abs(f.path)
+		for _, sc := range f.scheds {
+			list = append(list, webui.Schedule{File: f.key, Path: abs, Pipeline: sc.Pipeline, Spec: sc.Spec, Zone: sc.Zone, Next: nextFires(sc, now)})
+		}
+	}
+	return list, problems
+}
+
 func (s *Server) schedules(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	out := SchedulesReport{Schedules: []ScheduleInfo{}, Errors: []FileInfo{}}
@@ -260,13 +396,8 @@ func (s *Server) schedules(w http.ResponseWriter, r *http.Request) {
 			out.Errors = append(out.Errors, FileInfo{File: f.key, Error: f.err})
 		}
 		for _, sc := range f.scheds {
-			in := ScheduleInfo{File: f.key, Pipeline: sc.Pipeline, Schedule: sc.Spec, Timezone: sc.Zone, Overlap: sc.Overlap, Catchup: sc.Catchup}
-			at := now
-			for range 3 {
-				at = sc.Next(at)
-				in.Next = append(in.Next, at)
-			}
-			out.Schedules = append(out.Schedules, in)
+			out.Schedules = append(out.Schedules, ScheduleInfo{File: f.key, Pipeline: sc.Pipeline, Schedule: sc.Spec,
+				Timezone: sc.Zone, Overlap: sc.Overlap, Catchup: sc.Catchup, Next: nextFires(sc, now)})
 		}
 	}
 	s.mu.Unlock()

@@ -7,7 +7,8 @@
 // a SQLite history is the only one on it (a second is refused at start); a
 // file that stops compiling keeps its last good version's schedules; a
 // submitted path runs only if it resolves, symlinks followed, inside a
-// served path; the API answers on loopback only unless it has a token;
+// served path; the API and the web pages (package webui) answer on
+// loopback only unless the server has a token, which they then require;
 // and on shutdown running runs get Grace to finish before they are
 // cancelled, and are recorded either way.
 package serve

@@ -134,7 +134,8 @@ func TestAPIErrors(t *testing.T) {
 		{"POST", "/api/runs", `{"fiel": "ok.omp"}`, "tok", 400, "unknown field"},
 		{"POST", "/api/runs", `not json`, "tok", 400, "bad request body"},
 		{"POST", "/api/runs", big, "tok", 413, "exceeds"},
-		{"GET", "/nowhere", "", "tok", 404, "no such endpoint"},
+		{"GET", "/api/nowhere", "", "tok", 404, "no such endpoint"},
+		{"POST", "/nowhere", "", "tok", 404, "no such endpoint"},
 	}
 	for _, tt := range tests {
 		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))

@@ -15,6 +15,7 @@ import (
 	"github.com/ompdev/omp/runtime"
 	"github.com/ompdev/omp/runtime/report"
 	"github.com/ompdev/omp/store"
+	"github.com/ompdev/omp/webui"
 )
 
 // recording is omp run's side of the run history: nothing with
@@ -27,6 +28,9 @@ type recording struct {
 	id    string
 	// resumedFrom is the run this one resumes, or "".
 	resumedFrom string
+	// tmp is the directory of a history made only for an HTML report of
+	// a run that is not recorded (--no-record), removed at the end.
+	tmp string
 }
 
 // openRecording opens the run history before anything of the run starts:
@@ -35,6 +39,20 @@ type recording struct {
 // current directory.
 func openRecording(ctx context.Context, s *streams, opts runOptions, storeLoc string) (*recording, error) {
 	rc := &recording{s: s, id: runtime.NewRunID()}
+	if opts.noRecord && len(htmlReports(opts.report)) > 0 {
+		// The report is built from a run history, as omp serve's page
+		// is: this one lives as long as the command.
+		dir, err := os.MkdirTemp("", "omp-report-")
+		if err != nil {
+			return nil, withCode(ExitInfra, err)
+		}
+		rc.tmp = dir
+		if rc.db, err = openDB(ctx, "sqlite:"+filepath.Join(dir, "omp.db")); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		return rc, nil
+	}
 	if opts.noRecord {
 		return rc, nil
 	}
@@ -69,7 +87,9 @@ func (rc *recording) start(ctx context.Context, g *compiler.Graph, opts runOptio
 	if err != nil {
 		return nil, nil, withCode(ExitInfra, fmt.Errorf("recording the params: %w", err))
 	}
-	if b, err := store.Open(ctx, storeLoc); err == nil {
+	// An unrecorded run leaves nothing in the store, not even a result
+	// too large for the report's history (recorded there as null).
+	if b, err := store.Open(ctx, storeLoc); err == nil && rc.tmp == "" {
 		rc.blobs = b
 	}
 	host, _ := os.Hostname()
@@ -144,4 +164,32 @@ func (rc *recording) close() {
 	if rc.db != nil {
 		rc.db.Close()
 	}
+	if rc.tmp != "" {
+		os.RemoveAll(rc.tmp)
+	}
+}
+
+// writeHTML writes the run, as recorded, as an HTML report to each path.
+func (rc *recording) writeHTML(ctx context.Context, paths []string) error {
+	if len(paths) == 0 || rc.db == nil {
+		return nil
+	}
+	v, err := webui.LoadRun(ctx, rc.db, rc.id, true)
+	if err != nil {
+		return fmt.Errorf("--report: reading run %s back: %w", rc.id, err)
+	}
+	for _, path := range paths {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+		err = webui.WriteReport(f, v)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--report %s: %w", path, err)
+		}
+	}
+	return nil
 }

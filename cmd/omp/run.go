@@ -33,7 +33,7 @@ type runOptions struct {
 	workers   int
 	keepGoing bool
 	json      bool
-	report    string
+	report    []string // JUnit (.xml) and HTML (.html) reports
 	broker    string
 	progress  string
 	db        string
@@ -74,7 +74,7 @@ succeeded, 1 a task failed, 2 usage or compile error, 3 infrastructure
 	f.IntVar(&opts.workers, "workers", defaultWorkers(), "tasks run at once by the embedded workers")
 	f.BoolVar(&opts.keepGoing, "keep-going", false, "after a failure, run every task that does not depend on it")
 	f.BoolVar(&opts.json, "json", false, "print one JSON document about the run to stdout")
-	f.StringVar(&opts.report, "report", "", "write a JUnit XML report to `FILE`")
+	f.StringArrayVar(&opts.report, "report", nil, "write a report to `FILE`: JUnit XML for .xml, a self-contained HTML page for .html (may be given twice)")
 	f.StringVar(&opts.progress, "progress", "auto", "progress on stderr: `auto`, tty (redrawn in place), plain (a line per change) or quiet (failures only)")
 	addBrokerFlag(cmd, &opts.broker)
 	addWaitFlags(cmd, &opts)
@@ -121,8 +121,8 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 			return err
 		}
 	}
-	if opts.report != "" {
-		if err := checkReport(opts.report); err != nil {
+	for _, path := range opts.report {
+		if err := checkReport(path); err != nil {
 			return withCode(ExitUsage, err)
 		}
 	}
@@ -209,7 +209,14 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	})
 	console.Done()
 	stopWorkers()
-	defer func() { rec.finish(r, err) }()
+	defer func() {
+		rec.finish(r, err)
+		// The HTML report is read back from the history, so it is
+		// written once the recorder has flushed the run's end.
+		if rerr := rec.writeHTML(context.WithoutCancel(ctx), htmlReports(opts.report)); rerr != nil && err == nil {
+			err = withCode(ExitInfra, rerr)
+		}
+	}()
 	if r == nil {
 		return withCode(ExitInfra, runErr)
 	}
@@ -221,8 +228,11 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	if err := writeResults(s, r, opts.json); err != nil {
 		return withCode(ExitInfra, err)
 	}
-	if opts.report != "" {
-		if err := writeJUnit(opts.report, opts.file, r); err != nil {
+	for _, path := range opts.report {
+		if reportFormat(path) != "junit" {
+			continue
+		}
+		if err := writeJUnit(path, opts.file, r); err != nil {
 			return withCode(ExitInfra, err)
 		}
 	}
@@ -287,11 +297,37 @@ func writeResults(s *streams, r *runtime.Report, asJSON bool) error {
 	return err
 }
 
+// reportFormat is the format --report writes to path, by its extension:
+// "junit", "html", or "" for one it does not know.
+func reportFormat(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".xml":
+		return "junit"
+	case ".html", ".htm":
+		return "html"
+	}
+	return ""
+}
+
+func htmlReports(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		if reportFormat(p) == "html" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // checkReport reports whether a report can be written to path, by creating
-// and removing a file next to it, without touching path itself.
+// and removing a file next to it, without touching path itself, and whether
+// its extension names a format.
 func checkReport(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("--report %s: is a directory", path)
+	}
+	if reportFormat(path) == "" {
+		return fmt.Errorf("--report %s: want a .xml (JUnit) or .html file", path)
 	}
 	dir := filepath.Dir(path)
 	fi, err := os.Stat(dir)
