@@ -288,8 +288,11 @@ func (p *Page) WaitFor(what, cond, report string) {
 		rctx, rcancel := context.WithTimeout(p.ctx, 10*time.Second)
 		defer rcancel()
 		if v, rerr := chromedp.Run(rctx, chromedp.Evaluate[any](report)); rerr == nil {
-			b, _ := json.Marshal(v)
-			seen = string(b)
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(v)
+			seen = strings.TrimSpace(b.String())
 		}
 	}
 	p.t.Fatalf("waited %s for %s: %v; saw %s", p.Timeout, what, err, seen)
@@ -299,7 +302,7 @@ func (p *Page) WaitFor(what, cond, report string) {
 func (p *Page) Wait(sel string) {
 	p.t.Helper()
 	p.WaitFor("an element "+sel, "document.querySelector("+js(sel)+") !== null",
-		"document.querySelector('main') ? document.querySelector('main').outerHTML.slice(0, 2000) : document.title")
+		"'a page whose text begins ' + JSON.stringify(document.body ? document.body.innerText.slice(0, 300) : '')")
 }
 
 // WaitAttr waits until the first element matching sel has attribute attr
@@ -344,16 +347,35 @@ func (p *Page) Click(sel string) {
 	p.do("clicking "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
+// ShotsEnv names the environment variable that gives a directory where
+// screenshots are kept too, as TEST-NAME.png, since the test's temporary
+// directory goes with the test: for a person to look at them, or for CI
+// to keep them.
+const ShotsEnv = "OMP_SCREENSHOTS"
+
 // Screenshot saves a PNG of the whole page, not only the window, as
-// name.png under the test's temporary directory, logs its path and
-// returns it.
+// name.png under the test's temporary directory (and in $OMP_SCREENSHOTS
+// if set), logs its path and returns it.
 func (p *Page) Screenshot(name string) string {
 	p.t.Helper()
+	// From the top, as a person first sees the page: scrolled, a sticky
+	// table header would be drawn over the rows where the window was.
+	Eval[int](p, "window.scrollTo(0, 0), 0")
 	png := Run(p, "taking a screenshot", chromedp.FullScreenshot(100))
 	path := filepath.Join(p.t.TempDir(), name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		p.t.Fatal(err)
 	}
 	p.t.Logf("screenshot: %s", path)
+	if dir := os.Getenv(ShotsEnv); dir != "" {
+		kept := filepath.Join(dir, strings.NewReplacer("/", "-").Replace(p.t.Name())+"-"+name+".png")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			p.t.Fatal(err)
+		}
+		if err := os.WriteFile(kept, png, 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+		p.t.Logf("screenshot kept: %s", kept)
+	}
 	return path
 }

@@ -63,7 +63,7 @@ func TestWaitFails(t *testing.T) {
 		want string
 	}{
 		{"attr", func(p *browsertest.Page) { p.WaitAttr("#state", "data-state", "NEVER") }, `#state to have data-state="NEVER": `},
-		{"element", func(p *browsertest.Page) { p.Wait("#nosuch") }, "an element #nosuch"},
+		{"element", func(p *browsertest.Page) { p.Wait("#nosuch") }, `an element #nosuch: context deadline exceeded; saw "a page whose text begins \"DONE`},
 		{"count", func(p *browsertest.Page) { p.WaitCount("#items li", 4) }, "4 elements #items li"},
 		{"text", func(p *browsertest.Page) { p.WaitText("#nosuch", "x") }, `saw "no element"`},
 	}
