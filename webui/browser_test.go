@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/ompdev/omp/internal/browsertest"
 	"github.com/ompdev/omp/internal/testbin"
 	"github.com/ompdev/omp/plugins/builtin"
@@ -291,6 +293,25 @@ func TestRunsPage(t *testing.T) {
 		t.Errorf("runs listed %q, want newest first %q", got, want)
 	}
 	p.Screenshot("runs-live")
+
+	failed := s.submit(t, "fail.omp")
+	s.finish(t, failed, runs.Failure)
+	p.WaitText(sel("table#runs tr[data-run=%s] td.state", failed), "FAILURE")
+	// The filters are query parameters, and the page's selects show them.
+	p.Navigate(s.url + "/?status=FAILURE")
+	p.WaitAttr("main", "data-ready", "true")
+	if got := p.Attrs("table#runs tr[data-run]", "data-run"); !slices.Equal(got, []string{failed}) {
+		t.Errorf("?status=FAILURE lists %q, want only %s", got, failed)
+	}
+	if v := browsertest.Eval[string](p, `document.querySelector("select#status").value`); v != "FAILURE" {
+		t.Errorf("?status=FAILURE: select#status shows %q", v)
+	}
+	r, _ := s.finish(t, first, runs.Success)
+	p.Navigate(s.url + "/?" + url.Values{"file": {r.File}}.Encode())
+	p.WaitAttr("main", "data-ready", "true")
+	if got := p.Attrs("table#runs tr[data-run]", "data-run"); !slices.Equal(got, []string{second, first}) {
+		t.Errorf("?file=%s lists %q, want %q", r.File, got, []string{second, first})
+	}
 }
 
 // mark leaves a value in the page's window, which a reload would lose.
@@ -336,6 +357,8 @@ func TestRunPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	p.Dark()
+	p.Screenshot("run-dark")
 	// Each task ran once: one bar each, however fast it was.
 	for _, task := range tasks {
 		p.Wait(sel("#timeline .bar[data-node=%s][data-attempt=\"1\"]", task.Node))
@@ -397,6 +420,30 @@ func TestFailedTaskLog(t *testing.T) {
 	p.WaitText("section#task pre#task-log", "reading 3 rows")
 	p.WaitText("section#task #task-error", "status 3")
 	p.Screenshot("failed-task")
+
+	// Without a mouse: Escape closes the task, Enter on its box opens it.
+	p.Press("section#task pre#task-log", "\x1b")
+	p.WaitFor("section#task to close on Escape", `document.querySelector("section#task").hidden`, "")
+	p.Press(sel("svg#graph g.node[data-node=%s]", failed.Node), "\r")
+	p.WaitFor("section#task to open on Enter", `!document.querySelector("section#task").hidden`, `document.activeElement.outerHTML.slice(0, 200)`)
+	p.WaitText("section#task pre#task-log", "error: column 'price' not found")
+}
+
+// TestNotFound: an unknown run is a page that says so, with HTTP 404.
+func TestNotFound(t *testing.T) {
+	p := browsertest.New(t)
+	s := startServer(t)
+	for _, path := range []string{"/runs/nosuch", "/nowhere"} {
+		resp := browsertest.Run(p, "opening "+path, chromedp.NavigateResponse(s.url+path))
+		if resp.Status != 404 {
+			t.Errorf("%s: HTTP %d, want 404", path, resp.Status)
+		}
+		p.WaitAttr("main", "data-page", "notfound")
+	}
+	p.WaitText("main", "/nowhere")
+	p.Navigate(s.url + "/runs/nosuch")
+	p.WaitText("main", "no run nosuch")
+	p.Screenshot("notfound")
 }
 
 // TestMetricsPage: a metric logged by three runs is drawn as one point per

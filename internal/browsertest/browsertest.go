@@ -24,9 +24,12 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // RequireEnv names the environment variable that, when set to anything,
@@ -302,7 +305,7 @@ func (p *Page) WaitFor(what, cond, report string) {
 func (p *Page) Wait(sel string) {
 	p.t.Helper()
 	p.WaitFor("an element "+sel, "document.querySelector("+js(sel)+") !== null",
-		"'a page whose text begins ' + JSON.stringify(document.body ? document.body.innerText.slice(0, 300) : '')")
+		"'a page whose text begins: ' + (document.body ? document.body.innerText.slice(0, 300) : '')")
 }
 
 // WaitAttr waits until the first element matching sel has attribute attr
@@ -339,6 +342,55 @@ func Eval[T any](p *Page, expr string) T {
 func (p *Page) Attrs(sel, attr string) []string {
 	p.t.Helper()
 	return Eval[[]string](p, "Array.from(document.querySelectorAll("+js(sel)+"), e => e.getAttribute("+js(attr)+") || '')")
+}
+
+// Press focuses the first element matching sel and types keys, as a
+// person without a mouse does; "\r" is Enter.
+func (p *Page) Press(sel, keys string) {
+	p.t.Helper()
+	p.Wait(sel)
+	// Focused from the page's script, not by node id: a page that redraws
+	// replaces the element that a node id names.
+	focused := Eval[bool](p, "(e => (e.focus(), document.activeElement === e))(document.querySelector("+js(sel)+"))")
+	if !focused {
+		p.t.Fatalf("%s does not take the focus", sel)
+	}
+	p.do(fmt.Sprintf("typing %q into %s", keys, sel), typeKeys(keys))
+}
+
+// typeKeys types keys as a keyboard does, one keyDown carrying the text
+// then a keyUp per key, so that Chromium makes the keypress itself and a
+// page's preventDefault on keydown stops it. chromedp.KeyEvent sends the
+// keypress as an event of its own, which reaches whatever the keydown
+// focused: Enter that opens a panel and focuses its Close button would
+// close it again.
+func typeKeys(keys string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		for _, r := range keys {
+			evs := kb.Encode(r)
+			down, up := *evs[0], *evs[len(evs)-1]
+			if len(evs) == 3 {
+				down.Text, down.UnmodifiedText = evs[1].Text, evs[1].UnmodifiedText
+			}
+			for _, ev := range []input.DispatchKeyEventParams{down, up} {
+				if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, ev); err != nil {
+					return chromedp.Void{}, err
+				}
+			}
+		}
+		return chromedp.Void{}, nil
+	}
+}
+
+// Dark makes the page see a system in dark mode (prefers-color-scheme).
+func (p *Page) Dark() {
+	p.t.Helper()
+	p.do("turning dark mode on", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
+		})
+		return chromedp.Void{}, err
+	})
 }
 
 // Click clicks the first element matching sel, once it is visible.

@@ -39,11 +39,25 @@ func TestPage(t *testing.T) {
 	p.WaitAttr("#state", "data-state", "DONE")
 	p.WaitText("#state", "DONE")
 	p.WaitCount("#items li", 3)
-	if got := p.Attrs("p, button", "id"); !slices.Equal(got, []string{"state", "go"}) {
+	if got := p.Attrs("#state, #go", "id"); !slices.Equal(got, []string{"state", "go"}) {
 		t.Errorf("Attrs = %q", got)
 	}
 	p.Click("#go")
 	p.WaitText("#log", "clicked")
+	browsertest.Eval[string](p, "document.getElementById('log').textContent = ''")
+	p.Press("#go", "\r")
+	p.WaitText("#log", "clicked")
+	p.Press("#opener", "\r")
+	if !browsertest.Eval[bool](p, "!document.getElementById('panel').hidden && document.activeElement.id === 'close'") {
+		t.Error("Enter on #opener did not leave #panel open with the focus on its Close button")
+	}
+	if !browsertest.Eval[bool](p, "matchMedia('(prefers-color-scheme: light)').matches") {
+		t.Error("the page sees dark mode before Dark")
+	}
+	p.Dark()
+	if !browsertest.Eval[bool](p, "matchMedia('(prefers-color-scheme: dark)').matches") {
+		t.Error("the page does not see dark mode after Dark")
+	}
 	path := p.Screenshot("page")
 	b, err := os.ReadFile(path)
 	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
@@ -63,7 +77,7 @@ func TestWaitFails(t *testing.T) {
 		want string
 	}{
 		{"attr", func(p *browsertest.Page) { p.WaitAttr("#state", "data-state", "NEVER") }, `#state to have data-state="NEVER": `},
-		{"element", func(p *browsertest.Page) { p.Wait("#nosuch") }, `an element #nosuch: context deadline exceeded; saw "a page whose text begins \"DONE`},
+		{"element", func(p *browsertest.Page) { p.Wait("#nosuch") }, `an element #nosuch: context deadline exceeded; saw "a page whose text begins: DONE`},
 		{"count", func(p *browsertest.Page) { p.WaitCount("#items li", 4) }, "4 elements #items li"},
 		{"text", func(p *browsertest.Page) { p.WaitText("#nosuch", "x") }, `saw "no element"`},
 	}
