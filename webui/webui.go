@@ -162,6 +162,9 @@ type RunView struct {
 	Logs []runs.LogLine `json:"logs"`
 	// Args are each task's arguments (args, kwargs), by node.
 	Args map[string]json.RawMessage `json:"args"`
+	// Last is each task's metrics, once per name: the value of its
+	// last step, in Metrics' order.
+	Last []runs.Metric `json:"-"`
 }
 
 // Result is one top-level statement's result.
@@ -224,6 +227,16 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	if v.Metrics, err = db.Metrics(ctx, runs.MetricFilter{RunIDs: []string{id}}); err != nil {
 		return nil, err
 	}
+	at := map[[2]string]int{}
+	for _, m := range v.Metrics {
+		k := [2]string{m.Node, m.Name}
+		if i, ok := at[k]; ok {
+			v.Last[i] = m // Metrics are in step order
+			continue
+		}
+		at[k] = len(v.Last)
+		v.Last = append(v.Last, m)
+	}
 	if logs {
 		if v.Logs, err = db.Logs(ctx, id, "", 0); err != nil {
 			return nil, err
@@ -269,10 +282,9 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	// The run's page has no use for its source, and the graph is in
 	// GraphView.
 	run.Source, run.Graph = "", nil
-	for _, s := range [][]runs.Transition{v.Transitions} {
-		if s == nil {
-			v.Transitions = []runs.Transition{}
-		}
+	// The page's script takes lists, never null.
+	if v.Transitions == nil {
+		v.Transitions = []runs.Transition{}
 	}
 	if v.Metrics == nil {
 		v.Metrics = []runs.Metric{}
@@ -564,7 +576,7 @@ var funcs = template.FuncMap{
 	"lower":   strings.ToLower,
 	"has":     func(list []string, s string) bool { return slices.Contains(list, s) },
 	"state": func(s string) string {
-		return cmp(s, "PENDING")
+		return orDefault(s, "PENDING")
 	},
 }
 
@@ -579,7 +591,7 @@ func triggerWord(t string) string {
 	return "manual"
 }
 
-func cmp(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}

@@ -187,7 +187,8 @@ func TestPages(t *testing.T) {
 		{"/runs/r1", 200, "run", map[string]int{
 			`<svg id="graph"`: 1, `<table id="tasks"`: 1, `<tr data-node="[^"]+" data-state="SUCCESS"`: 3,
 			`<button id="cancel" type="button" disabled>`: 1, `<div id="timeline"`: 1, `<pre id="task-log"`: 1,
-			`<div id="results">`: 1, `<pre>42</pre>`: 1, `<code>total</code>`: 1}},
+			`<div id="results">`: 1, `<pre>42</pre>`: 1, `<code>total</code>`: 1,
+			`<table id="run-metrics"`: 1, `<a href="/metrics\?file=%2fdata%2ftrain.omp&amp;name=loss&amp;run=r1">loss</a></td><td class="num">2</td><td class="num">0.5</td>`: 1}},
 		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2}},
 		{"/runs/last", 200, "run", map[string]int{`data-run="r3"`: 1}},
 		{"/runs/r2", 200, "run", map[string]int{`<td class="error">exit status 3: boom</td>`: 1}},
@@ -236,6 +237,11 @@ func TestRunData(t *testing.T) {
 	}
 	if len(v.Transitions) != 6 || len(v.Metrics) != 3 || len(v.Logs) != 0 {
 		t.Errorf("%d transitions, %d metrics, %d logs; want 6, 3, 0", len(v.Transitions), len(v.Metrics), len(v.Logs))
+	}
+	// Numbers read back from the recorded JSON are written as omp graph
+	// writes them: 1, not 1.0.
+	if n := v.Graph.Nodes[0]; n.Label != "script train(1)" || v.Graph.Nodes[2].Label != "reduce sum" || !v.Graph.Nodes[2].Reduce || !v.Graph.Nodes[2].Output {
+		t.Errorf("nodes %+v", v.Graph.Nodes)
 	}
 	if got := string(v.Args["s1.1.1"]); got != `{"args":[1],"kwargs":null}` {
 		t.Errorf("args of s1.1.1: %s", got)
@@ -349,7 +355,8 @@ func TestReport(t *testing.T) {
 		`<tr data-node="[^"]+" data-state=`:                3,
 		`<td class="state"><span class="badge s-FAILURE">`: 1,
 		`(?i)<(script|img|iframe)[^>]+src=`:                0,
-		`(?i)<link[^>]+href=`:                              0,
+		`(?i)<link[^>]+href=`:                              1, // the icon, which is data:
+		`<link rel="icon" href="data:,">`:                  1,
 		`(?i)(src|href)\s*=\s*["']?(https?:)?//`:           0,
 		`(?i)(url\(|@import)\s*["']?(https?:)?//`:          0,
 		`<button id="cancel"`:                              0,

@@ -151,6 +151,8 @@
       gv.nodes.forEach(function (n) {
         var label = trunc(n.label, 42);
         var w = Math.max(110, Math.min(300, 7 * Math.max(label.length, n.id.length + 2, 16) + 22));
+        // A group's state line counts its members by state.
+        if (n.members) w = Math.max(w, 240);
         g.setNode(n.id, { width: w, height: 54, n: n, label: label });
         (n.members || []).forEach(function (m) { groupOf[m] = n.id; });
       });
@@ -252,6 +254,14 @@
         } else if (cur && ENDED[tr.state]) {
           cur.end = tr.time; cur.state = tr.state; cur.message = tr.message;
           delete open[tr.node];
+        } else if (ENDED[tr.state] && tr.state !== 'CACHED' && tr.attempt > 0) {
+          // The recorder writes a task's latest state, so a task that
+          // started and ended between two of its writes has no STARTED:
+          // its bar starts when its row says it did. (Attempt 0 is a task
+          // cancelled before it started: no attempt, no bar.)
+          var t = tasks[tr.node], start = tr.time;
+          if (t && !isZero(t.started) && Date.parse(t.started) <= Date.parse(tr.time)) start = t.started;
+          bars.push({ node: tr.node, attempt: tr.attempt || 1, start: start, end: tr.time, state: tr.state, worker: tr.worker, message: tr.message });
         }
       });
       return bars;
@@ -320,6 +330,9 @@
       data.metrics.filter(function (m) { return m.node === node; }).forEach(function (m) {
         mt.append(h('tr', {}, h('td', { text: m.name }), h('td', { class: 'num', text: String(m.step) }), h('td', { class: 'num', text: String(m.value) })));
       });
+      [at, mt].forEach(function (body) {
+        if (!body.children.length) body.append(h('tr', { class: 'none' }, h('td', { colspan: '5', class: 'muted', text: 'none' })));
+      });
       sec.hidden = false;
     }
 
@@ -353,9 +366,16 @@
         fetch('/api/runs/' + encodeURIComponent(run.id) + '/logs?node=' + encodeURIComponent(node)).then(function (r) { return r.json(); }).then(function (lines) {
           if (openNode === node && Array.isArray(lines)) appendLog(lines);
         }).catch(function (err) { say('log: ' + err.message); }).finally(function () { delete pre.dataset.loading; });
+        // Metrics go on arriving while a run runs.
+        if (run.status === 'RUNNING') {
+          fetch('/api/runs/' + encodeURIComponent(run.id) + '/metrics').then(function (r) { return r.json(); }).then(function (list) {
+            if (Array.isArray(list)) { data.metrics = list; if (openNode === node) fillTask(); }
+          }).catch(function () {});
+        }
       }
       var sec = document.getElementById('task');
-      sec.scrollIntoView({ block: 'start' });
+      sec.scrollTop = 0;
+      if (getComputedStyle(sec).position !== 'fixed') sec.scrollIntoView({ block: 'start' });
       document.getElementById('task-close').focus({ preventScroll: true });
     }
 
