@@ -380,6 +380,8 @@ func TestLiveState(t *testing.T) {
 	p.WaitText(nodeSel, "STARTED")
 	p.Wait("button#cancel:enabled")
 	mark(t, p)
+	// The timeline follows the run: the running attempt is a bar already.
+	p.Wait(sel("#timeline .bar[data-node=%s][data-attempt=\"1\"]", node))
 	p.Screenshot("running")
 
 	if err := os.WriteFile(filepath.Join(s.dir, "release"), nil, 0o644); err != nil {
@@ -416,9 +418,13 @@ func TestFailedTaskLog(t *testing.T) {
 	p.WaitAttr("main", "data-ready", "true")
 	checkTasks(t, p, tasks)
 	p.Click(sel("table#tasks tr[data-node=%s]", failed.Node))
+	p.WaitVisible("section#task pre#task-log")
 	p.WaitText("section#task pre#task-log", "error: column 'price' not found")
 	p.WaitText("section#task pre#task-log", "reading 3 rows")
+	p.WaitVisible("section#task #task-error")
 	p.WaitText("section#task #task-error", "status 3")
+	// The log is the point of the picture: scroll the task's panel to it.
+	browsertest.Eval[int](p, `document.querySelector("pre#task-log").scrollIntoView({block: "end"}), 0`)
 	p.Screenshot("failed-task")
 
 	// Without a mouse: Escape closes the task, Enter on its box opens it.

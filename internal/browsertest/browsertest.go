@@ -308,6 +308,16 @@ func (p *Page) Wait(sel string) {
 		"'a page whose text begins: ' + (document.body ? document.body.innerText.slice(0, 300) : '')")
 }
 
+// WaitVisible waits until the first element matching sel is drawn: in
+// the document, displayed, not hidden, with a size.
+func (p *Page) WaitVisible(sel string) {
+	p.t.Helper()
+	el := "document.querySelector(" + js(sel) + ")"
+	p.WaitFor(sel+" to be visible",
+		"(e => e !== null && e.checkVisibility({visibilityProperty: true}) && e.getClientRects().length > 0)("+el+")",
+		"(e => e === null ? 'no element' : 'an element not drawn: ' + e.outerHTML.slice(0, 200))("+el+")")
+}
+
 // WaitAttr waits until the first element matching sel has attribute attr
 // equal to want.
 func (p *Page) WaitAttr(sel, attr, want string) {

@@ -47,7 +47,9 @@ func TestPage(t *testing.T) {
 	browsertest.Eval[string](p, "document.getElementById('log').textContent = ''")
 	p.Press("#go", "\r")
 	p.WaitText("#log", "clicked")
+	p.WaitVisible("#opener")
 	p.Press("#opener", "\r")
+	p.WaitVisible("#close")
 	if !browsertest.Eval[bool](p, "!document.getElementById('panel').hidden && document.activeElement.id === 'close'") {
 		t.Error("Enter on #opener did not leave #panel open with the focus on its Close button")
 	}
@@ -79,6 +81,7 @@ func TestWaitFails(t *testing.T) {
 		{"attr", func(p *browsertest.Page) { p.WaitAttr("#state", "data-state", "NEVER") }, `#state to have data-state="NEVER": `},
 		{"element", func(p *browsertest.Page) { p.Wait("#nosuch") }, `an element #nosuch: context deadline exceeded; saw "a page whose text begins: DONE`},
 		{"count", func(p *browsertest.Page) { p.WaitCount("#items li", 4) }, "4 elements #items li"},
+		{"visible", func(p *browsertest.Page) { p.WaitVisible("#close") }, `#close to be visible: context deadline exceeded; saw "an element not drawn: <button id=\"close\">`},
 		{"text", func(p *browsertest.Page) { p.WaitText("#nosuch", "x") }, `saw "no element"`},
 	}
 	for _, tt := range tests {
