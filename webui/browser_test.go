@@ -88,6 +88,8 @@ var files = map[string]string{
 	"graph.omp": "echo prepare(\"raw.csv\") -> parallel < echo train(i) for i in 1..3 > -> reduce collect\n",
 	"live.omp":  "echo before() -> script wait()\n",
 	"fail.omp":  "echo load() -> script broken()\n",
+	// Its tick comes once a year: served, not fired while a test runs.
+	"nightly.omp": "pipeline nightly with schedule=\"0 3 1 1 *\" {\n  echo report()\n}\n",
 	"metric.omp": "param v = 0.5\n" +
 		"script score(v)\n",
 	"scripts/wait.sh": `echo "waiting for ./release" >&2
@@ -516,4 +518,18 @@ func TestReportFile(t *testing.T) {
 			t.Errorf("the report asked the network for %s", u)
 		}
 	}
+}
+
+// TestSchedulesPage: a served file's schedule is listed with its next
+// fire times.
+func TestSchedulesPage(t *testing.T) {
+	p := browsertest.New(t)
+	s := startServer(t)
+	p.Navigate(s.url + "/schedules")
+	p.WaitAttr("main", "data-page", "schedules")
+	p.WaitAttr("main", "data-ready", "true")
+	row := sel("table#schedules tr[data-pipeline=%s]", "nightly.omp:nightly")
+	p.WaitText(row, "0 3 1 1 *")
+	p.WaitCount(row+" time", 3)
+	p.Screenshot("schedules")
 }
