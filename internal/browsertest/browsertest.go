@@ -298,7 +298,12 @@ func (p *Page) WaitFor(what, cond, report string) {
 			seen = strings.TrimSpace(b.String())
 		}
 	}
-	p.t.Fatalf("waited %s for %s: %v; saw %s", p.Timeout, what, err, seen)
+	// The page's own deadline and ctx's are the same: either may end the
+	// wait, and both mean that it timed out.
+	if errors.Is(err, chromedp.ErrPollingTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		p.t.Fatalf("waited %s for %s; saw %s", p.Timeout, what, seen)
+	}
+	p.t.Fatalf("waiting for %s: %v; saw %s", what, err, seen)
 }
 
 // Wait waits for an element matching the CSS selector sel.

@@ -78,10 +78,10 @@ func TestWaitFails(t *testing.T) {
 		wait func(p *browsertest.Page)
 		want string
 	}{
-		{"attr", func(p *browsertest.Page) { p.WaitAttr("#state", "data-state", "NEVER") }, `#state to have data-state="NEVER": `},
-		{"element", func(p *browsertest.Page) { p.Wait("#nosuch") }, `an element #nosuch: context deadline exceeded; saw "a page whose text begins: DONE`},
-		{"count", func(p *browsertest.Page) { p.WaitCount("#items li", 4) }, "4 elements #items li"},
-		{"visible", func(p *browsertest.Page) { p.WaitVisible("#close") }, `#close to be visible: context deadline exceeded; saw "an element not drawn: <button id=\"close\">`},
+		{"attr", func(p *browsertest.Page) { p.WaitAttr("#state", "data-state", "NEVER") }, `#state to have data-state="NEVER"; saw "DONE"`},
+		{"element", func(p *browsertest.Page) { p.Wait("#nosuch") }, `an element #nosuch; saw "a page whose text begins: DONE`},
+		{"count", func(p *browsertest.Page) { p.WaitCount("#items li", 4) }, "4 elements #items li; saw 3"},
+		{"visible", func(p *browsertest.Page) { p.WaitVisible("#close") }, `#close to be visible; saw "an element not drawn: <button id=\"close\">`},
 		{"text", func(p *browsertest.Page) { p.WaitText("#nosuch", "x") }, `saw "no element"`},
 	}
 	for _, tt := range tests {
