@@ -276,7 +276,7 @@ func TestRunsPage(t *testing.T) {
 	p := browsertest.New(t)
 	s := startServer(t)
 	first := s.submit(t, "graph.omp")
-	s.finish(t, first, runs.Success)
+	r, _ := s.finish(t, first, runs.Success)
 
 	p.Navigate(s.url + "/")
 	p.WaitAttr("main", "data-page", "runs")
@@ -308,7 +308,6 @@ func TestRunsPage(t *testing.T) {
 	if v := browsertest.Eval[string](p, `document.querySelector("select#status").value`); v != "FAILURE" {
 		t.Errorf("?status=FAILURE: select#status shows %q", v)
 	}
-	r, _ := s.finish(t, first, runs.Success)
 	p.Navigate(s.url + "/?" + url.Values{"file": {r.File}}.Encode())
 	p.WaitAttr("main", "data-ready", "true")
 	if got := p.Attrs("table#runs tr[data-run]", "data-run"); !slices.Equal(got, []string{second, first}) {
