@@ -1,6 +1,7 @@
 package amqpbus
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,12 +115,9 @@ func isPack(md message.Metadata) bool { return md.Get(packHeader) != "" }
 // unpack returns the task messages of a pack, each with the pack's
 // metadata but packHeader.
 func unpack(p *message.Message) ([]*message.Message, error) {
-	var parts []json.RawMessage
-	if err := json.Unmarshal(p.Payload, &parts); err != nil {
+	parts, err := split(p.Payload)
+	if err != nil {
 		return nil, fmt.Errorf("unreadable pack of task messages: %w", err)
-	}
-	if len(parts) == 0 {
-		return nil, errors.New("empty pack of task messages")
 	}
 	msgs := make([]*message.Message, len(parts))
 	for i, part := range parts {
@@ -132,4 +130,70 @@ func unpack(p *message.Message) ([]*message.Message, error) {
 		msgs[i] = m
 	}
 	return msgs, nil
+}
+
+// split returns the elements of a JSON array, as they are written, without
+// checking them: each task is decoded on its own later, and one that is not
+// JSON goes to the dead-letter queue alone. Decoding the array first cost a
+// worker as much as the tasks' own decoding.
+func split(b []byte) ([][]byte, error) {
+	i := skipSpace(b, 0)
+	if i == len(b) || b[i] != '[' {
+		return nil, errors.New("not a JSON array")
+	}
+	var parts [][]byte
+	depth, start, inString := 0, i+1, false
+	for i++; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}':
+			depth--
+		case ']':
+			if depth > 0 {
+				depth--
+				continue
+			}
+			part := bytes.TrimSpace(b[start:i])
+			if len(part) == 0 {
+				return nil, errors.New("empty element in the array")
+			}
+			if skipSpace(b, i+1) != len(b) {
+				return nil, errors.New("data after the array")
+			}
+			return append(parts, part), nil
+		case ',':
+			if depth == 0 {
+				part := bytes.TrimSpace(b[start:i])
+				if len(part) == 0 {
+					return nil, errors.New("empty element in the array")
+				}
+				parts = append(parts, part)
+				start = i + 1
+			}
+		}
+		if depth < 0 {
+			return nil, errors.New("unbalanced brackets")
+		}
+	}
+	return nil, errors.New("unterminated array")
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }

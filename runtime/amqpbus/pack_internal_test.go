@@ -93,8 +93,31 @@ func short(payload string) string {
 	return payload
 }
 
+func TestSplit(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`[{"a":1}]`, `{"a":1}`},
+		{` [ {"a":[1,2]} , {"b":"x,]}"} ,3]  `, `{"a":[1,2]}|{"b":"x,]}"}|3`},
+		{`[{"s":"\"],"}, "\\"]`, `{"s":"\"],"}|"\\"`},
+		{`[[1,[2]],{}]`, `[1,[2]]|{}`},
+	}
+	for _, tt := range tests {
+		parts, err := split([]byte(tt.in))
+		if err != nil {
+			t.Errorf("split(%s): %v", tt.in, err)
+			continue
+		}
+		var got []string
+		for _, p := range parts {
+			got = append(got, string(p))
+		}
+		if g := strings.Join(got, "|"); g != tt.want {
+			t.Errorf("split(%s) = %s, want %s", tt.in, g, tt.want)
+		}
+	}
+}
+
 func TestUnpackRefusesBadPacks(t *testing.T) {
-	for _, body := range []string{"", "[]", "{}", "[1,", "not json"} {
+	for _, body := range []string{"", "[]", "{}", "[1,", "not json", "[1,,2]", "[1]x", "[1}]", `["]`} {
 		m := message.NewMessage("p", []byte(body))
 		m.Metadata.Set(packHeader, "2")
 		if _, err := unpack(m); err == nil {
