@@ -64,7 +64,8 @@ type Config struct {
 	// wait forever.
 	NoWorkerTimeout time.Duration
 	// MaxInFlight bounds the tasks of one label dispatched and not
-	// finished; ready tasks beyond it wait in the runner, in order. (Per
+	// finished; ready tasks beyond it wait in the runner, in order, and go
+	// once an eighth of the window is free, together. (Per
 	// label, so tasks that no worker takes cannot hold up the others.) It keeps a run of a hundred
 	// thousand tasks from parking them all in the bus at once (GoChannel
 	// holds two goroutines per undelivered message). Default 4096;

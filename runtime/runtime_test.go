@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/goleak"
 
 	"github.com/ompdev/omp/compiler"
@@ -504,4 +507,66 @@ func TestWorkerLogsAttempts(t *testing.T) {
 			t.Errorf("%d %q records with %v, want %d; all:\n%s", got, tc.msg, tc.kv, tc.want, rec.Dump())
 		}
 	}
+}
+
+// publishSizes is a bus that records how many messages each publish to a
+// task topic carried.
+type publishSizes struct {
+	runtime.Bus
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *publishSizes) Publisher() message.Publisher { return sizesPublisher{b} }
+
+type sizesPublisher struct{ b *publishSizes }
+
+func (p sizesPublisher) Publish(topic string, msgs ...*message.Message) error {
+	if _, ok := runtime.LabelOf(topic); ok {
+		p.b.mu.Lock()
+		p.b.sizes = append(p.b.sizes, len(msgs))
+		p.b.mu.Unlock()
+	}
+	return p.b.Bus.Publisher().Publish(topic, msgs...)
+}
+
+func (p sizesPublisher) Close() error { return nil }
+
+// A run held back by MaxInFlight dispatches its backlog in refills of an
+// eighth of the window, not a task per result, so that a bus can send them
+// together; a backlog smaller than that goes once it fits.
+func TestMaxInFlightRefills(t *testing.T) {
+	noLeaks(t)
+	synctest.Test(t, func(t *testing.T) {
+		inner := runtime.NewEmbeddedBus(runtime.EmbeddedConfig{})
+		t.Cleanup(func() { inner.Close() })
+		// One task at a time: each result frees one place in the window.
+		runtimetest.Serve(t, runtime.WorkerConfig{
+			Name: "local", Labels: []string{runtime.AnyLabel}, Bus: inner, Concurrency: 1,
+			Executor: runtime.KindExecutor(echo.Kind{}),
+		})
+		bus := &publishSizes{Bus: inner}
+		g := runtimetest.NewGraph()
+		var ids []string
+		for i := range 43 {
+			ids = append(ids, g.Echo(fmt.Sprint("t", i), []any{int64(i)}, runtimetest.Kw("sleep", "10ms")))
+		}
+		g.Out(g.Reduce("count", false, ids...))
+		rep, err := runtime.Run(context.Background(), g.G, runtime.Config{Bus: bus, MaxInFlight: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Status != runtime.Success {
+			t.Fatalf("status %s", rep.Status)
+		}
+		// 16, then refills of 16/8 = 2, the last task once it fits.
+		want := []int{16}
+		for range 13 {
+			want = append(want, 2)
+		}
+		want = append(want, 1)
+		if !slices.Equal(bus.sizes, want) {
+			t.Errorf("publishes of %v tasks, want %v", bus.sizes, want)
+		}
+	})
 }

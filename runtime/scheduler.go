@@ -283,6 +283,9 @@ func (s *scheduler) step() {
 		}
 		s.ready = s.ready[:0]
 		for _, l := range s.labels {
+			if !s.refillDue(l) {
+				continue
+			}
 			for l.head < len(l.backlog) && len(s.ready) == 0 &&
 				(s.cfg.MaxInFlight < 0 || l.inflight < s.cfg.MaxInFlight) {
 				t := l.backlog[l.head]
@@ -302,6 +305,23 @@ func (s *scheduler) step() {
 	}
 	s.flush()
 }
+
+// refillDue tells whether l's backlog may be dispatched now: when none of
+// l's tasks is in flight, else once the room under MaxInFlight is at least
+// refillOf(MaxInFlight), or all the backlog if less. A run held back by
+// MaxInFlight would otherwise publish a task or two for every few results,
+// each an AMQP message of its own; a refill of many goes in packs. The
+// queue holds the rest of the window meanwhile, so no worker waits for it.
+func (s *scheduler) refillDue(l *labelState) bool {
+	if s.cfg.MaxInFlight < 0 || l.inflight == 0 {
+		return true
+	}
+	free := s.cfg.MaxInFlight - l.inflight
+	return free >= min(len(l.backlog)-l.head, refillOf(s.cfg.MaxInFlight))
+}
+
+// refillOf is the least room refillDue waits for under a MaxInFlight of n.
+func refillOf(n int) int { return max(1, n/8) }
 
 func (s *scheduler) addInflight(t *task) {
 	if _, ok := s.inflight[t]; !ok {

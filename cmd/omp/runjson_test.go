@@ -66,6 +66,8 @@ var runJSONVolatile = []struct {
 	// A cache key includes the version of its kind, for a built-in kind
 	// the digest of the omp under test; result digests stay.
 	{regexp.MustCompile(`("(digest|value)": )"sha256:[0-9a-f]{64}"`), `$1"sha256:HEX"`},
+	// (the build ID of the omp under test, when the go command built it)
+	{regexp.MustCompile(`("value": )"go-build:[^"]+"`), `$1"go-build:ID"`},
 	{regexp.MustCompile(`"(started|finished)": "[^"]+"`), `"$1": "TIME"`},
 	{regexp.MustCompile(`"duration": [0-9.e+-]+`), `"duration": 0`},
 }

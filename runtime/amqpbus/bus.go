@@ -9,6 +9,10 @@
 //     Config.MaxDeliveries times without an ack goes to the dead-letter
 //     queue PREFIX+omp.dead, and its run receives a permanent FAILURE event
 //     naming the reason, so a poison message cannot loop.
+//   - Many tasks published at once travel in packs, several to an AMQP
+//     message (see pack.go), each handed on and settled as if it came
+//     alone; a pack delivered a second time is split first, so that each
+//     task counts its own deliveries towards MaxDeliveries.
 //   - A task message that waits in a worker longer than Config.HoldLimit
 //     (every slot busy) goes back to the end of its queue as a fresh copy,
 //     so that waiting never meets RabbitMQ's consumer_timeout and never

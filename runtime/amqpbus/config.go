@@ -38,6 +38,10 @@ type Config struct {
 	// EventPrefetch is how many events the runner's subscription lets
 	// RabbitMQ push ahead of its acks. Default 1000.
 	EventPrefetch int
+	// TaskPack is the most task messages the bus sends to a task queue in
+	// one AMQP message, a pack (see pack.go), when many are published at
+	// once. Default 16; 1 sends each in a message of its own.
+	TaskPack int
 	// PublishChannels is the size of the publisher's channel pool, which
 	// bounds concurrent publishes. Default Prefetch, at least 8.
 	PublishChannels int
@@ -99,6 +103,9 @@ func (c *Config) setDefaults() {
 	if c.EventPrefetch == 0 {
 		c.EventPrefetch = 1000
 	}
+	if c.TaskPack == 0 {
+		c.TaskPack = 16
+	}
 	if c.PublishChannels == 0 {
 		// A worker publishes a claim and a result per running task.
 		c.PublishChannels = max(8, c.Prefetch)
@@ -135,8 +142,8 @@ func (c *Config) Validate() error {
 	if c.MaxDeliveries < 0 {
 		errs = append(errs, fmt.Errorf("amqpbus: MaxDeliveries is %d", c.MaxDeliveries))
 	}
-	if c.Prefetch < 0 || c.EventPrefetch < 0 || c.PublishChannels < 0 {
-		errs = append(errs, errors.New("amqpbus: negative Prefetch, EventPrefetch or PublishChannels"))
+	if c.Prefetch < 0 || c.EventPrefetch < 0 || c.PublishChannels < 0 || c.TaskPack < 0 {
+		errs = append(errs, errors.New("amqpbus: negative Prefetch, EventPrefetch, PublishChannels or TaskPack"))
 	}
 	if c.DialTimeout < 0 || c.ConnectWait < 0 || c.ReconnectMax < 0 || c.PublishTimeout < 0 || c.HoldLimit < 0 || c.EventQueueTTL < 0 {
 		errs = append(errs, errors.New("amqpbus: negative duration in Config"))

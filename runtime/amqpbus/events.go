@@ -78,28 +78,47 @@ func (s *eventSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 }
 
 // forwardDead passes on, in place of a dead-lettered task message, the
-// FAILURE event that ends its attempt, and acks the task message once the
-// runner acked the event.
+// FAILURE event that ends its attempt (a BATCH of them for a pack), and acks
+// the task message once the runner acked the event.
 func (s *eventSubscriber) forwardDead(ctx context.Context, m *message.Message, reason string, out chan<- *message.Message) {
-	t, err := runtime.DecodeTask(m)
-	if err != nil {
-		s.b.log.Error("Dropping an undecodable dead-lettered message", err, nil)
-		m.Ack()
-		return
+	tasks := []*message.Message{m}
+	if isPack(m.Metadata) {
+		var err error
+		if tasks, err = unpack(m); err != nil {
+			s.b.log.Error("Dropping an undecodable dead-lettered message", err, nil)
+			m.Ack()
+			return
+		}
 	}
 	text := fmt.Sprintf("task message dead-lettered to %s (%s)", s.b.name(deadName), reason)
 	if reason == "delivery_limit" {
 		text += fmt.Sprintf(": delivered %d times, no worker could take it", s.b.cfg.MaxDeliveries)
 	}
-	ev := &runtime.Event{
-		Type:      runtime.EventFailure,
-		RunID:     t.RunID,
-		TaskID:    t.TaskID,
-		Attempt:   t.Attempt,
-		Dispatch:  t.Dispatch,
-		Time:      time.Now().UTC(),
-		Error:     text,
-		Permanent: true,
+	var evs []*runtime.Event
+	for _, tm := range tasks {
+		t, err := runtime.DecodeTask(tm)
+		if err != nil {
+			s.b.log.Error("Dropping an undecodable dead-lettered message", err, nil)
+			continue
+		}
+		evs = append(evs, &runtime.Event{
+			Type:      runtime.EventFailure,
+			RunID:     t.RunID,
+			TaskID:    t.TaskID,
+			Attempt:   t.Attempt,
+			Dispatch:  t.Dispatch,
+			Time:      time.Now().UTC(),
+			Error:     text,
+			Permanent: true,
+		})
+	}
+	if len(evs) == 0 {
+		m.Ack()
+		return
+	}
+	ev := evs[0]
+	if len(evs) > 1 {
+		ev = &runtime.Event{Type: runtime.EventBatch, RunID: ev.RunID, Time: ev.Time, Events: evs}
 	}
 	em, err := runtime.EncodeEvent(ev)
 	if err != nil {

@@ -50,6 +50,14 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 	if err := stamp(topic, msgs); err != nil {
 		return err
 	}
+	if len(msgs) > 1 && topicKind(topic) == kindTask {
+		msgs = pack(msgs, packSize(len(msgs), p.b.cfg.TaskPack))
+	}
+	return p.send(topic, msgs)
+}
+
+// send publishes msgs as they are, each in an AMQP message of its own.
+func (p *publisher) send(topic string, msgs []*message.Message) error {
 	deadline := time.Now().Add(p.b.cfg.PublishTimeout)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		if p.b.isClosed() {

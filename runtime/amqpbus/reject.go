@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ompdev/omp/runtime"
@@ -24,12 +25,44 @@ const rejectedFromHeader = "omp-rejected-from"
 // never lost.
 func (s *taskSubscriber) reject(topic string, d amqp.Delivery, reason string) {
 	b := s.b
+	fields := watermill.LogFields{"topic": topic, "reason": reason}
+	if err := s.deadLetter(topic, d.Headers, d.Body, d.ContentType, d.MessageId, reason); err != nil {
+		b.log.Error("Cannot move an unreadable task message to the dead-letter queue; it goes back to its queue", b.red.Error(err), fields)
+		d.Nack(false, true)
+		return
+	}
+	if err := d.Ack(false); err != nil {
+		b.log.Error("Cannot ack a rejected task message; the broker will deliver it again", b.red.Error(err), fields)
+	}
+}
+
+// rejectPart moves m, a task of pack d that its receiver could not read, to
+// the dead-letter queue as a message of its own, and reports whether it
+// did.
+func (s *taskSubscriber) rejectPart(topic string, d amqp.Delivery, m *message.Message, reason string) bool {
+	headers := make(amqp.Table, len(d.Headers))
+	for k, v := range d.Headers {
+		if k != packHeader {
+			headers[k] = v
+		}
+	}
+	err := s.deadLetter(topic, headers, m.Payload, d.ContentType, m.UUID, reason)
+	if err != nil {
+		s.b.log.Error("Cannot move an unreadable task message to the dead-letter queue; it goes back to its queue", s.b.red.Error(err), watermill.LogFields{"topic": topic, "reason": reason})
+	}
+	return err == nil
+}
+
+// deadLetter publishes a copy of a task message to the dead-letter queue,
+// with the reason, and waits for the broker's confirm.
+func (s *taskSubscriber) deadLetter(topic string, h amqp.Table, body []byte, contentType, id, reason string) error {
+	b := s.b
 	const maxReason = 1000
 	if len(reason) > maxReason {
 		reason = reason[:maxReason] + "…"
 	}
-	headers := make(amqp.Table, len(d.Headers)+2)
-	for k, v := range d.Headers {
+	headers := make(amqp.Table, len(h)+2)
+	for k, v := range h {
 		// Without the run's header the copy stays in the dead-letter
 		// queue: the run's runner could not read it either.
 		if k != runHeader {
@@ -40,10 +73,10 @@ func (s *taskSubscriber) reject(topic string, d amqp.Delivery, reason string) {
 	headers[rejectedFromHeader] = b.name(topic)
 	pub := amqp.Publishing{
 		Headers:      headers,
-		Body:         d.Body,
+		Body:         body,
 		DeliveryMode: amqp.Persistent,
-		ContentType:  d.ContentType,
-		MessageId:    d.MessageId,
+		ContentType:  contentType,
+		MessageId:    id,
 		Timestamp:    time.Now(),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.PublishTimeout)
@@ -61,14 +94,8 @@ func (s *taskSubscriber) reject(topic string, d amqp.Delivery, reason string) {
 		}
 		return nil
 	})
-	fields := watermill.LogFields{"topic": topic, "reason": reason}
-	if err != nil {
-		b.log.Error("Cannot move an unreadable task message to the dead-letter queue; it goes back to its queue", b.red.Error(err), fields)
-		d.Nack(false, true)
-		return
+	if err == nil {
+		b.log.Error(fmt.Sprintf("Moved an unreadable task message to %s", b.name(deadName)), nil, watermill.LogFields{"topic": topic, "reason": reason})
 	}
-	b.log.Error(fmt.Sprintf("Moved an unreadable task message to %s", b.name(deadName)), nil, fields)
-	if err := d.Ack(false); err != nil {
-		b.log.Error("Cannot ack a rejected task message; the broker will deliver it again", b.red.Error(err), fields)
-	}
+	return err
 }

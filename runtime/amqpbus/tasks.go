@@ -183,34 +183,75 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, acks *acker, 
 	if err != nil {
 		return
 	}
-	// The message's context ends when the delivery goes stale (its channel
-	// died, or it was put back): a receiver that checks it before claiming
-	// does not run a task the broker already gave to someone else.
-	mctx, stale := context.WithCancel(ctx)
-	defer stale()
-	msg.SetContext(mctx)
 	if run := msg.Metadata.Get(runHeader); run != "" && s.runGone(run) {
 		b.log.Error(fmt.Sprintf("Dropping the tasks of run %s: its runner is gone", run), nil, watermill.LogFields{"topic": topic})
 		acks.ack(d.DeliveryTag)
 		return
 	}
+	if isPack(msg.Metadata) {
+		s.handlePack(ctx, topic, acks, d, msg, dead, out)
+		return
+	}
+	switch f := s.offer(ctx, msg, dead, out); f.kind {
+	case fateAcked:
+		acks.ack(d.DeliveryTag)
+	case fateRejected:
+		s.reject(topic, d, f.reason)
+		acks.settled(d.DeliveryTag)
+	case fatePutBack:
+		s.putBackLive(topic, d, dead)
+		acks.settled(d.DeliveryTag)
+	case fateNacked:
+		d.Nack(false, true)
+		acks.settled(d.DeliveryTag)
+	}
+}
+
+// fate is what became of a task message handed on to the receiver.
+type fate struct {
+	kind   fateKind
+	reason string // of fateRejected
+}
+
+type fateKind uint8
+
+const (
+	// fateAcked: the receiver acked it.
+	fateAcked fateKind = iota
+	// fateRejected: the receiver could not read it (runtime.RejectMeta).
+	fateRejected
+	// fatePutBack: nobody took it within HoldLimit, or the receiver is
+	// shutting down: it goes back to the end of its queue.
+	fatePutBack
+	// fateNacked: the receiver nacked it.
+	fateNacked
+	// fateGone: its channel died (the broker requeued it) or the bus
+	// closed.
+	fateGone
+)
+
+// offer hands msg to the receiver on out and waits until it settled msg or
+// held it past HoldLimit. The message's context ends when the delivery goes
+// stale (its channel died, or it was put back): a receiver that checks it
+// before claiming does not run a task the broker already gave to someone
+// else.
+func (s *taskSubscriber) offer(ctx context.Context, msg *message.Message, dead <-chan struct{}, out chan<- *message.Message) fate {
+	b := s.b
+	mctx, stale := context.WithCancel(ctx)
+	defer stale()
+	msg.SetContext(mctx)
 	hold := time.NewTimer(b.cfg.HoldLimit)
 	defer hold.Stop()
 	select {
 	case out <- msg:
 	case <-hold.C:
-		s.putBackLive(topic, d, dead)
-		acks.settled(d.DeliveryTag)
-		return
+		return fate{kind: fatePutBack}
 	case <-ctx.Done():
-		s.putBackLive(topic, d, dead)
-		acks.settled(d.DeliveryTag)
-		return
+		return fate{kind: fatePutBack}
 	case <-b.closed:
-		return
+		return fate{kind: fateGone}
 	case <-dead:
-		// The broker requeued it with the channel.
-		return
+		return fate{kind: fateGone}
 	}
 	// A worker acks once its claim is published, within milliseconds of
 	// taking a free slot; a message it holds longer waits for a slot and is
@@ -219,26 +260,101 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, acks *acker, 
 	select {
 	case <-msg.Acked():
 		if reason := msg.Metadata.Get(runtime.RejectMeta); reason != "" {
-			s.reject(topic, d, reason)
-			acks.settled(d.DeliveryTag)
-			return
+			return fate{kind: fateRejected, reason: reason}
 		}
-		acks.ack(d.DeliveryTag)
+		return fate{kind: fateAcked}
 	case <-msg.Nacked():
 		if ctx.Err() != nil {
 			// The receiver is shutting down, not failing the message.
-			s.putBackLive(topic, d, dead)
-		} else {
-			d.Nack(false, true)
+			return fate{kind: fatePutBack}
 		}
-		acks.settled(d.DeliveryTag)
+		return fate{kind: fateNacked}
 	case <-hold.C:
 		stale()
-		s.putBackLive(topic, d, dead)
-		acks.settled(d.DeliveryTag)
+		return fate{kind: fatePutBack}
 	case <-dead:
 	case <-b.closed:
 	}
+	return fate{kind: fateGone}
+}
+
+// handlePack hands on each task of a pack (see pack.go) and settles the
+// pack once all are settled.
+func (s *taskSubscriber) handlePack(ctx context.Context, topic string, acks *acker, d amqp.Delivery, p *message.Message, dead <-chan struct{}, out chan<- *message.Message) {
+	msgs, err := unpack(p)
+	if err != nil {
+		s.reject(topic, d, err.Error())
+		acks.settled(d.DeliveryTag)
+		return
+	}
+	if d.Redelivered {
+		// Its worker or channel died with it: one of its tasks may be
+		// the cause, which as a single message reaches the dead-letter
+		// queue alone.
+		s.settlePack(topic, acks, d, dead, msgs, false)
+		return
+	}
+	fates := make([]fate, len(msgs))
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Go(func() { fates[i] = s.offer(ctx, m, dead, out) })
+	}
+	wg.Wait()
+	for _, f := range fates {
+		switch f.kind {
+		case fateGone:
+			// The broker requeued the pack, or will when the bus
+			// closes its channel.
+			return
+		case fateNacked:
+			// A nack counts a delivery, which is what brings a task
+			// that no worker can take to the dead-letter queue: the
+			// pack comes back, and is then split.
+			d.Nack(false, true)
+			acks.settled(d.DeliveryTag)
+			return
+		}
+	}
+	var back []*message.Message
+	for i, f := range fates {
+		switch f.kind {
+		case fateRejected:
+			if !s.rejectPart(topic, d, msgs[i], f.reason) {
+				back = append(back, msgs[i])
+			}
+		case fatePutBack:
+			back = append(back, msgs[i])
+		}
+	}
+	s.settlePack(topic, acks, d, dead, back, true)
+}
+
+// settlePack publishes back, the tasks of pack d that go back to the queue
+// (in packs again if repack, else each on its own), and then acks d; should they not be published, d goes back to the queue
+// whole (its tasks that ran are then delivered again, which the runtime
+// copes with). Nothing happens if d's channel died: the broker requeued d.
+func (s *taskSubscriber) settlePack(topic string, acks *acker, d amqp.Delivery, dead <-chan struct{}, back []*message.Message, repack bool) {
+	select {
+	case <-dead:
+		return
+	default:
+	}
+	if len(back) > 0 {
+		for _, m := range back {
+			clearBrokerHeaders(m.Metadata)
+			m.SetContext(context.Background())
+		}
+		publish := s.b.pub.send
+		if repack {
+			publish = func(topic string, msgs []*message.Message) error { return s.b.pub.Publish(topic, msgs...) }
+		}
+		if err := publish(topic, back); err != nil {
+			d.Nack(false, true)
+			acks.settled(d.DeliveryTag)
+			return
+		}
+	}
+	acks.ack(d.DeliveryTag)
 }
 
 // runGone tells whether the runner of a run is gone, from its event queue,
@@ -296,11 +412,7 @@ func (s *taskSubscriber) putBack(topic string, d amqp.Delivery) {
 	b := s.b
 	msg, err := marshaler{}.Unmarshal(d)
 	if err == nil {
-		for k := range msg.Metadata {
-			if strings.HasPrefix(k, "x-") || k == deadMeta {
-				delete(msg.Metadata, k)
-			}
-		}
+		clearBrokerHeaders(msg.Metadata)
 		msg.SetContext(context.Background())
 		err = b.pub.Publish(topic, msg)
 	}
@@ -318,5 +430,16 @@ func (s *taskSubscriber) putBackLive(topic string, d amqp.Delivery, dead <-chan 
 	case <-dead:
 	default:
 		s.putBack(topic, d)
+	}
+}
+
+// clearBrokerHeaders removes from a task message's metadata what the broker
+// added (x-delivery-count, x-death) and what the bus read from it, so that
+// a copy published again starts afresh.
+func clearBrokerHeaders(md message.Metadata) {
+	for k := range md {
+		if strings.HasPrefix(k, "x-") || k == deadMeta {
+			delete(md, k)
+		}
 	}
 }

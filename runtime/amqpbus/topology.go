@@ -22,7 +22,8 @@ import (
 //	omp.control       auto-deleted queue of its own
 //
 // Task and event messages go through the default exchange, routed by queue
-// name.
+// name. A task message with the header omp-pack=N is a pack of N task
+// messages of one run: a JSON array of their bodies (pack.go).
 const deadName = "omp.dead"
 
 type kind int
