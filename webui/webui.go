@@ -162,6 +162,10 @@ type RunView struct {
 	Logs []runs.LogLine `json:"logs"`
 	// Args are each task's arguments (args, kwargs), by node.
 	Args map[string]json.RawMessage `json:"args"`
+	// Labels are what each task runs, by node, as its graph node says it
+	// ("echo train(2)", "reduce collect"), so the table and the task's
+	// panel say the same.
+	Labels map[string]string `json:"labels"`
 	// Last is each task's metrics, once per name: the value of its
 	// last step, in Metrics' order.
 	Last []runs.Metric `json:"-"`
@@ -220,7 +224,7 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	if err != nil {
 		return nil, err
 	}
-	v := &RunView{Run: run, Tasks: tasks, Args: map[string]json.RawMessage{}}
+	v := &RunView{Run: run, Tasks: tasks, Args: map[string]json.RawMessage{}, Labels: map[string]string{}}
 	if v.Transitions, err = db.Transitions(ctx, id, ""); err != nil {
 		return nil, err
 	}
@@ -257,6 +261,12 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		}
 	}
 	v.Graph = graphView(&g, tasks)
+	for _, t := range tasks {
+		v.Labels[t.Node] = taskLabel(t)
+	}
+	for _, n := range g.Nodes {
+		v.Labels[n.ID] = compiler.Describe(n)
+	}
 	for _, n := range g.Nodes {
 		if n.Op == compiler.OpTask {
 			b, err := json.Marshal(map[string]any{"args": n.Args, "kwargs": n.Kwargs})
@@ -322,7 +332,7 @@ func graphView(g *compiler.Graph, tasks []runs.Task) GraphView {
 	v := GraphView{Nodes: []GraphNode{}, Edges: []GraphEdge{}}
 	if len(g.Nodes) == 0 {
 		for _, t := range tasks {
-			v.Nodes = append(v.Nodes, GraphNode{ID: t.Node, Label: strings.TrimSpace(t.Kind + " " + t.Name)})
+			v.Nodes = append(v.Nodes, GraphNode{ID: t.Node, Label: taskLabel(t)})
 		}
 		return v
 	}
@@ -375,6 +385,20 @@ func graphView(g *compiler.Graph, tasks []runs.Task) GraphView {
 		v.Edges = append(v.Edges, e)
 	})
 	return v
+}
+
+// taskLabel says what a task runs from its row alone, for a run recorded
+// without a graph: "echo train", "script fit.eval", "reduce collect" (a
+// reducer's row has its reducer as its action).
+func taskLabel(t runs.Task) string {
+	if t.Kind == "reduce" {
+		return strings.TrimSpace("reduce " + t.Action)
+	}
+	label := strings.TrimSpace(t.Kind + " " + t.Name)
+	if t.Action != "" && t.Action != "run" {
+		label += "." + t.Action
+	}
+	return label
 }
 
 // groupID names a folded comprehension by its members' common prefix:

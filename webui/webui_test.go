@@ -188,6 +188,8 @@ func TestPages(t *testing.T) {
 			`<svg id="graph"`: 1, `<table id="tasks"`: 1, `<tr data-node="[^"]+" data-state="SUCCESS"`: 3,
 			`<button id="cancel" type="button" disabled>`: 1, `<div id="timeline"`: 1, `<pre id="task-log"`: 1,
 			`<div id="results">`: 1, `<pre>42</pre>`: 1, `<code>total</code>`: 1,
+			// A task says what it runs as its graph node does.
+			`<td class="label" title="script train\(2\)">script train\(2\)</td>`: 1, `<td class="label" title="reduce sum">reduce sum</td>`: 1,
 			`<table id="run-metrics"`: 1, `<a href="/metrics\?file=%2fdata%2ftrain.omp&amp;name=loss&amp;run=r1">loss</a></td><td class="num">2</td><td class="num">0.5</td>`: 1}},
 		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2}},
 		{"/runs/last", 200, "run", map[string]int{`data-run="r3"`: 1}},
@@ -389,5 +391,23 @@ func TestReport(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("the report differs from %s (go test -update rewrites it); got:\n%s", golden, got)
+	}
+}
+
+// TestTaskLabel: a run recorded without a graph still names its tasks as
+// a graph would: no stray dot before a reducer, the action after a name.
+func TestTaskLabel(t *testing.T) {
+	for _, tt := range []struct {
+		task runs.Task
+		want string
+	}{
+		{runs.Task{Kind: "echo", Name: "train", Action: "run"}, "echo train"},
+		{runs.Task{Kind: "script", Name: "fit", Action: "eval"}, "script fit.eval"},
+		{runs.Task{Kind: "reduce", Action: "collect"}, "reduce collect"},
+		{runs.Task{Kind: "echo", Name: "x"}, "echo x"},
+	} {
+		if got := taskLabel(tt.task); got != tt.want {
+			t.Errorf("taskLabel(%+v) = %q, want %q", tt.task, got, tt.want)
+		}
 	}
 }

@@ -306,7 +306,7 @@
       var facts = document.getElementById('task-facts');
       facts.replaceChildren();
       var add = function (k, v) { if (v !== '' && v !== undefined && v !== null) facts.append(h('dt', { text: k }), h('dd', {}, v)); };
-      add('Task', [t.kind, t.name].join(' ') + (t.action && t.action !== 'run' ? '.' + t.action : ''));
+      add('Task', (data.labels && data.labels[node]) || t.kind || '');
       add('State', badge(t.state || 'PENDING'));
       add('Attempts', String(t.attempts || 0));
       add('Worker', t.worker || '');
