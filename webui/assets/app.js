@@ -397,13 +397,14 @@
     ready();
     if (report) return;
 
+    // Only a running run has the button; it goes when the run ends.
     var cancel = document.getElementById('cancel');
-    cancel.addEventListener('click', function () {
+    if (cancel) cancel.addEventListener('click', function () {
       cancel.disabled = true;
       cancel.textContent = 'Cancelling…';
       fetch('/api/runs/' + encodeURIComponent(run.id) + '/cancel', { method: 'POST' }).then(function (r) {
         return r.json().then(function (body) { if (!r.ok) throw new Error(body.error || 'HTTP ' + r.status); });
-      }).catch(function (err) { cancel.textContent = 'Cancel run'; say('cancel: ' + err.message); });
+      }).catch(function (err) { cancel.textContent = 'Cancel run'; cancel.disabled = run.status !== 'RUNNING'; say('cancel: ' + err.message); });
     });
 
     function setRun(r) {
@@ -416,7 +417,7 @@
       document.getElementById('run-counts').textContent = '✓ ' + c.succeeded + ' succeeded, ✗ ' + c.failed + ' failed, ▶ ' + c.running + ' running, ⊘ ' + c.cancelled + ' cancelled, of ' + c.total;
       var end = isZero(r.finished) ? Date.now() : Date.parse(r.finished);
       document.getElementById('run-duration').textContent = fmtDur(end - Date.parse(r.started));
-      if (r.status !== 'RUNNING') { cancel.disabled = true; cancel.textContent = 'Cancel run'; }
+      if (r.status !== 'RUNNING' && cancel) { cancel.disabled = true; cancel.hidden = true; }
     }
 
     // Transitions come from the API, at most once a second while tasks
