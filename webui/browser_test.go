@@ -383,6 +383,7 @@ func TestLiveState(t *testing.T) {
 	mark(t, p)
 	// The timeline follows the run: the running attempt is a bar already.
 	p.Wait(sel("#timeline .bar[data-node=%s][data-attempt=\"1\"]", node))
+	p.WaitText("#results .noresult", "no result yet")
 	p.Screenshot("running")
 
 	if err := os.WriteFile(filepath.Join(s.dir, "release"), nil, 0o644); err != nil {
@@ -392,6 +393,8 @@ func TestLiveState(t *testing.T) {
 	p.WaitText(nodeSel, "SUCCESS")
 	p.WaitCount("button#cancel:enabled", 0)
 	p.WaitCount("button#cancel:not([hidden])", 0)
+	// The results come when the run ends, without a reload either.
+	p.WaitCount("#results .noresult", 0)
 	checkMark(t, p)
 	s.finish(t, id, runs.Success)
 	p.Screenshot("finished")
@@ -425,6 +428,7 @@ func TestFailedTaskLog(t *testing.T) {
 	p.WaitText("section#task pre#task-log", "reading 3 rows")
 	p.WaitVisible("section#task #task-error")
 	p.WaitText("section#task #task-error", "status 3")
+	p.WaitText("#results .noresult", "no result (failed)")
 	// The log is the point of the picture: scroll the task's panel to it.
 	browsertest.Eval[int](p, `document.querySelector("pre#task-log").scrollIntoView({block: "end"}), 0`)
 	p.Screenshot("failed-task")

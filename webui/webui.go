@@ -178,6 +178,10 @@ type Result struct {
 	Let   string          `json:"let,omitempty"`
 	Value json.RawMessage `json:"value"`
 	Ref   string          `json:"ref,omitempty"` // the store key of a result too large to keep inline
+	// Missing says why there is no result yet or will be none ("no
+	// result yet", "no result (failed)"); "" when the task ended well,
+	// whose result may be null.
+	Missing string `json:"missing,omitempty"`
 }
 
 // GroupOver is how many members a comprehension may have before its graph
@@ -269,7 +273,15 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	}
 	for _, n := range g.Nodes {
 		if n.Op == compiler.OpTask {
-			b, err := json.Marshal(map[string]any{"args": n.Args, "kwargs": n.Kwargs})
+			// Only the parts a task has: no "kwargs": null.
+			a := map[string]any{}
+			if len(n.Args) > 0 {
+				a["args"] = n.Args
+			}
+			if len(n.Kwargs) > 0 {
+				a["kwargs"] = n.Kwargs
+			}
+			b, err := json.Marshal(a)
 			if err == nil {
 				v.Args[n.ID] = b
 			}
@@ -280,8 +292,9 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		byNode[tasks[i].Node] = &tasks[i]
 	}
 	for _, o := range g.Outputs {
-		res := Result{Node: o.Node, Pos: o.Pos.String(), Let: o.Let, Value: json.RawMessage("null")}
-		if t := byNode[o.Node]; t != nil {
+		t := byNode[o.Node]
+		res := Result{Node: o.Node, Pos: o.Pos.String(), Let: o.Let, Value: json.RawMessage("null"), Missing: missingResult(run, t)}
+		if t != nil {
 			if len(t.Result) > 0 {
 				res.Value = t.Result
 			}
@@ -303,6 +316,34 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		v.Logs = []runs.LogLine{}
 	}
 	return v, nil
+}
+
+// missingResult says why output task t of run has no result, or "" if
+// it ended well (and its result, null or not, is the one).
+func missingResult(run *runs.Run, t *runs.Task) string {
+	st := ""
+	if t != nil {
+		st = t.State
+	}
+	switch {
+	case st == "SUCCESS" || st == "CACHED":
+		return ""
+	case st == "FAILURE":
+		return "no result (failed)"
+	case st == "CANCELLED":
+		return "no result (cancelled)"
+	case !run.Status.Done():
+		return "no result yet"
+	}
+	switch run.Status {
+	case runs.Failure:
+		return "no result (the run failed)"
+	case runs.Cancelled:
+		return "no result (the run was cancelled)"
+	case runs.Lost:
+		return "no result (the run was lost)"
+	}
+	return "no result"
 }
 
 // integral turns the whole numbers of a value read back from JSON (where

@@ -191,9 +191,10 @@ func TestPages(t *testing.T) {
 			// A task says what it runs as its graph node does.
 			`<td class="label" title="script train\(2\)">script train\(2\)</td>`: 1, `<td class="label" title="reduce sum">reduce sum</td>`: 1,
 			`<table id="run-metrics"`: 1, `<a href="/metrics\?file=%2fdata%2ftrain.omp&amp;name=loss&amp;run=r1">loss</a></td><td class="num">2</td><td class="num">0.5</td>`: 1}},
-		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2}},
+		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2,
+			`<p class="noresult muted">no result yet</p>`: 1, `<pre>null</pre>`: 0}},
 		{"/runs/last", 200, "run", map[string]int{`data-run="r3"`: 1}},
-		{"/runs/r2", 200, "run", map[string]int{`<td class="error">exit status 3: boom</td>`: 1}},
+		{"/runs/r2", 200, "run", map[string]int{`<td class="error">exit status 3: boom</td>`: 1, `<p class="noresult muted">no result \(cancelled\)</p>`: 1}},
 		{"/runs/nosuch", 404, "notfound", map[string]int{`no run nosuch`: 1}},
 		{"/runs/r", 404, "notfound", map[string]int{`run r is ambiguous`: 1}},
 		{"/nowhere", 404, "notfound", map[string]int{`no page /nowhere`: 1}},
@@ -245,7 +246,7 @@ func TestRunData(t *testing.T) {
 	if n := v.Graph.Nodes[0]; n.Label != "script train(1)" || v.Graph.Nodes[2].Label != "reduce sum" || !v.Graph.Nodes[2].Reduce || !v.Graph.Nodes[2].Output {
 		t.Errorf("nodes %+v", v.Graph.Nodes)
 	}
-	if got := string(v.Args["s1.1.1"]); got != `{"args":[1],"kwargs":null}` {
+	if got := string(v.Args["s1.1.1"]); got != `{"args":[1]}` {
 		t.Errorf("args of s1.1.1: %s", got)
 	}
 	if v.Run.Source != "" || (v.Run.Graph != nil && string(v.Run.Graph) != "null") {
@@ -408,6 +409,33 @@ func TestTaskLabel(t *testing.T) {
 	} {
 		if got := taskLabel(tt.task); got != tt.want {
 			t.Errorf("taskLabel(%+v) = %q, want %q", tt.task, got, tt.want)
+		}
+	}
+}
+
+// TestMissingResult: an output without a result says why, and a task
+// that ended well has its result, even null.
+func TestMissingResult(t *testing.T) {
+	for _, tt := range []struct {
+		run  runs.Status
+		task string // "" for no row
+		want string
+	}{
+		{runs.Running, "", "no result yet"},
+		{runs.Running, "STARTED", "no result yet"},
+		{runs.Running, "SUCCESS", ""},
+		{runs.Success, "CACHED", ""},
+		{runs.Failure, "FAILURE", "no result (failed)"},
+		{runs.Failure, "PENDING", "no result (the run failed)"},
+		{runs.Cancelled, "CANCELLED", "no result (cancelled)"},
+		{runs.Lost, "STARTED", "no result (the run was lost)"},
+	} {
+		var task *runs.Task
+		if tt.task != "" {
+			task = &runs.Task{State: tt.task}
+		}
+		if got := missingResult(&runs.Run{Status: tt.run}, task); got != tt.want {
+			t.Errorf("run %s, task %q: %q, want %q", tt.run, tt.task, got, tt.want)
 		}
 	}
 }

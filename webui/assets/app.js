@@ -319,7 +319,7 @@
       err.textContent = t.error || '';
       err.hidden = !t.error;
       var args = data.args && data.args[node];
-      document.getElementById('task-args').textContent = args ? JSON.stringify(args, null, 2) : '(none: a reducer takes its inputs)';
+      document.getElementById('task-args').textContent = !args ? '(none: a reducer takes its inputs)' : Object.keys(args).length ? JSON.stringify(args, null, 2) : '(none)';
       var at = document.querySelector('#task-attempts tbody');
       at.replaceChildren();
       transitions.filter(function (x) { return x.node === node; }).forEach(function (x) {
@@ -432,6 +432,18 @@
       }, 1000);
     }
 
+    // The results are the server's to write: once the run ends, its page
+    // is fetched again for them.
+    function refreshResults() {
+      fetch(location.href, { headers: { Accept: 'text/html' } }).then(function (r) {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.text();
+      }).then(function (text) {
+        var fresh = new DOMParser().parseFromString(text, 'text/html').getElementById('results');
+        if (fresh) document.getElementById('results').replaceWith(fresh);
+      }).catch(function (err) { say('results: ' + err.message); });
+    }
+
     if (run.status !== 'RUNNING') return;
     var es = new EventSource('/api/runs/' + encodeURIComponent(run.id) + '/events');
     say('live');
@@ -442,6 +454,7 @@
       es.close();
       setRun(JSON.parse(ev.data));
       refreshTransitions();
+      refreshResults();
       say('run ended');
     });
     es.onerror = function () { if (es.readyState !== EventSource.CLOSED) say('reconnecting…'); };
