@@ -364,6 +364,23 @@ func TestRunPage(t *testing.T) {
 	for _, task := range tasks {
 		p.Wait(sel("#timeline .bar[data-node=%s][data-attempt=\"1\"]", task.Node))
 	}
+	checkTimeline(t, p)
+}
+
+// checkTimeline fails t unless the timeline's axis starts where its lanes
+// do and every bar's word is whole, inside its lane.
+func checkTimeline(t *testing.T, p *browsertest.Page) {
+	t.Helper()
+	if d := browsertest.Eval[float64](p, `(() => {
+		const lanes = document.querySelectorAll("#timeline .lane"), zero = document.querySelector("#timeline .tick");
+		return zero.getBoundingClientRect().left - lanes[1].getBoundingClientRect().left;
+	})()`); d < -0.5 || d > 0.5 {
+		t.Errorf("the timeline's 0 is %.1fpx from where its lanes start", d)
+	}
+	if bad := browsertest.Eval[[]string](p, `[...document.querySelectorAll("#timeline .blabel")].filter(l =>
+		l.offsetLeft < 0 || l.offsetLeft + l.offsetWidth > l.parentElement.clientWidth).map(l => l.textContent)`); len(bad) > 0 {
+		t.Errorf("timeline words cut at a lane's edge: %q", bad)
+	}
 }
 
 // TestLiveState: while a script runs, its node shows STARTED; when it

@@ -238,7 +238,16 @@
       paintNode(groupOf[t.node] || t.node);
       paintRow(t.node);
       if (openNode === t.node) fillTask();
+      redrawTimeline();
     }
+
+    // Redrawn once a frame at most, however many tasks change in it.
+    var frame = 0;
+    function redrawTimeline() {
+      if (!frame) frame = requestAnimationFrame(function () { frame = 0; drawTimeline(); });
+    }
+    // Its words are placed in pixels: a new width places them again.
+    window.addEventListener('resize', redrawTimeline);
 
     // One bar per attempt: from its STARTED to the next state of its node.
     function attempts() {
@@ -264,7 +273,33 @@
           bars.push({ node: tr.node, attempt: tr.attempt || 1, start: start, end: tr.time, state: tr.state, worker: tr.worker, message: tr.message });
         }
       });
+      // The transitions are fetched a while after the events that carry
+      // a task's row: until they come, the row says what the bars are. A
+      // running task is a bar from its start at once, and an open bar
+      // whose task has ended is closed when its row says.
+      var drawn = {};
+      bars.forEach(function (b) { drawn[b.node] = true; });
+      Object.keys(tasks).forEach(function (node) {
+        var t = tasks[node], cur = open[node];
+        if (isZero(t.started) || !t.attempts) return;
+        if (t.state === 'STARTED' && !cur) {
+          bars.push({ node: node, attempt: t.attempts, start: t.started, end: null, state: 'STARTED', worker: t.worker });
+        } else if (ENDED[t.state] && t.state !== 'RETRY' && !isZero(t.finished)) {
+          if (cur && cur.attempt === t.attempts) { cur.end = t.finished; cur.state = t.state; cur.message = t.error; }
+          else if (!drawn[node] && t.state !== 'CACHED') bars.push({ node: node, attempt: t.attempts, start: t.started, end: t.finished, state: t.state, worker: t.worker, message: t.error });
+        }
+      });
       return bars;
+    }
+
+    // Ticks at round durations, about every 100px of the lanes.
+    var STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5];
+    function ticks(span, width) {
+      var want = span / Math.max(2, Math.floor(width / 100));
+      var step = STEPS.find(function (x) { return x >= want; }) || Math.ceil(want / 36e5) * 36e5;
+      var out = [];
+      for (var x = 0; x <= span; x += step) out.push(x);
+      return out;
     }
 
     function drawTimeline() {
@@ -277,25 +312,46 @@
       var t1 = isZero(run.finished) ? Date.now() : Date.parse(run.finished);
       bars.forEach(function (b) { if (b.end) t1 = Math.max(t1, Date.parse(b.end)); });
       var span = Math.max(t1 - t0, 1);
-      box.append(h('div', { class: 'axis', 'aria-hidden': 'true' }, h('span', { text: '0' }), h('span', { text: fmtDur(span / 2) }), h('span', { text: fmtDur(span) })));
-      var rows = {}, order = [];
+      // The axis is a row like the others, so that its 0 is where the
+      // lanes start.
+      var axisLane = h('div', { class: 'lane' });
+      box.append(h('div', { class: 'row axis', 'aria-hidden': 'true' }, h('div', { class: 'name' }), axisLane));
+      var rows = {}, order = [], placed = [];
       bars.forEach(function (b) { if (!rows[b.node]) { rows[b.node] = []; order.push(b.node); } rows[b.node].push(b); });
       order.forEach(function (node) {
         var lane = h('div', { class: 'lane' });
         rows[node].forEach(function (b) {
           var start = Date.parse(b.start), end = b.end ? Date.parse(b.end) : t1;
-          var word = (ICON[b.state] || '') + ' ' + b.state;
           var bar = h('div', {
             class: 'bar s-' + b.state, 'data-node': node, 'data-attempt': b.attempt, 'data-state': b.state,
             style: 'left:' + ((start - t0) / span * 100).toFixed(3) + '%;width:' + Math.max((end - start) / span * 100, 0.2).toFixed(3) + '%',
-            title: node + ' attempt ' + b.attempt + ': ' + b.state + ', ' + fmtDur(end - start) + (b.worker ? ' on ' + b.worker : '') + (b.message ? ' — ' + b.message : ''),
-            text: word
+            title: node + ' attempt ' + b.attempt + ': ' + b.state + ', ' + fmtDur(end - start) + (b.worker ? ' on ' + b.worker : '') + (b.message ? ' — ' + b.message : '')
           });
-          lane.append(bar);
+          var label = h('span', { class: 'blabel', text: (ICON[b.state] || '') + ' ' + b.state });
+          lane.append(bar, label);
+          placed.push([bar, label]);
         });
         var name = h('div', { class: 'name', tabindex: '0', role: 'button', title: node, text: node });
         activate(name, function () { openTask(node); });
         box.append(h('div', { class: 'row' }, name, lane));
+      });
+      var width = axisLane.clientWidth;
+      ticks(span, width).forEach(function (x, i, all) {
+        var at = x / span * 100;
+        // The first tick starts at the lane's start, the last may not pass
+        // its end.
+        var shift = i === 0 ? '0' : at > 90 ? '-100%' : '-50%';
+        axisLane.append(h('span', { class: 'tick', style: 'left:' + at.toFixed(3) + '%;transform:translateX(' + shift + ')', text: x ? fmtDur(x) : '0' }));
+      });
+      // A bar's word goes in the bar when it fits, else beside it (after
+      // it, or before it at the lanes' end), else only its icon.
+      placed.forEach(function (p) {
+        var bar = p[0], label = p[1], left = bar.offsetLeft, w = bar.offsetWidth, lw = label.offsetWidth;
+        if (lw + 6 <= w) { label.style.left = (left + 3) + 'px'; label.classList.add('inside'); return; }
+        if (left + w + 4 + lw <= width) { label.style.left = (left + w + 4) + 'px'; return; }
+        if (left - 4 - lw >= 0) { label.style.left = (left - 4 - lw) + 'px'; return; }
+        label.textContent = ICON[bar.dataset.state] || '';
+        label.style.left = (left + w + 2) + 'px';
       });
     }
 
