@@ -446,6 +446,14 @@ func TestFailedTaskLog(t *testing.T) {
 	p.WaitVisible("section#task #task-error")
 	p.WaitText("section#task #task-error", "status 3")
 	p.WaitText("#results .noresult", "no result (failed)")
+	if gap := browsertest.Eval[float64](p, `document.querySelector("section#task").getBoundingClientRect().top -
+		document.querySelector("header.top").getBoundingClientRect().bottom`); gap < -0.5 {
+		t.Errorf("the task's panel covers %.0fpx of the nav bar", -gap)
+	}
+	// The error's two lines stay two lines in its attempt's message.
+	if msg := browsertest.Eval[string](p, `[...document.querySelectorAll("#task-attempts tbody tr td:last-child")].map(td => td.innerText).join("|")`); !strings.Contains(msg, "rows\nerror:") {
+		t.Errorf("the attempts' messages %q join the error's lines", msg)
+	}
 	// The log is the point of the picture: scroll the task's panel to it.
 	browsertest.Eval[int](p, `document.querySelector("pre#task-log").scrollIntoView({block: "end"}), 0`)
 	p.Screenshot("failed-task")
