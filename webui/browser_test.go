@@ -504,6 +504,16 @@ func TestMetricsPage(t *testing.T) {
 		p.WaitText("table#metric-table tbody", v)
 	}
 	p.Wait("a#csv[href]")
+	// With nothing hovered the legends give the last values, not "--".
+	legends := browsertest.Eval[[]string](p, `[...document.querySelectorAll(".u-legend")].map(l => l.textContent)`)
+	if len(legends) != 2 {
+		t.Errorf("%d chart legends, want 2", len(legends))
+	}
+	for _, legend := range legends {
+		if strings.Contains(legend, "--") || !strings.Contains(legend, "0.625") {
+			t.Errorf("a legend reads %q with nothing hovered, want the last value, 0.625", legend)
+		}
+	}
 	p.Screenshot("metrics")
 }
 

@@ -524,6 +524,8 @@ type runsBody struct {
 	Status, File, Pipeline string
 	Statuses               []runs.Status
 	Files, Pipelines       []string
+	// FileNames are Files' names in the filter: short, and unique.
+	FileNames map[string]string
 }
 
 func (u *UI) runsPage(w http.ResponseWriter, r *http.Request) {
@@ -546,6 +548,7 @@ func (u *UI) runsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Files, b.Pipelines = distinct(all, func(r runs.Run) string { return r.File }, b.File), distinct(all, func(r runs.Run) string { return r.Pipeline }, b.Pipeline)
+	b.FileNames = shortNames(b.Files)
 	u.render(w, http.StatusOK, "runs.html", page{Page: "runs", Title: "Runs", Body: b})
 }
 
@@ -567,6 +570,30 @@ func distinct(list []runs.Run, key func(runs.Run) string, keep string) []string 
 	}
 	sort.Strings(out)
 	return out
+}
+
+// shortNames names each of paths (absolute, as runs record them) by what
+// follows their longest common directory, so that a select shows
+// "pipelines/train.omp", not a long path cut short; one path is named by
+// its base.
+func shortNames(paths []string) map[string]string {
+	names := make(map[string]string, len(paths))
+	if len(paths) == 0 {
+		return names
+	}
+	common := path.Dir(paths[0])
+	for _, p := range paths[1:] {
+		for common != "/" && common != "." && !strings.HasPrefix(p, common+"/") {
+			common = path.Dir(common)
+		}
+	}
+	for _, p := range paths {
+		names[p] = strings.TrimPrefix(strings.TrimPrefix(p, common), "/")
+		if names[p] == "" {
+			names[p] = p
+		}
+	}
+	return names
 }
 
 func duration(r runs.Run) string {
@@ -630,6 +657,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(time.RFC3339Nano)
 	},
 	"base":   path.Base,
+	"inc":    func(i int) int { return i + 1 },
 	"rundur": func(r *runs.Run) string { return duration(*r) },
 	"taskdur": func(start, end time.Time) string {
 		if start.IsZero() || end.IsZero() {

@@ -198,10 +198,10 @@ func TestPages(t *testing.T) {
 		{"/runs/nosuch", 404, "notfound", map[string]int{`no run nosuch`: 1}},
 		{"/runs/r", 404, "notfound", map[string]int{`run r is ambiguous`: 1}},
 		{"/nowhere", 404, "notfound", map[string]int{`no page /nowhere`: 1}},
-		{"/metrics", 200, "metrics", map[string]int{`<select id="file"`: 1, `<option value="/data/train.omp">`: 1, `id="chart"`: 0}},
+		{"/metrics", 200, "metrics", map[string]int{`<select id="file"`: 1, `<option value="/data/train.omp" title="/data/train.omp">train.omp</option>`: 1, `id="chart"`: 0}},
 		{"/metrics?file=/data/train.omp", 200, "metrics", map[string]int{`<option value="loss">`: 1, `Pick a metric`: 1}},
 		{"/metrics?file=/data/train.omp&name=loss", 200, "metrics", map[string]int{
-			`<div id="chart"`: 1, `<tr data-run="r\d">`: 3, `<a id="csv" href="/api/metrics\?file=%2Fdata%2Ftrain.omp&amp;format=csv&amp;name=loss"`: 1,
+			`<div id="chart"`: 1, `<tr data-run="r\d"><td class="num">\d</td>`: 3, `<tr data-run="r3"><td class="num">3</td>`: 1, `<a id="csv" href="/api/metrics\?file=%2Fdata%2Ftrain.omp&amp;format=csv&amp;name=loss"`: 1,
 			`<div id="steps-chart"`: 1, `over the steps of run <a href="/runs/r3">`: 1}},
 		{"/metrics?file=/data/train.omp&name=loss&run=r1", 200, "metrics", map[string]int{`over the steps of run <a href="/runs/r1">`: 1}},
 		{"/schedules", 200, "schedules", map[string]int{`<table id="schedules"`: 1, `<tr data-pipeline="train.omp:nightly">`: 1,
@@ -436,6 +436,26 @@ func TestMissingResult(t *testing.T) {
 		}
 		if got := missingResult(&runs.Run{Status: tt.run}, task); got != tt.want {
 			t.Errorf("run %s, task %q: %q, want %q", tt.run, tt.task, got, tt.want)
+		}
+	}
+}
+
+// TestShortNames: files are named by what follows their common directory.
+func TestShortNames(t *testing.T) {
+	for _, tt := range []struct {
+		paths []string
+		want  map[string]string
+	}{
+		{nil, map[string]string{}},
+		{[]string{"/srv/omp/train.omp"}, map[string]string{"/srv/omp/train.omp": "train.omp"}},
+		{[]string{"/srv/omp/a.omp", "/srv/omp/pipelines/b.omp"}, map[string]string{"/srv/omp/a.omp": "a.omp", "/srv/omp/pipelines/b.omp": "pipelines/b.omp"}},
+		{[]string{"/srv/x/f.omp", "/srv/y/f.omp"}, map[string]string{"/srv/x/f.omp": "x/f.omp", "/srv/y/f.omp": "y/f.omp"}},
+		{[]string{"/srv/ab/f.omp", "/srv/abc/g.omp"}, map[string]string{"/srv/ab/f.omp": "ab/f.omp", "/srv/abc/g.omp": "abc/g.omp"}},
+		{[]string{"/a.omp", "/b/c.omp"}, map[string]string{"/a.omp": "a.omp", "/b/c.omp": "b/c.omp"}},
+	} {
+		got := shortNames(tt.paths)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("shortNames(%q) = %q, want %q", tt.paths, got, tt.want)
 		}
 	}
 }

@@ -529,18 +529,41 @@
     });
     var css = getComputedStyle(document.documentElement);
     var fg = css.getPropertyValue('--fg').trim(), line = css.getPropertyValue('--line').trim(), stroke = css.getPropertyValue('--link').trim();
-    var axes = function (xlabel) {
-      return [{ stroke: fg, grid: { stroke: line }, ticks: { stroke: line }, label: xlabel }, { stroke: fg, grid: { stroke: line }, ticks: { stroke: line }, label: data.name }];
+    var axis = function (label, more) {
+      return Object.assign({ stroke: fg, grid: { stroke: line }, ticks: { stroke: line }, label: label }, more || {});
+    };
+    // Whole numbers only (runs, steps), at least 60px apart.
+    var whole = { space: 60, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6] };
+    // An x scale around the values, and at least 1 wide: one point is
+    // not drawn at the edge of 0 to 100 (uPlot's own pick for one x).
+    var around = function (xs) {
+      if (!xs.length) return { time: false };
+      var min = xs[0], max = xs[xs.length - 1], pad = Math.max((max - min) * 0.03, 0.5);
+      return { time: false, auto: false, range: [min - pad, max + pad] };
+    };
+    // With no point hovered, the legend shows each series' last value
+    // rather than "--".
+    var lastOf = function (col) {
+      for (var i = col.length - 1; i >= 0; i--) if (col[i] !== null && col[i] !== undefined) return col[i];
+      return null;
     };
     var chart = document.getElementById('chart');
     if (chart) {
+      // x is the run's number, oldest first: runs minutes or months
+      // apart are spaced alike, and the table and legend give its id and
+      // time.
       var pts = data.points;
-      var xs = pts.map(function (p) { return Date.parse(p.started) / 1000; });
+      var xs = pts.map(function (p, i) { return i + 1; });
       var ys = pts.map(function (p) { return p.value; });
+      var runAt = function (i) { var p = pts[i]; return p ? '#' + (i + 1) + ' · ' + p.run_id + ' · ' + fmtTime(p.started) : ''; };
       new uPlot({
         width: Math.max(chart.clientWidth, 300), height: 300,
-        series: [{ label: 'run started' }, { label: data.name, stroke: stroke, width: 2, points: { show: true, size: 7 } }],
-        axes: axes('run started')
+        scales: { x: around(xs) },
+        series: [
+          { label: 'run', value: function (u, v, si, idx) { return runAt(idx === null ? pts.length - 1 : idx); } },
+          { label: data.name, stroke: stroke, width: 2, points: { show: true, size: 7 }, value: function (u, v, si, idx) { return String(idx === null ? lastOf(ys) : v); } }
+        ],
+        axes: [axis('run (oldest first)', Object.assign({ values: function (u, splits) { return splits.map(function (v) { return Number.isInteger(v) && v >= 1 && v <= pts.length ? '#' + v : ''; }); } }, whole)), axis(data.name)]
       }, [xs, ys], chart);
       chart.dataset.points = String(pts.length);
     }
@@ -555,12 +578,16 @@
       });
       var sx = Object.keys(stepSet).map(Number).sort(function (a, b) { return a - b; });
       var palette = [stroke, '#d9822b', '#2ca58d', '#a23b72', '#6c757d'];
-      var series = [{ label: 'step' }], cols = [sx];
+      var cols = [sx];
+      var series = [{ label: 'step', value: function (u, v, si, idx) { return String(idx === null ? sx[sx.length - 1] : v); } }];
       nodes.forEach(function (n, i) {
-        series.push({ label: n, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: sx.length < 60 } });
-        cols.push(sx.map(function (x) { return x in byNode[n] ? byNode[n][x] : null; }));
+        var col = sx.map(function (x) { return x in byNode[n] ? byNode[n][x] : null; });
+        series.push({ label: n, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: sx.length < 60 },
+          value: function (u, v, si, idx) { var x = idx === null ? lastOf(col) : v; return x === null ? '' : String(x); } });
+        cols.push(col);
       });
-      new uPlot({ width: Math.max(steps.clientWidth, 300), height: 260, scales: { x: { time: false } }, series: series, axes: axes('step') }, cols, steps);
+      new uPlot({ width: Math.max(steps.clientWidth, 300), height: 260, scales: { x: around(sx) }, series: series,
+        axes: [axis('step', whole), axis(data.name)] }, cols, steps);
     }
     ready();
   }
