@@ -284,6 +284,8 @@ func TestRunsPage(t *testing.T) {
 	row := sel("table#runs tr[data-run=%s]", first)
 	p.WaitText(row+" td.state", "SUCCESS")
 	p.Wait(row + sel(" a[href=%s]", "/runs/"+first))
+	// A run of a file's statements, not of a named pipeline.
+	p.WaitText(row, "default")
 	p.Screenshot("runs")
 
 	mark(t, p)
@@ -291,6 +293,8 @@ func TestRunsPage(t *testing.T) {
 	s.finish(t, second, runs.Success)
 	p.WaitText(sel("table#runs tr[data-run=%s] td.state", second), "SUCCESS")
 	checkMark(t, p)
+	// The page says when it last looked as its table says times: in UTC.
+	p.WaitFor("#live to say when it was updated, in UTC", `/updated \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/.test(document.querySelector("#live").textContent)`, `document.querySelector("#live").textContent`)
 	if got, want := p.Attrs("table#runs tr[data-run]", "data-run"), []string{second, first}; !slices.Equal(got, want) {
 		t.Errorf("runs listed %q, want newest first %q", got, want)
 	}

@@ -97,7 +97,7 @@
             if (again) again.focus();
           }
         }
-        say('live · updated ' + new Date().toLocaleTimeString());
+        say('live · updated ' + fmtTime(new Date().toISOString()));
       }).catch(function (err) {
         failures++;
         say('not updating: ' + err.message);
