@@ -84,8 +84,12 @@ func writeFiles(t *testing.T, dir string, files map[string]string) string {
 // The pipelines and scripts the tests run. A script's stderr lines are its
 // task's log; wait.sh sleeps until the test lets it go, so the test sees
 // its task running for as long as it needs, however loaded the machine.
+const graphOmp = "echo prepare(\"raw.csv\") -> parallel < echo train(i) for i in 1..3 > -> reduce collect\n"
+
 var files = map[string]string{
-	"graph.omp": "echo prepare(\"raw.csv\") -> parallel < echo train(i) for i in 1..3 > -> reduce collect\n",
+	"graph.omp": graphOmp,
+	// The README's picture: a file as a project keeps it.
+	"pipelines/train.omp": graphOmp,
 	"live.omp":  "echo before() -> script wait()\n",
 	"fail.omp":  "echo load() -> script broken()\n",
 	// Its tick comes once a year: served, not fired while a test runs.
@@ -339,16 +343,22 @@ func checkMark(t *testing.T, p *browsertest.Page) {
 func TestRunPage(t *testing.T) {
 	p := browsertest.New(t)
 	s := startServer(t)
-	id := s.submit(t, "graph.omp")
+	id := s.submit(t, "pipelines/train.omp")
 	_, tasks := s.finish(t, id, runs.Success)
 	if len(tasks) != 5 {
-		t.Fatalf("graph.omp ran %d tasks, want 5: %+v", len(tasks), tasks)
+		t.Fatalf("pipelines/train.omp ran %d tasks, want 5: %+v", len(tasks), tasks)
 	}
 
 	p.Navigate(s.url + "/runs/" + id)
 	p.WaitAttr("main", "data-page", "run")
 	p.WaitAttr("main", "data-ready", "true")
 	checkTasks(t, p, tasks)
+	// The file is named by its path in the served directory.
+	p.WaitText("dl.facts", "pipelines/train.omp")
+	p.WaitText("#results", "pipelines/train.omp:1:1")
+	if strings.Contains(browsertest.Eval[string](p, `document.querySelector("main").innerText`), s.dir) {
+		t.Errorf("the run page shows the served directory %s", s.dir)
+	}
 	if n := browsertest.Eval[int](p, `document.querySelectorAll("button#cancel:not([hidden])").length`); n != 0 {
 		t.Errorf("a finished run shows a Cancel button")
 	}

@@ -77,6 +77,10 @@ type Config struct {
 	// problem (file → error); nil shows none.
 	Schedules func() ([]Schedule, map[string]string)
 	Logger    *slog.Logger
+	// Name names a run's file (absolute, as runs record it) as the pages
+	// show it, e.g. relative to the served directory; nil shows it as
+	// recorded.
+	Name func(file string) string
 }
 
 // UI serves the pages.
@@ -88,6 +92,9 @@ type UI struct {
 func New(cfg Config) *UI {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Name == nil {
+		cfg.Name = func(file string) string { return file }
 	}
 	if cfg.Schedules == nil {
 		cfg.Schedules = func() ([]Schedule, map[string]string) { return nil, nil }
@@ -162,6 +169,9 @@ type RunView struct {
 	Logs []runs.LogLine `json:"logs"`
 	// Args are each task's arguments (args, kwargs), by node.
 	Args map[string]json.RawMessage `json:"args"`
+	// FileName is the run's file as the page shows it (Run.File unless
+	// the server names it otherwise; see Config.Name).
+	FileName string `json:"file_name"`
 	// Labels are what each task runs, by node, as its graph node says it
 	// ("echo train(2)", "reduce collect"), so the table and the task's
 	// panel say the same.
@@ -182,6 +192,8 @@ type Result struct {
 	// result yet", "no result (failed)"); "" when the task ended well,
 	// whose result may be null.
 	Missing string `json:"missing,omitempty"`
+	// Where is Pos as the page shows it, with the run's FileName.
+	Where string `json:"-"`
 }
 
 // GroupOver is how many members a comprehension may have before its graph
@@ -228,7 +240,7 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	if err != nil {
 		return nil, err
 	}
-	v := &RunView{Run: run, Tasks: tasks, Args: map[string]json.RawMessage{}, Labels: map[string]string{}}
+	v := &RunView{Run: run, Tasks: tasks, Args: map[string]json.RawMessage{}, Labels: map[string]string{}, FileName: run.File}
 	if v.Transitions, err = db.Transitions(ctx, id, ""); err != nil {
 		return nil, err
 	}
@@ -293,7 +305,7 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	}
 	for _, o := range g.Outputs {
 		t := byNode[o.Node]
-		res := Result{Node: o.Node, Pos: o.Pos.String(), Let: o.Let, Value: json.RawMessage("null"), Missing: missingResult(run, t)}
+		res := Result{Node: o.Node, Pos: o.Pos.String(), Where: o.Pos.String(), Let: o.Let, Value: json.RawMessage("null"), Missing: missingResult(run, t)}
 		if t != nil {
 			if len(t.Result) > 0 {
 				res.Value = t.Result
@@ -316,6 +328,20 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		v.Logs = []runs.LogLine{}
 	}
 	return v, nil
+}
+
+// nameFile shows the run's file as name: in FileName and in the results'
+// positions.
+func (v *RunView) nameFile(name string) {
+	if name == "" || name == v.Run.File {
+		return
+	}
+	v.FileName = name
+	for i, r := range v.Results {
+		if rest, ok := strings.CutPrefix(r.Pos, v.Run.File+":"); ok {
+			v.Results[i].Where = name + ":" + rest
+		}
+	}
 }
 
 // missingResult says why output task t of run has no result, or "" if
@@ -477,6 +503,7 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request) {
 		u.serverError(w, err)
 		return
 	}
+	v.nameFile(u.cfg.Name(v.Run.File))
 	u.render(w, http.StatusOK, "run.html", page{Page: "run", Title: runTitle(v.Run), Data: v, Body: v})
 }
 
@@ -517,6 +544,7 @@ func WriteReport(w io.Writer, v *RunView) error {
 type RunRow struct {
 	runs.Run
 	Duration string
+	FileName string // File as the page shows it (see Config.Name)
 }
 
 type runsBody struct {
@@ -539,7 +567,7 @@ func (u *UI) runsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, run := range list {
 		run.Source, run.Graph = "", nil
-		b.Rows = append(b.Rows, RunRow{Run: run, Duration: duration(run)})
+		b.Rows = append(b.Rows, RunRow{Run: run, Duration: duration(run), FileName: u.cfg.Name(run.File)})
 	}
 	// The filters offer what the recent history has.
 	all, err := u.cfg.DB.Runs(r.Context(), runs.Filter{Limit: 1000})

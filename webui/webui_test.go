@@ -149,7 +149,7 @@ func seed(t *testing.T) runs.Store {
 
 func newHandler(t *testing.T, db runs.Store) http.Handler {
 	mux := http.NewServeMux()
-	ui := New(Config{DB: db, Schedules: func() ([]Schedule, map[string]string) {
+	ui := New(Config{DB: db, Name: func(f string) string { return strings.TrimPrefix(f, "/data/") }, Schedules: func() ([]Schedule, map[string]string) {
 		return []Schedule{{File: "train.omp", Path: seedFile, Pipeline: "nightly", Spec: "@daily", Zone: "UTC", Next: []time.Time{t0.Add(24 * time.Hour)}}},
 			map[string]string{"broken.omp": "broken.omp:1:1: unknown kind ehco"}
 	}})
@@ -189,7 +189,9 @@ func TestPages(t *testing.T) {
 			`<button id="cancel"`: 0, `<div id="timeline"`: 1, `<pre id="task-log"`: 1,
 			`<div id="results">`: 1, `<pre>42</pre>`: 1, `<code>total</code>`: 1,
 			// A task says what it runs as its graph node does.
-			`<td class="label" title="script train\(2\)">script train\(2\)</td>`: 1, `<td class="label" title="reduce sum">reduce sum</td>`: 1,
+			`<td class="label" title="script train\(2\)">script train\(2\)</td>`: 1,
+			// The file as the server names it, the recorded path its title.
+			`<code title="/data/train.omp">train.omp</code>`: 1, `<div class="muted"><code>total</code> · train.omp:3:1 · `: 1, `<td class="label" title="reduce sum">reduce sum</td>`: 1,
 			`<table id="run-metrics"`: 1, `<a href="/metrics\?file=%2fdata%2ftrain.omp&amp;name=loss&amp;run=r1">loss</a></td><td class="num">2</td><td class="num">0.5</td>`: 1}},
 		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2,
 			`<p class="noresult muted">no result yet</p>`: 1, `<pre>null</pre>`: 0}},

@@ -369,7 +369,9 @@
       add('Label', t.label || '');
       add('Started', fmtTime(t.started));
       add('Finished', fmtTime(t.finished));
-      add('Source', t.pos || '');
+      var pos = t.pos || '';
+      if (data.file_name && pos.indexOf(run.file + ':') === 0) pos = data.file_name + pos.slice(run.file.length);
+      add('Source', pos);
       if (t.not_cached) add('Cache', t.not_cached);
       var err = document.getElementById('task-error');
       err.textContent = t.error || '';
