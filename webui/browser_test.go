@@ -90,8 +90,8 @@ var files = map[string]string{
 	"graph.omp": graphOmp,
 	// The README's picture: a file as a project keeps it.
 	"pipelines/train.omp": graphOmp,
-	"live.omp":  "echo before() -> script wait()\n",
-	"fail.omp":  "echo load() -> script broken()\n",
+	"live.omp":            "echo before() -> script wait()\n",
+	"fail.omp":            "echo load() -> script broken()\n",
 	// Its tick comes once a year: served, not fired while a test runs.
 	"nightly.omp": "pipeline nightly with schedule=\"0 3 1 1 *\" {\n  echo report()\n}\n",
 	"metric.omp": "param v = 0.5\n" +
