@@ -67,7 +67,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/runs/{id}/metrics", s.runMetrics)
 	mux.HandleFunc("GET /api/metrics", s.metrics)
 	mux.HandleFunc("GET /api/schedules", s.schedules)
-	ui := webui.New(webui.Config{DB: s.cfg.DB, Schedules: s.uiSchedules, Logger: s.cfg.Logger})
+	// The pages name a run's file as the API keys it: by its path in a
+	// served directory.
+	ui := webui.New(webui.Config{DB: s.cfg.DB, Schedules: s.uiSchedules, Logger: s.cfg.Logger, Name: s.key})
 	ui.Register(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") || r.Method != http.MethodGet {

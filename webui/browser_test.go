@@ -84,10 +84,14 @@ func writeFiles(t *testing.T, dir string, files map[string]string) string {
 // The pipelines and scripts the tests run. A script's stderr lines are its
 // task's log; wait.sh sleeps until the test lets it go, so the test sees
 // its task running for as long as it needs, however loaded the machine.
+const graphOmp = "echo prepare(\"raw.csv\") -> parallel < echo train(i) for i in 1..3 > -> reduce collect\n"
+
 var files = map[string]string{
-	"graph.omp": "echo prepare(\"raw.csv\") -> parallel < echo train(i) for i in 1..3 > -> reduce collect\n",
-	"live.omp":  "echo before() -> script wait()\n",
-	"fail.omp":  "echo load() -> script broken()\n",
+	"graph.omp": graphOmp,
+	// The README's picture: a file as a project keeps it.
+	"pipelines/train.omp": graphOmp,
+	"live.omp":            "echo before() -> script wait()\n",
+	"fail.omp":            "echo load() -> script broken()\n",
 	// Its tick comes once a year: served, not fired while a test runs.
 	"nightly.omp": "pipeline nightly with schedule=\"0 3 1 1 *\" {\n  echo report()\n}\n",
 	"metric.omp": "param v = 0.5\n" +
@@ -284,6 +288,8 @@ func TestRunsPage(t *testing.T) {
 	row := sel("table#runs tr[data-run=%s]", first)
 	p.WaitText(row+" td.state", "SUCCESS")
 	p.Wait(row + sel(" a[href=%s]", "/runs/"+first))
+	// A run of a file's statements, not of a named pipeline.
+	p.WaitText(row, "default")
 	p.Screenshot("runs")
 
 	mark(t, p)
@@ -291,6 +297,8 @@ func TestRunsPage(t *testing.T) {
 	s.finish(t, second, runs.Success)
 	p.WaitText(sel("table#runs tr[data-run=%s] td.state", second), "SUCCESS")
 	checkMark(t, p)
+	// The page says when it last looked as its table says times: in UTC.
+	p.WaitFor("#live to say when it was updated, in UTC", `/updated \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/.test(document.querySelector("#live").textContent)`, `document.querySelector("#live").textContent`)
 	if got, want := p.Attrs("table#runs tr[data-run]", "data-run"), []string{second, first}; !slices.Equal(got, want) {
 		t.Errorf("runs listed %q, want newest first %q", got, want)
 	}
@@ -335,18 +343,24 @@ func checkMark(t *testing.T, p *browsertest.Page) {
 func TestRunPage(t *testing.T) {
 	p := browsertest.New(t)
 	s := startServer(t)
-	id := s.submit(t, "graph.omp")
+	id := s.submit(t, "pipelines/train.omp")
 	_, tasks := s.finish(t, id, runs.Success)
 	if len(tasks) != 5 {
-		t.Fatalf("graph.omp ran %d tasks, want 5: %+v", len(tasks), tasks)
+		t.Fatalf("pipelines/train.omp ran %d tasks, want 5: %+v", len(tasks), tasks)
 	}
 
 	p.Navigate(s.url + "/runs/" + id)
 	p.WaitAttr("main", "data-page", "run")
 	p.WaitAttr("main", "data-ready", "true")
 	checkTasks(t, p, tasks)
-	if n := browsertest.Eval[int](p, `document.querySelectorAll("button#cancel:enabled").length`); n != 0 {
-		t.Errorf("a finished run has an enabled Cancel button")
+	// The file is named by its path in the served directory.
+	p.WaitText("dl.facts", "pipelines/train.omp")
+	p.WaitText("#results", "pipelines/train.omp:1:1")
+	if strings.Contains(browsertest.Eval[string](p, `document.querySelector("main").innerText`), s.dir) {
+		t.Errorf("the run page shows the served directory %s", s.dir)
+	}
+	if n := browsertest.Eval[int](p, `document.querySelectorAll("button#cancel:not([hidden])").length`); n != 0 {
+		t.Errorf("a finished run shows a Cancel button")
 	}
 	shot := p.Screenshot("run")
 	if *updateDocs {
@@ -363,6 +377,23 @@ func TestRunPage(t *testing.T) {
 	// Each task ran once: one bar each, however fast it was.
 	for _, task := range tasks {
 		p.Wait(sel("#timeline .bar[data-node=%s][data-attempt=\"1\"]", task.Node))
+	}
+	checkTimeline(t, p)
+}
+
+// checkTimeline fails t unless the timeline's axis starts where its lanes
+// do and every bar's word is whole, inside its lane.
+func checkTimeline(t *testing.T, p *browsertest.Page) {
+	t.Helper()
+	if d := browsertest.Eval[float64](p, `(() => {
+		const lanes = document.querySelectorAll("#timeline .lane"), zero = document.querySelector("#timeline .tick");
+		return zero.getBoundingClientRect().left - lanes[1].getBoundingClientRect().left;
+	})()`); d < -0.5 || d > 0.5 {
+		t.Errorf("the timeline's 0 is %.1fpx from where its lanes start", d)
+	}
+	if bad := browsertest.Eval[[]string](p, `[...document.querySelectorAll("#timeline .blabel")].filter(l =>
+		l.offsetLeft < 0 || l.offsetLeft + l.offsetWidth > l.parentElement.clientWidth).map(l => l.textContent)`); len(bad) > 0 {
+		t.Errorf("timeline words cut at a lane's edge: %q", bad)
 	}
 }
 
@@ -383,6 +414,7 @@ func TestLiveState(t *testing.T) {
 	mark(t, p)
 	// The timeline follows the run: the running attempt is a bar already.
 	p.Wait(sel("#timeline .bar[data-node=%s][data-attempt=\"1\"]", node))
+	p.WaitText("#results .noresult", "no result yet")
 	p.Screenshot("running")
 
 	if err := os.WriteFile(filepath.Join(s.dir, "release"), nil, 0o644); err != nil {
@@ -391,6 +423,9 @@ func TestLiveState(t *testing.T) {
 	p.WaitAttr(nodeSel, "data-state", "SUCCESS")
 	p.WaitText(nodeSel, "SUCCESS")
 	p.WaitCount("button#cancel:enabled", 0)
+	p.WaitCount("button#cancel:not([hidden])", 0)
+	// The results come when the run ends, without a reload either.
+	p.WaitCount("#results .noresult", 0)
 	checkMark(t, p)
 	s.finish(t, id, runs.Success)
 	p.Screenshot("finished")
@@ -424,6 +459,15 @@ func TestFailedTaskLog(t *testing.T) {
 	p.WaitText("section#task pre#task-log", "reading 3 rows")
 	p.WaitVisible("section#task #task-error")
 	p.WaitText("section#task #task-error", "status 3")
+	p.WaitText("#results .noresult", "no result (failed)")
+	if gap := browsertest.Eval[float64](p, `document.querySelector("section#task").getBoundingClientRect().top -
+		document.querySelector("header.top").getBoundingClientRect().bottom`); gap < -0.5 {
+		t.Errorf("the task's panel covers %.0fpx of the nav bar", -gap)
+	}
+	// The error's two lines stay two lines in its attempt's message.
+	if msg := browsertest.Eval[string](p, `[...document.querySelectorAll("#task-attempts tbody tr td:last-child")].map(td => td.innerText).join("|")`); !strings.Contains(msg, "rows\nerror:") {
+		t.Errorf("the attempts' messages %q join the error's lines", msg)
+	}
 	// The log is the point of the picture: scroll the task's panel to it.
 	browsertest.Eval[int](p, `document.querySelector("pre#task-log").scrollIntoView({block: "end"}), 0`)
 	p.Screenshot("failed-task")
@@ -474,6 +518,16 @@ func TestMetricsPage(t *testing.T) {
 		p.WaitText("table#metric-table tbody", v)
 	}
 	p.Wait("a#csv[href]")
+	// With nothing hovered the legends give the last values, not "--".
+	legends := browsertest.Eval[[]string](p, `[...document.querySelectorAll(".u-legend")].map(l => l.textContent)`)
+	if len(legends) != 2 {
+		t.Errorf("%d chart legends, want 2", len(legends))
+	}
+	for _, legend := range legends {
+		if strings.Contains(legend, "--") || !strings.Contains(legend, "0.625") {
+			t.Errorf("a legend reads %q with nothing hovered, want the last value, 0.625", legend)
+		}
+	}
 	p.Screenshot("metrics")
 }
 

@@ -25,11 +25,13 @@ type Point struct {
 // the choices, the metric across runs (oldest first) and over the steps of
 // one run.
 type MetricsView struct {
-	Files  []string `json:"files"`
-	File   string   `json:"file"`
-	Names  []string `json:"names"`
-	Name   string   `json:"name"`
-	Points []Point  `json:"points"`
+	Files []string `json:"files"`
+	// FileNames are Files' names in the select: short, and unique.
+	FileNames map[string]string `json:"-"`
+	File      string            `json:"file"`
+	Names     []string          `json:"names"`
+	Name      string            `json:"name"`
+	Points    []Point           `json:"points"`
 	// Steps are every value of the metric in run StepsRun (the one asked
 	// for, else the newest), in step order.
 	StepsRun string        `json:"steps_run"`
@@ -46,6 +48,7 @@ func LoadMetrics(ctx context.Context, db runs.Store, file, name, run string) (*M
 		return nil, err
 	}
 	v.Files = distinct(all, func(r runs.Run) string { return r.File }, file)
+	v.FileNames = shortNames(v.Files)
 	if file == "" {
 		return v, nil
 	}

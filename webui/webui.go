@@ -77,6 +77,10 @@ type Config struct {
 	// problem (file → error); nil shows none.
 	Schedules func() ([]Schedule, map[string]string)
 	Logger    *slog.Logger
+	// Name names a run's file (absolute, as runs record it) as the pages
+	// show it, e.g. relative to the served directory; nil shows it as
+	// recorded.
+	Name func(file string) string
 }
 
 // UI serves the pages.
@@ -88,6 +92,9 @@ type UI struct {
 func New(cfg Config) *UI {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Name == nil {
+		cfg.Name = func(file string) string { return file }
 	}
 	if cfg.Schedules == nil {
 		cfg.Schedules = func() ([]Schedule, map[string]string) { return nil, nil }
@@ -162,6 +169,13 @@ type RunView struct {
 	Logs []runs.LogLine `json:"logs"`
 	// Args are each task's arguments (args, kwargs), by node.
 	Args map[string]json.RawMessage `json:"args"`
+	// FileName is the run's file as the page shows it (Run.File unless
+	// the server names it otherwise; see Config.Name).
+	FileName string `json:"file_name"`
+	// Labels are what each task runs, by node, as its graph node says it
+	// ("echo train(2)", "reduce collect"), so the table and the task's
+	// panel say the same.
+	Labels map[string]string `json:"labels"`
 	// Last is each task's metrics, once per name: the value of its
 	// last step, in Metrics' order.
 	Last []runs.Metric `json:"-"`
@@ -174,6 +188,12 @@ type Result struct {
 	Let   string          `json:"let,omitempty"`
 	Value json.RawMessage `json:"value"`
 	Ref   string          `json:"ref,omitempty"` // the store key of a result too large to keep inline
+	// Missing says why there is no result yet or will be none ("no
+	// result yet", "no result (failed)"); "" when the task ended well,
+	// whose result may be null.
+	Missing string `json:"missing,omitempty"`
+	// Where is Pos as the page shows it, with the run's FileName.
+	Where string `json:"-"`
 }
 
 // GroupOver is how many members a comprehension may have before its graph
@@ -220,7 +240,7 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 	if err != nil {
 		return nil, err
 	}
-	v := &RunView{Run: run, Tasks: tasks, Args: map[string]json.RawMessage{}}
+	v := &RunView{Run: run, Tasks: tasks, Args: map[string]json.RawMessage{}, Labels: map[string]string{}, FileName: run.File}
 	if v.Transitions, err = db.Transitions(ctx, id, ""); err != nil {
 		return nil, err
 	}
@@ -257,9 +277,23 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		}
 	}
 	v.Graph = graphView(&g, tasks)
+	for _, t := range tasks {
+		v.Labels[t.Node] = taskLabel(t)
+	}
+	for _, n := range g.Nodes {
+		v.Labels[n.ID] = compiler.Describe(n)
+	}
 	for _, n := range g.Nodes {
 		if n.Op == compiler.OpTask {
-			b, err := json.Marshal(map[string]any{"args": n.Args, "kwargs": n.Kwargs})
+			// Only the parts a task has: no "kwargs": null.
+			a := map[string]any{}
+			if len(n.Args) > 0 {
+				a["args"] = n.Args
+			}
+			if len(n.Kwargs) > 0 {
+				a["kwargs"] = n.Kwargs
+			}
+			b, err := json.Marshal(a)
 			if err == nil {
 				v.Args[n.ID] = b
 			}
@@ -270,8 +304,9 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		byNode[tasks[i].Node] = &tasks[i]
 	}
 	for _, o := range g.Outputs {
-		res := Result{Node: o.Node, Pos: o.Pos.String(), Let: o.Let, Value: json.RawMessage("null")}
-		if t := byNode[o.Node]; t != nil {
+		t := byNode[o.Node]
+		res := Result{Node: o.Node, Pos: o.Pos.String(), Where: o.Pos.String(), Let: o.Let, Value: json.RawMessage("null"), Missing: missingResult(run, t)}
+		if t != nil {
 			if len(t.Result) > 0 {
 				res.Value = t.Result
 			}
@@ -293,6 +328,48 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		v.Logs = []runs.LogLine{}
 	}
 	return v, nil
+}
+
+// nameFile shows the run's file as name: in FileName and in the results'
+// positions.
+func (v *RunView) nameFile(name string) {
+	if name == "" || name == v.Run.File {
+		return
+	}
+	v.FileName = name
+	for i, r := range v.Results {
+		if rest, ok := strings.CutPrefix(r.Pos, v.Run.File+":"); ok {
+			v.Results[i].Where = name + ":" + rest
+		}
+	}
+}
+
+// missingResult says why output task t of run has no result, or "" if
+// it ended well (and its result, null or not, is the one).
+func missingResult(run *runs.Run, t *runs.Task) string {
+	st := ""
+	if t != nil {
+		st = t.State
+	}
+	switch {
+	case st == "SUCCESS" || st == "CACHED":
+		return ""
+	case st == "FAILURE":
+		return "no result (failed)"
+	case st == "CANCELLED":
+		return "no result (cancelled)"
+	case !run.Status.Done():
+		return "no result yet"
+	}
+	switch run.Status {
+	case runs.Failure:
+		return "no result (the run failed)"
+	case runs.Cancelled:
+		return "no result (the run was cancelled)"
+	case runs.Lost:
+		return "no result (the run was lost)"
+	}
+	return "no result"
 }
 
 // integral turns the whole numbers of a value read back from JSON (where
@@ -322,7 +399,7 @@ func graphView(g *compiler.Graph, tasks []runs.Task) GraphView {
 	v := GraphView{Nodes: []GraphNode{}, Edges: []GraphEdge{}}
 	if len(g.Nodes) == 0 {
 		for _, t := range tasks {
-			v.Nodes = append(v.Nodes, GraphNode{ID: t.Node, Label: strings.TrimSpace(t.Kind + " " + t.Name)})
+			v.Nodes = append(v.Nodes, GraphNode{ID: t.Node, Label: taskLabel(t)})
 		}
 		return v
 	}
@@ -377,6 +454,20 @@ func graphView(g *compiler.Graph, tasks []runs.Task) GraphView {
 	return v
 }
 
+// taskLabel says what a task runs from its row alone, for a run recorded
+// without a graph: "echo train", "script fit.eval", "reduce collect" (a
+// reducer's row has its reducer as its action).
+func taskLabel(t runs.Task) string {
+	if t.Kind == "reduce" {
+		return strings.TrimSpace("reduce " + t.Action)
+	}
+	label := strings.TrimSpace(t.Kind + " " + t.Name)
+	if t.Action != "" && t.Action != "run" {
+		label += "." + t.Action
+	}
+	return label
+}
+
 // groupID names a folded comprehension by its members' common prefix:
 // s1.1.1 … s1.1.100 is s1.1.*.
 func groupID(members []string) string {
@@ -412,6 +503,7 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request) {
 		u.serverError(w, err)
 		return
 	}
+	v.nameFile(u.cfg.Name(v.Run.File))
 	u.render(w, http.StatusOK, "run.html", page{Page: "run", Title: runTitle(v.Run), Data: v, Body: v})
 }
 
@@ -452,6 +544,7 @@ func WriteReport(w io.Writer, v *RunView) error {
 type RunRow struct {
 	runs.Run
 	Duration string
+	FileName string // File as the page shows it (see Config.Name)
 }
 
 type runsBody struct {
@@ -459,6 +552,8 @@ type runsBody struct {
 	Status, File, Pipeline string
 	Statuses               []runs.Status
 	Files, Pipelines       []string
+	// FileNames are Files' names in the filter: short, and unique.
+	FileNames map[string]string
 }
 
 func (u *UI) runsPage(w http.ResponseWriter, r *http.Request) {
@@ -472,7 +567,7 @@ func (u *UI) runsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, run := range list {
 		run.Source, run.Graph = "", nil
-		b.Rows = append(b.Rows, RunRow{Run: run, Duration: duration(run)})
+		b.Rows = append(b.Rows, RunRow{Run: run, Duration: duration(run), FileName: u.cfg.Name(run.File)})
 	}
 	// The filters offer what the recent history has.
 	all, err := u.cfg.DB.Runs(r.Context(), runs.Filter{Limit: 1000})
@@ -481,6 +576,7 @@ func (u *UI) runsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.Files, b.Pipelines = distinct(all, func(r runs.Run) string { return r.File }, b.File), distinct(all, func(r runs.Run) string { return r.Pipeline }, b.Pipeline)
+	b.FileNames = shortNames(b.Files)
 	u.render(w, http.StatusOK, "runs.html", page{Page: "runs", Title: "Runs", Body: b})
 }
 
@@ -502,6 +598,30 @@ func distinct(list []runs.Run, key func(runs.Run) string, keep string) []string 
 	}
 	sort.Strings(out)
 	return out
+}
+
+// shortNames names each of paths (absolute, as runs record them) by what
+// follows their longest common directory, so that a select shows
+// "pipelines/train.omp", not a long path cut short; one path is named by
+// its base.
+func shortNames(paths []string) map[string]string {
+	names := make(map[string]string, len(paths))
+	if len(paths) == 0 {
+		return names
+	}
+	common := path.Dir(paths[0])
+	for _, p := range paths[1:] {
+		for common != "/" && common != "." && !strings.HasPrefix(p, common+"/") {
+			common = path.Dir(common)
+		}
+	}
+	for _, p := range paths {
+		names[p] = strings.TrimPrefix(strings.TrimPrefix(p, common), "/")
+		if names[p] == "" {
+			names[p] = p
+		}
+	}
+	return names
 }
 
 func duration(r runs.Run) string {
@@ -565,6 +685,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(time.RFC3339Nano)
 	},
 	"base":   path.Base,
+	"inc":    func(i int) int { return i + 1 },
 	"rundur": func(r *runs.Run) string { return duration(*r) },
 	"taskdur": func(start, end time.Time) string {
 		if start.IsZero() || end.IsZero() {

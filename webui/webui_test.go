@@ -149,7 +149,7 @@ func seed(t *testing.T) runs.Store {
 
 func newHandler(t *testing.T, db runs.Store) http.Handler {
 	mux := http.NewServeMux()
-	ui := New(Config{DB: db, Schedules: func() ([]Schedule, map[string]string) {
+	ui := New(Config{DB: db, Name: func(f string) string { return strings.TrimPrefix(f, "/data/") }, Schedules: func() ([]Schedule, map[string]string) {
 		return []Schedule{{File: "train.omp", Path: seedFile, Pipeline: "nightly", Spec: "@daily", Zone: "UTC", Next: []time.Time{t0.Add(24 * time.Hour)}}},
 			map[string]string{"broken.omp": "broken.omp:1:1: unknown kind ehco"}
 	}})
@@ -186,19 +186,24 @@ func TestPages(t *testing.T) {
 		{"/?pipeline=other", 200, "runs", map[string]int{`<tr data-run=`: 0, `No runs match these filters`: 1}},
 		{"/runs/r1", 200, "run", map[string]int{
 			`<svg id="graph"`: 1, `<table id="tasks"`: 1, `<tr data-node="[^"]+" data-state="SUCCESS"`: 3,
-			`<button id="cancel" type="button" disabled>`: 1, `<div id="timeline"`: 1, `<pre id="task-log"`: 1,
+			`<button id="cancel"`: 0, `<div id="timeline"`: 1, `<pre id="task-log"`: 1,
 			`<div id="results">`: 1, `<pre>42</pre>`: 1, `<code>total</code>`: 1,
+			// A task says what it runs as its graph node does.
+			`<td class="label" title="script train\(2\)">script train\(2\)</td>`: 1,
+			// The file as the server names it, the recorded path its title.
+			`<code title="/data/train.omp">train.omp</code>`: 1, `<div class="muted"><code>total</code> · train.omp:3:1 · `: 1, `<td class="label" title="reduce sum">reduce sum</td>`: 1,
 			`<table id="run-metrics"`: 1, `<a href="/metrics\?file=%2fdata%2ftrain.omp&amp;name=loss&amp;run=r1">loss</a></td><td class="num">2</td><td class="num">0.5</td>`: 1}},
-		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2}},
+		{"/runs/r3", 200, "run", map[string]int{`<button id="cancel" type="button">`: 1, `data-state="STARTED"`: 1, `data-state="PENDING"`: 2,
+			`<p class="noresult muted">no result yet</p>`: 1, `<pre>null</pre>`: 0}},
 		{"/runs/last", 200, "run", map[string]int{`data-run="r3"`: 1}},
-		{"/runs/r2", 200, "run", map[string]int{`<td class="error">exit status 3: boom</td>`: 1}},
+		{"/runs/r2", 200, "run", map[string]int{`<td class="error">exit status 3: boom</td>`: 1, `<p class="noresult muted">no result \(cancelled\)</p>`: 1}},
 		{"/runs/nosuch", 404, "notfound", map[string]int{`no run nosuch`: 1}},
 		{"/runs/r", 404, "notfound", map[string]int{`run r is ambiguous`: 1}},
 		{"/nowhere", 404, "notfound", map[string]int{`no page /nowhere`: 1}},
-		{"/metrics", 200, "metrics", map[string]int{`<select id="file"`: 1, `<option value="/data/train.omp">`: 1, `id="chart"`: 0}},
+		{"/metrics", 200, "metrics", map[string]int{`<select id="file"`: 1, `<option value="/data/train.omp" title="/data/train.omp">train.omp</option>`: 1, `id="chart"`: 0}},
 		{"/metrics?file=/data/train.omp", 200, "metrics", map[string]int{`<option value="loss">`: 1, `Pick a metric`: 1}},
 		{"/metrics?file=/data/train.omp&name=loss", 200, "metrics", map[string]int{
-			`<div id="chart"`: 1, `<tr data-run="r\d">`: 3, `<a id="csv" href="/api/metrics\?file=%2Fdata%2Ftrain.omp&amp;format=csv&amp;name=loss"`: 1,
+			`<div id="chart"`: 1, `<tr data-run="r\d"><td class="num">\d</td>`: 3, `<tr data-run="r3"><td class="num">3</td>`: 1, `<a id="csv" href="/api/metrics\?file=%2Fdata%2Ftrain.omp&amp;format=csv&amp;name=loss"`: 1,
 			`<div id="steps-chart"`: 1, `over the steps of run <a href="/runs/r3">`: 1}},
 		{"/metrics?file=/data/train.omp&name=loss&run=r1", 200, "metrics", map[string]int{`over the steps of run <a href="/runs/r1">`: 1}},
 		{"/schedules", 200, "schedules", map[string]int{`<table id="schedules"`: 1, `<tr data-pipeline="train.omp:nightly">`: 1,
@@ -243,7 +248,7 @@ func TestRunData(t *testing.T) {
 	if n := v.Graph.Nodes[0]; n.Label != "script train(1)" || v.Graph.Nodes[2].Label != "reduce sum" || !v.Graph.Nodes[2].Reduce || !v.Graph.Nodes[2].Output {
 		t.Errorf("nodes %+v", v.Graph.Nodes)
 	}
-	if got := string(v.Args["s1.1.1"]); got != `{"args":[1],"kwargs":null}` {
+	if got := string(v.Args["s1.1.1"]); got != `{"args":[1]}` {
 		t.Errorf("args of s1.1.1: %s", got)
 	}
 	if v.Run.Source != "" || (v.Run.Graph != nil && string(v.Run.Graph) != "null") {
@@ -389,5 +394,70 @@ func TestReport(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("the report differs from %s (go test -update rewrites it); got:\n%s", golden, got)
+	}
+}
+
+// TestTaskLabel: a run recorded without a graph still names its tasks as
+// a graph would: no stray dot before a reducer, the action after a name.
+func TestTaskLabel(t *testing.T) {
+	for _, tt := range []struct {
+		task runs.Task
+		want string
+	}{
+		{runs.Task{Kind: "echo", Name: "train", Action: "run"}, "echo train"},
+		{runs.Task{Kind: "script", Name: "fit", Action: "eval"}, "script fit.eval"},
+		{runs.Task{Kind: "reduce", Action: "collect"}, "reduce collect"},
+		{runs.Task{Kind: "echo", Name: "x"}, "echo x"},
+	} {
+		if got := taskLabel(tt.task); got != tt.want {
+			t.Errorf("taskLabel(%+v) = %q, want %q", tt.task, got, tt.want)
+		}
+	}
+}
+
+// TestMissingResult: an output without a result says why, and a task
+// that ended well has its result, even null.
+func TestMissingResult(t *testing.T) {
+	for _, tt := range []struct {
+		run  runs.Status
+		task string // "" for no row
+		want string
+	}{
+		{runs.Running, "", "no result yet"},
+		{runs.Running, "STARTED", "no result yet"},
+		{runs.Running, "SUCCESS", ""},
+		{runs.Success, "CACHED", ""},
+		{runs.Failure, "FAILURE", "no result (failed)"},
+		{runs.Failure, "PENDING", "no result (the run failed)"},
+		{runs.Cancelled, "CANCELLED", "no result (cancelled)"},
+		{runs.Lost, "STARTED", "no result (the run was lost)"},
+	} {
+		var task *runs.Task
+		if tt.task != "" {
+			task = &runs.Task{State: tt.task}
+		}
+		if got := missingResult(&runs.Run{Status: tt.run}, task); got != tt.want {
+			t.Errorf("run %s, task %q: %q, want %q", tt.run, tt.task, got, tt.want)
+		}
+	}
+}
+
+// TestShortNames: files are named by what follows their common directory.
+func TestShortNames(t *testing.T) {
+	for _, tt := range []struct {
+		paths []string
+		want  map[string]string
+	}{
+		{nil, map[string]string{}},
+		{[]string{"/srv/omp/train.omp"}, map[string]string{"/srv/omp/train.omp": "train.omp"}},
+		{[]string{"/srv/omp/a.omp", "/srv/omp/pipelines/b.omp"}, map[string]string{"/srv/omp/a.omp": "a.omp", "/srv/omp/pipelines/b.omp": "pipelines/b.omp"}},
+		{[]string{"/srv/x/f.omp", "/srv/y/f.omp"}, map[string]string{"/srv/x/f.omp": "x/f.omp", "/srv/y/f.omp": "y/f.omp"}},
+		{[]string{"/srv/ab/f.omp", "/srv/abc/g.omp"}, map[string]string{"/srv/ab/f.omp": "ab/f.omp", "/srv/abc/g.omp": "abc/g.omp"}},
+		{[]string{"/a.omp", "/b/c.omp"}, map[string]string{"/a.omp": "a.omp", "/b/c.omp": "b/c.omp"}},
+	} {
+		got := shortNames(tt.paths)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("shortNames(%q) = %q, want %q", tt.paths, got, tt.want)
+		}
 	}
 }

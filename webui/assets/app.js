@@ -97,7 +97,7 @@
             if (again) again.focus();
           }
         }
-        say('live · updated ' + new Date().toLocaleTimeString());
+        say('live · updated ' + fmtTime(new Date().toISOString()));
       }).catch(function (err) {
         failures++;
         say('not updating: ' + err.message);
@@ -238,7 +238,16 @@
       paintNode(groupOf[t.node] || t.node);
       paintRow(t.node);
       if (openNode === t.node) fillTask();
+      redrawTimeline();
     }
+
+    // Redrawn once a frame at most, however many tasks change in it.
+    var frame = 0;
+    function redrawTimeline() {
+      if (!frame) frame = requestAnimationFrame(function () { frame = 0; drawTimeline(); });
+    }
+    // Its words are placed in pixels: a new width places them again.
+    window.addEventListener('resize', redrawTimeline);
 
     // One bar per attempt: from its STARTED to the next state of its node.
     function attempts() {
@@ -264,7 +273,33 @@
           bars.push({ node: tr.node, attempt: tr.attempt || 1, start: start, end: tr.time, state: tr.state, worker: tr.worker, message: tr.message });
         }
       });
+      // The transitions are fetched a while after the events that carry
+      // a task's row: until they come, the row says what the bars are. A
+      // running task is a bar from its start at once, and an open bar
+      // whose task has ended is closed when its row says.
+      var drawn = {};
+      bars.forEach(function (b) { drawn[b.node] = true; });
+      Object.keys(tasks).forEach(function (node) {
+        var t = tasks[node], cur = open[node];
+        if (isZero(t.started) || !t.attempts) return;
+        if (t.state === 'STARTED' && !cur) {
+          bars.push({ node: node, attempt: t.attempts, start: t.started, end: null, state: 'STARTED', worker: t.worker });
+        } else if (ENDED[t.state] && t.state !== 'RETRY' && !isZero(t.finished)) {
+          if (cur && cur.attempt === t.attempts) { cur.end = t.finished; cur.state = t.state; cur.message = t.error; }
+          else if (!drawn[node] && t.state !== 'CACHED') bars.push({ node: node, attempt: t.attempts, start: t.started, end: t.finished, state: t.state, worker: t.worker, message: t.error });
+        }
+      });
       return bars;
+    }
+
+    // Ticks at round durations, about every 100px of the lanes.
+    var STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5];
+    function ticks(span, width) {
+      var want = span / Math.max(2, Math.floor(width / 100));
+      var step = STEPS.find(function (x) { return x >= want; }) || Math.ceil(want / 36e5) * 36e5;
+      var out = [];
+      for (var x = 0; x <= span; x += step) out.push(x);
+      return out;
     }
 
     function drawTimeline() {
@@ -277,25 +312,46 @@
       var t1 = isZero(run.finished) ? Date.now() : Date.parse(run.finished);
       bars.forEach(function (b) { if (b.end) t1 = Math.max(t1, Date.parse(b.end)); });
       var span = Math.max(t1 - t0, 1);
-      box.append(h('div', { class: 'axis', 'aria-hidden': 'true' }, h('span', { text: '0' }), h('span', { text: fmtDur(span / 2) }), h('span', { text: fmtDur(span) })));
-      var rows = {}, order = [];
+      // The axis is a row like the others, so that its 0 is where the
+      // lanes start.
+      var axisLane = h('div', { class: 'lane' });
+      box.append(h('div', { class: 'row axis', 'aria-hidden': 'true' }, h('div', { class: 'name' }), axisLane));
+      var rows = {}, order = [], placed = [];
       bars.forEach(function (b) { if (!rows[b.node]) { rows[b.node] = []; order.push(b.node); } rows[b.node].push(b); });
       order.forEach(function (node) {
         var lane = h('div', { class: 'lane' });
         rows[node].forEach(function (b) {
           var start = Date.parse(b.start), end = b.end ? Date.parse(b.end) : t1;
-          var word = (ICON[b.state] || '') + ' ' + b.state;
           var bar = h('div', {
             class: 'bar s-' + b.state, 'data-node': node, 'data-attempt': b.attempt, 'data-state': b.state,
             style: 'left:' + ((start - t0) / span * 100).toFixed(3) + '%;width:' + Math.max((end - start) / span * 100, 0.2).toFixed(3) + '%',
-            title: node + ' attempt ' + b.attempt + ': ' + b.state + ', ' + fmtDur(end - start) + (b.worker ? ' on ' + b.worker : '') + (b.message ? ' — ' + b.message : ''),
-            text: word
+            title: node + ' attempt ' + b.attempt + ': ' + b.state + ', ' + fmtDur(end - start) + (b.worker ? ' on ' + b.worker : '') + (b.message ? ' — ' + b.message : '')
           });
-          lane.append(bar);
+          var label = h('span', { class: 'blabel', text: (ICON[b.state] || '') + ' ' + b.state });
+          lane.append(bar, label);
+          placed.push([bar, label]);
         });
         var name = h('div', { class: 'name', tabindex: '0', role: 'button', title: node, text: node });
         activate(name, function () { openTask(node); });
         box.append(h('div', { class: 'row' }, name, lane));
+      });
+      var width = axisLane.clientWidth;
+      ticks(span, width).forEach(function (x, i, all) {
+        var at = x / span * 100;
+        // The first tick starts at the lane's start, the last may not pass
+        // its end.
+        var shift = i === 0 ? '0' : at > 90 ? '-100%' : '-50%';
+        axisLane.append(h('span', { class: 'tick', style: 'left:' + at.toFixed(3) + '%;transform:translateX(' + shift + ')', text: x ? fmtDur(x) : '0' }));
+      });
+      // A bar's word goes in the bar when it fits, else beside it (after
+      // it, or before it at the lanes' end), else only its icon.
+      placed.forEach(function (p) {
+        var bar = p[0], label = p[1], left = bar.offsetLeft, w = bar.offsetWidth, lw = label.offsetWidth;
+        if (lw + 6 <= w) { label.style.left = (left + 3) + 'px'; label.classList.add('inside'); return; }
+        if (left + w + 4 + lw <= width) { label.style.left = (left + w + 4) + 'px'; return; }
+        if (left - 4 - lw >= 0) { label.style.left = (left - 4 - lw) + 'px'; return; }
+        label.textContent = ICON[bar.dataset.state] || '';
+        label.style.left = (left + w + 2) + 'px';
       });
     }
 
@@ -306,20 +362,22 @@
       var facts = document.getElementById('task-facts');
       facts.replaceChildren();
       var add = function (k, v) { if (v !== '' && v !== undefined && v !== null) facts.append(h('dt', { text: k }), h('dd', {}, v)); };
-      add('Task', [t.kind, t.name].join(' ') + (t.action && t.action !== 'run' ? '.' + t.action : ''));
+      add('Task', (data.labels && data.labels[node]) || t.kind || '');
       add('State', badge(t.state || 'PENDING'));
       add('Attempts', String(t.attempts || 0));
       add('Worker', t.worker || '');
       add('Label', t.label || '');
       add('Started', fmtTime(t.started));
       add('Finished', fmtTime(t.finished));
-      add('Source', t.pos || '');
+      var pos = t.pos || '';
+      if (data.file_name && pos.indexOf(run.file + ':') === 0) pos = data.file_name + pos.slice(run.file.length);
+      add('Source', pos);
       if (t.not_cached) add('Cache', t.not_cached);
       var err = document.getElementById('task-error');
       err.textContent = t.error || '';
       err.hidden = !t.error;
       var args = data.args && data.args[node];
-      document.getElementById('task-args').textContent = args ? JSON.stringify(args, null, 2) : '(none: a reducer takes its inputs)';
+      document.getElementById('task-args').textContent = !args ? '(none: a reducer takes its inputs)' : Object.keys(args).length ? JSON.stringify(args, null, 2) : '(none)';
       var at = document.querySelector('#task-attempts tbody');
       at.replaceChildren();
       transitions.filter(function (x) { return x.node === node; }).forEach(function (x) {
@@ -397,13 +455,14 @@
     ready();
     if (report) return;
 
+    // Only a running run has the button; it goes when the run ends.
     var cancel = document.getElementById('cancel');
-    cancel.addEventListener('click', function () {
+    if (cancel) cancel.addEventListener('click', function () {
       cancel.disabled = true;
       cancel.textContent = 'Cancelling…';
       fetch('/api/runs/' + encodeURIComponent(run.id) + '/cancel', { method: 'POST' }).then(function (r) {
         return r.json().then(function (body) { if (!r.ok) throw new Error(body.error || 'HTTP ' + r.status); });
-      }).catch(function (err) { cancel.textContent = 'Cancel run'; say('cancel: ' + err.message); });
+      }).catch(function (err) { cancel.textContent = 'Cancel run'; cancel.disabled = run.status !== 'RUNNING'; say('cancel: ' + err.message); });
     });
 
     function setRun(r) {
@@ -416,7 +475,7 @@
       document.getElementById('run-counts').textContent = '✓ ' + c.succeeded + ' succeeded, ✗ ' + c.failed + ' failed, ▶ ' + c.running + ' running, ⊘ ' + c.cancelled + ' cancelled, of ' + c.total;
       var end = isZero(r.finished) ? Date.now() : Date.parse(r.finished);
       document.getElementById('run-duration').textContent = fmtDur(end - Date.parse(r.started));
-      if (r.status !== 'RUNNING') { cancel.disabled = true; cancel.textContent = 'Cancel run'; }
+      if (r.status !== 'RUNNING' && cancel) { cancel.disabled = true; cancel.hidden = true; }
     }
 
     // Transitions come from the API, at most once a second while tasks
@@ -431,6 +490,18 @@
       }, 1000);
     }
 
+    // The results are the server's to write: once the run ends, its page
+    // is fetched again for them.
+    function refreshResults() {
+      fetch(location.href, { headers: { Accept: 'text/html' } }).then(function (r) {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.text();
+      }).then(function (text) {
+        var fresh = new DOMParser().parseFromString(text, 'text/html').getElementById('results');
+        if (fresh) document.getElementById('results').replaceWith(fresh);
+      }).catch(function (err) { say('results: ' + err.message); });
+    }
+
     if (run.status !== 'RUNNING') return;
     var es = new EventSource('/api/runs/' + encodeURIComponent(run.id) + '/events');
     say('live');
@@ -441,6 +512,7 @@
       es.close();
       setRun(JSON.parse(ev.data));
       refreshTransitions();
+      refreshResults();
       say('run ended');
     });
     es.onerror = function () { if (es.readyState !== EventSource.CLOSED) say('reconnecting…'); };
@@ -459,18 +531,41 @@
     });
     var css = getComputedStyle(document.documentElement);
     var fg = css.getPropertyValue('--fg').trim(), line = css.getPropertyValue('--line').trim(), stroke = css.getPropertyValue('--link').trim();
-    var axes = function (xlabel) {
-      return [{ stroke: fg, grid: { stroke: line }, ticks: { stroke: line }, label: xlabel }, { stroke: fg, grid: { stroke: line }, ticks: { stroke: line }, label: data.name }];
+    var axis = function (label, more) {
+      return Object.assign({ stroke: fg, grid: { stroke: line }, ticks: { stroke: line }, label: label }, more || {});
+    };
+    // Whole numbers only (runs, steps), at least 60px apart.
+    var whole = { space: 60, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6] };
+    // An x scale around the values, and at least 1 wide: one point is
+    // not drawn at the edge of 0 to 100 (uPlot's own pick for one x).
+    var around = function (xs) {
+      if (!xs.length) return { time: false };
+      var min = xs[0], max = xs[xs.length - 1], pad = Math.max((max - min) * 0.03, 0.5);
+      return { time: false, auto: false, range: [min - pad, max + pad] };
+    };
+    // With no point hovered, the legend shows each series' last value
+    // rather than "--".
+    var lastOf = function (col) {
+      for (var i = col.length - 1; i >= 0; i--) if (col[i] !== null && col[i] !== undefined) return col[i];
+      return null;
     };
     var chart = document.getElementById('chart');
     if (chart) {
+      // x is the run's number, oldest first: runs minutes or months
+      // apart are spaced alike, and the table and legend give its id and
+      // time.
       var pts = data.points;
-      var xs = pts.map(function (p) { return Date.parse(p.started) / 1000; });
+      var xs = pts.map(function (p, i) { return i + 1; });
       var ys = pts.map(function (p) { return p.value; });
+      var runAt = function (i) { var p = pts[i]; return p ? '#' + (i + 1) + ' · ' + p.run_id + ' · ' + fmtTime(p.started) : ''; };
       new uPlot({
         width: Math.max(chart.clientWidth, 300), height: 300,
-        series: [{ label: 'run started' }, { label: data.name, stroke: stroke, width: 2, points: { show: true, size: 7 } }],
-        axes: axes('run started')
+        scales: { x: around(xs) },
+        series: [
+          { label: 'run', value: function (u, v, si, idx) { return runAt(idx === null ? pts.length - 1 : idx); } },
+          { label: data.name, stroke: stroke, width: 2, points: { show: true, size: 7 }, value: function (u, v, si, idx) { return String(idx === null ? lastOf(ys) : v); } }
+        ],
+        axes: [axis('run (oldest first)', Object.assign({ values: function (u, splits) { return splits.map(function (v) { return Number.isInteger(v) && v >= 1 && v <= pts.length ? '#' + v : ''; }); } }, whole)), axis(data.name)]
       }, [xs, ys], chart);
       chart.dataset.points = String(pts.length);
     }
@@ -485,12 +580,16 @@
       });
       var sx = Object.keys(stepSet).map(Number).sort(function (a, b) { return a - b; });
       var palette = [stroke, '#d9822b', '#2ca58d', '#a23b72', '#6c757d'];
-      var series = [{ label: 'step' }], cols = [sx];
+      var cols = [sx];
+      var series = [{ label: 'step', value: function (u, v, si, idx) { return String(idx === null ? sx[sx.length - 1] : v); } }];
       nodes.forEach(function (n, i) {
-        series.push({ label: n, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: sx.length < 60 } });
-        cols.push(sx.map(function (x) { return x in byNode[n] ? byNode[n][x] : null; }));
+        var col = sx.map(function (x) { return x in byNode[n] ? byNode[n][x] : null; });
+        series.push({ label: n, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: sx.length < 60 },
+          value: function (u, v, si, idx) { var x = idx === null ? lastOf(col) : v; return x === null ? '' : String(x); } });
+        cols.push(col);
       });
-      new uPlot({ width: Math.max(steps.clientWidth, 300), height: 260, scales: { x: { time: false } }, series: series, axes: axes('step') }, cols, steps);
+      new uPlot({ width: Math.max(steps.clientWidth, 300), height: 260, scales: { x: around(sx) }, series: series,
+        axes: [axis('step', whole), axis(data.name)] }, cols, steps);
     }
     ready();
   }
