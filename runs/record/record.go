@@ -299,7 +299,11 @@ func (r *Recorder) create() error {
 		}
 		r.cfg.Run.Graph = bytes.TrimSpace(buf.Bytes())
 	}
-	return r.cfg.Store.Create(r.ctx, &r.cfg.Run)
+	err := r.cfg.Store.Create(r.ctx, &r.cfg.Run)
+	// The row holds the graph now; its JSON, as large as the graph itself,
+	// is not needed again for the rest of the run.
+	r.cfg.Run.Graph = nil
+	return err
 }
 
 func (r *Recorder) loop() {
