@@ -59,7 +59,8 @@ func startCPUProfile(errw io.Writer) (stop func()) {
 const heapSampleEvery = 200 * time.Millisecond
 
 // startHeapProfile watches the live heap and rewrites the heap profile each
-// time the live heap grows by a tenth over its largest size so far, so the
+// time the live heap (as of the last collection) grows over its largest
+// size so far, so the
 // file ends up describing the memory at (near) the peak rather than at exit,
 // when the run's state is already released. The profile also carries all
 // allocations up to that moment (-sample_index=alloc_space).
@@ -88,7 +89,7 @@ func startHeapProfile(errw io.Writer) (stop func()) {
 			case <-tick.C:
 			}
 			metrics.Read(sample)
-			if live := sample[0].Value.Uint64(); live > peak+peak/10 {
+			if live := sample[0].Value.Uint64(); live > peak {
 				peak = live
 				written = writeHeapProfile(errw, path)
 			}
