@@ -59,6 +59,7 @@ func (s *scheduler) cached(t *task, m *TaskMessage) bool {
 	key, err := cachekey.Compute(s.ctx, cachekey.Task{
 		Node: t.n, KindVersion: version, Reads: reads,
 		Result: func(id string) string { return s.byID[id].digest },
+		Shared: &s.sharedDigests,
 	}, c.Objects)
 	if err != nil {
 		t.rep.NotCached = fmt.Sprintf("no cache key: %v", err)

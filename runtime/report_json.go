@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"time"
 )
 
@@ -50,4 +54,59 @@ func timeOrNil(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// tasksKey is how the tasks begin in the indented document: the key at the
+// top level is indented by exactly two spaces, so no result, which is
+// nested deeper, can be mistaken for it.
+const tasksKey = "\n  \"tasks\": "
+
+// WriteJSON writes the report as json.Encoder with SetIndent("", "  ")
+// writes it, byte for byte, without holding the whole document: a run of
+// many tasks would need several copies of it at once (the document, its
+// compact form, its indented form). Each task is encoded and indented on
+// its own.
+func (r *Report) WriteJSON(w io.Writer) error {
+	head := *r
+	head.Tasks = nil
+	doc, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, doc, "", "  "); err != nil {
+		return err
+	}
+	at := bytes.Index(indented.Bytes(), []byte(tasksKey+"[]"))
+	if at < 0 {
+		return errors.New("runtime: the report's tasks are missing from its JSON")
+	}
+	at += len(tasksKey)
+	bw := bufio.NewWriter(w)
+	bw.Write(indented.Bytes()[:at])
+	if len(r.Tasks) == 0 {
+		bw.WriteString("[]")
+	} else {
+		bw.WriteByte('[')
+		var task bytes.Buffer
+		for i, t := range r.Tasks {
+			b, err := json.Marshal(t)
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n    ")
+			task.Reset()
+			if err := json.Indent(&task, b, "    ", "  "); err != nil {
+				return err
+			}
+			bw.Write(task.Bytes())
+		}
+		bw.WriteString("\n  ]")
+	}
+	bw.Write(indented.Bytes()[at+len("[]"):])
+	bw.WriteByte('\n')
+	return bw.Flush()
 }

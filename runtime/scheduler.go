@@ -31,6 +31,8 @@ type scheduler struct {
 	tasks  []*task
 	byID   map[string]*task
 	counts Counts
+	// sharedDigests are the cache key digests that the tasks share.
+	sharedDigests cachekey.Shared
 	// remaining counts the tasks not yet done; the run ends at zero.
 	remaining int
 	// inflight holds the dispatched tasks, claimed or not, that are not
@@ -529,6 +531,9 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	now := s.clock()
 	s.dropInflight(t)
 	t.claimed = false
+	// A task that is done is never dispatched again: its message and the
+	// events held for reordering would only hold memory until the run ends.
+	t.msg, t.early, t.delivery = nil, nil, ""
 	t.result = result
 	t.rep.Finished = now
 	if !t.rep.Started.IsZero() {

@@ -279,9 +279,7 @@ func storeLocation(flag, file string) (string, error) {
 // asJSON the whole report as one document.
 func writeResults(s *streams, r *runtime.Report, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return r.WriteJSON(s.out)
 	}
 	var buf bytes.Buffer
 	for _, res := range r.Results {

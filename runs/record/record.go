@@ -291,15 +291,69 @@ func (r *Recorder) Notify(u runtime.Update) {
 // create records the run's row.
 func (r *Recorder) create() error {
 	if r.cfg.Run.Graph == nil && r.cfg.Graph != nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(r.cfg.Graph); err != nil {
+		g, err := encodeGraph(r.cfg.Graph)
+		if err != nil {
 			return fmt.Errorf("encoding the graph: %w", err)
 		}
-		r.cfg.Run.Graph = bytes.TrimSpace(buf.Bytes())
+		r.cfg.Run.Graph = g
 	}
-	return r.cfg.Store.Create(r.ctx, &r.cfg.Run)
+	err := r.cfg.Store.Create(r.ctx, &r.cfg.Run)
+	// The row holds the graph now; its JSON, as large as the graph itself,
+	// is not needed again for the rest of the run.
+	r.cfg.Run.Graph = nil
+	return err
+}
+
+// graphTail is how the JSON of a graph without nodes and outputs ends:
+// they are its last fields.
+const graphTail = `"nodes":null,"outputs":null}`
+
+// encodeGraph returns g's JSON form as json.Encoder without HTML escaping
+// writes it, less the newline, encoding one node at a time: encoding/json
+// keeps its buffers in a pool, and the buffer that held a whole large
+// graph would stay there, reused by every small encoding that follows,
+// for the rest of the run.
+func encodeGraph(g *compiler.Graph) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	encode := func(v any) error {
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		return nil
+	}
+	head := *g
+	head.Nodes, head.Outputs = nil, nil
+	if err := encode(&head); err != nil {
+		return nil, err
+	}
+	if !bytes.HasSuffix(buf.Bytes(), []byte(graphTail)) {
+		return nil, errors.New("the nodes and outputs are not the graph's last fields")
+	}
+	buf.Truncate(buf.Len() - len(graphTail))
+	buf.WriteString(`"nodes":`)
+	if g.Nodes == nil {
+		buf.WriteString("null")
+	} else {
+		buf.WriteByte('[')
+		for i, n := range g.Nodes {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := encode(n); err != nil {
+				return nil, err
+			}
+		}
+		buf.WriteByte(']')
+	}
+	buf.WriteString(`,"outputs":`)
+	if err := encode(g.Outputs); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 func (r *Recorder) loop() {

@@ -260,3 +260,51 @@ func TestRecorderCreated(t *testing.T) {
 		t.Errorf("Run after Created: %v", err)
 	}
 }
+
+// The recorded graph is the graph's JSON form, as json.Encoder without
+// HTML escaping writes it, however the recorder builds it.
+func TestRecorderRecordsTheGraph(t *testing.T) {
+	withParams := graph()
+	withParams.File = "<a&b>.omp"
+	withParams.Pipeline = "p"
+	withParams.Params = compiler.ValueMap{"nodes": nil, "outputs": "x"}
+	noNodes := graph()
+	noNodes.Nodes, noNodes.Outputs = nil, nil
+	emptyNodes := graph()
+	emptyNodes.Nodes, emptyNodes.Outputs = []*compiler.Node{}, []compiler.Output{}
+	tests := []struct {
+		name string
+		g    *compiler.Graph
+	}{
+		{"nodes and outputs", graph()},
+		{"params, pipeline and HTML", withParams},
+		{"no nodes", noNodes},
+		{"empty nodes", emptyNodes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(tt.g); err != nil {
+				t.Fatal(err)
+			}
+			db := openDB(t)
+			rec, err := record.Start(context.Background(), record.Config{Store: db, Run: runs.Run{ID: "r1", File: "/p.omp"}, Graph: tt.g})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Close(runs.Success, 0)
+			if err := rec.Created(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r, err := db.Run(context.Background(), "r1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(r.Graph); got != strings.TrimSpace(want.String()) {
+				t.Errorf("recorded graph\n%s\nwant\n%s", got, want.String())
+			}
+		})
+	}
+}

@@ -83,6 +83,29 @@ type Task struct {
 	Reads []string
 	// Result returns the digest of a node's result.
 	Result func(node string) string
+	// Shared, if not nil, keeps the digests of the parts that the tasks
+	// of a run mostly have in common (kind, kind version, name, action, no
+	// input), so that their keys hold one copy of each.
+	Shared *Shared
+}
+
+// Shared remembers the digests of the values that many keys share. It is
+// not safe for concurrent use. The zero value is ready.
+type Shared struct{ digests map[string]string }
+
+func (s *Shared) digest(value string) string {
+	if s == nil {
+		return digestOf(sha256.Sum256([]byte(value)))
+	}
+	d, ok := s.digests[value]
+	if !ok {
+		if s.digests == nil {
+			s.digests = map[string]string{}
+		}
+		d = digestOf(sha256.Sum256([]byte(value)))
+		s.digests[value] = d
+	}
+	return d
 }
 
 // Objects gives the content digest of the store objects a pattern names.
@@ -96,10 +119,10 @@ type Objects interface {
 func Compute(ctx context.Context, t Task, objs Objects) (Key, error) {
 	n := t.Node
 	b := builder{parts: make([]Part, 0, 5+len(n.Args)+len(n.Kwargs)+len(t.Reads))}
-	b.add("kind", n.Kind, nil)
-	b.add("kind version", t.KindVersion, nil)
-	b.add("name", n.Name, nil)
-	b.add("action", n.Action, nil)
+	b.addShared("kind", n.Kind, t.Shared)
+	b.addShared("kind version", t.KindVersion, t.Shared)
+	b.addShared("name", n.Name, t.Shared)
+	b.addShared("action", n.Action, t.Shared)
 	for i, a := range n.Args {
 		if err := b.value("argument "+strconv.Itoa(i+1), a, t.Result); err != nil {
 			return Key{}, err
@@ -113,7 +136,7 @@ func Compute(ctx context.Context, t Task, objs Objects) (Key, error) {
 	if len(n.Inputs) == 1 {
 		b.parts = append(b.parts, Part{Name: "input", Digest: t.Result(n.Inputs[0]), Refs: n.Inputs})
 	} else {
-		b.add("input", "none", nil)
+		b.addShared("input", "none", t.Shared)
 	}
 	if len(t.Reads) > 0 && objs == nil {
 		return Key{}, fmt.Errorf("cache key of %s: it reads %s, and there is no store to read", n.ID, strings.Join(t.Reads, ", "))
@@ -136,6 +159,10 @@ type builder struct{ parts []Part }
 
 func (b *builder) add(name, value string, refs []string) {
 	b.parts = append(b.parts, Part{Name: name, Value: short(value), Digest: digestOf(sha256.Sum256([]byte(value))), Refs: refs})
+}
+
+func (b *builder) addShared(name, value string, shared *Shared) {
+	b.parts = append(b.parts, Part{Name: name, Value: short(value), Digest: shared.digest(value)})
 }
 
 func (b *builder) value(name string, v any, result func(string) string) error {

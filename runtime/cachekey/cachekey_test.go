@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -23,11 +24,14 @@ func write(t *testing.T, dir, name, data string) {
 	}
 }
 
-// env is a store and the results of the nodes s1 and s2.
+// env is a store and the results of the nodes s1 and s2. Its keys share
+// digests, as the keys of one run do, so that a change must show through
+// what is shared.
 type env struct {
 	dir     string
 	objs    *cachekey.StoreObjects
 	results map[string]string
+	shared  cachekey.Shared
 }
 
 func newEnv(t *testing.T) *env {
@@ -49,6 +53,7 @@ func (e *env) key(t *testing.T, n *compiler.Node, version string, reads ...strin
 	k, err := cachekey.Compute(context.Background(), cachekey.Task{
 		Node: n, KindVersion: version, Reads: reads,
 		Result: func(id string) string { return e.results[id] },
+		Shared: &e.shared,
 	}, e.objs)
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +130,37 @@ func TestKeyAndExplain(t *testing.T) {
 			}
 			if !strings.HasPrefix(got, tt.want) || (tt.want == "") != (got == "") {
 				t.Errorf("Explain = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Shared digests change a key's memory, never the key.
+func TestSharedDigests(t *testing.T) {
+	noInput := task()
+	noInput.Inputs = nil
+	tests := []struct {
+		name string
+		node *compiler.Node
+	}{
+		{"with an input", task()},
+		{"without an input", noInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			for i := range 2 { // the second time from what the first kept
+				k := e.key(t, tt.node, "v1", "datasets/train.csv")
+				alone, err := cachekey.Compute(context.Background(), cachekey.Task{
+					Node: tt.node, KindVersion: "v1", Reads: []string{"datasets/train.csv"},
+					Result: func(id string) string { return e.results[id] },
+				}, e.objs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(k, alone) {
+					t.Fatalf("key %d with shared digests\n%+v\nwithout\n%+v", i+1, k, alone)
+				}
 			}
 		})
 	}
