@@ -164,6 +164,20 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
+// writeList writes what a Store's list method returned: the error as a
+// 500, or the list, empty as [] rather than null, so that clients need not
+// tell the two apart.
+func writeList[T any](w http.ResponseWriter, list []T, err error) {
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	if list == nil {
+		list = []T{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
 // apiError is every error's body.
 type apiError struct {
 	Error      string   `json:"error"`
@@ -226,18 +240,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		f.Limit = n
 	}
 	list, err := s.cfg.DB.Runs(r.Context(), f)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
 	for i := range list {
 		// The list is for overviews: GET /api/runs/{id} has the rest.
 		list[i].Source, list[i].Graph = "", nil
 	}
-	if list == nil {
-		list = []runs.Run{}
-	}
-	writeJSON(w, http.StatusOK, list)
+	writeList(w, list, err)
 }
 
 // run resolves {id} (an id, a unique prefix or "last") and writes the
@@ -301,14 +308,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		after = n
 	}
 	lines, err := s.cfg.DB.Logs(r.Context(), run.ID, r.URL.Query().Get("node"), after)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	if lines == nil {
-		lines = []runs.LogLine{}
-	}
-	writeJSON(w, http.StatusOK, lines)
+	writeList(w, lines, err)
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
@@ -333,14 +333,7 @@ func (s *Server) transitions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.cfg.DB.Transitions(r.Context(), run.ID, r.URL.Query().Get("node"))
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	if list == nil {
-		list = []runs.Transition{}
-	}
-	writeJSON(w, http.StatusOK, list)
+	writeList(w, list, err)
 }
 
 // runMetrics is GET /api/runs/{id}/metrics?name=&task=.

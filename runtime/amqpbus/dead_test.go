@@ -29,17 +29,7 @@ func TestPoisonMessageIsDeadLettered(t *testing.T) {
 	poison := newBus(t, url, prefix, maxDeliveries)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := poison.Tasks().Subscribe(ctx, runtime.TaskTopic("default"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var deliveries atomic.Int32
-	go func() {
-		for m := range msgs {
-			deliveries.Add(1)
-			m.Nack()
-		}
-	}()
+	deliveries := nackAll(ctx, t, poison)
 
 	bus := newBus(t, url, prefix, maxDeliveries)
 	rep, err := runtime.Run(ctx, echoGraph(1, ""), runtime.Config{Bus: bus, MaxDeliveries: max})
@@ -153,4 +143,22 @@ func TestUnreadableTaskMessageIsDeadLettered(t *testing.T) {
 	if err != nil || rep.Status != runtime.Success {
 		t.Fatalf("a run after the unreadable messages: %v, %v", err, rep)
 	}
+}
+
+// nackAll is a worker that cannot read anything: it takes every task of the
+// default label on b until ctx ends, gives each back, and counts them.
+func nackAll(ctx context.Context, t *testing.T, b *amqpbus.Bus) *atomic.Int32 {
+	t.Helper()
+	msgs, err := b.Tasks().Subscribe(ctx, runtime.TaskTopic("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deliveries atomic.Int32
+	go func() {
+		for m := range msgs {
+			deliveries.Add(1)
+			m.Nack()
+		}
+	}()
+	return &deliveries
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,17 +99,7 @@ func TestPoisonPacksAreDeadLettered(t *testing.T) {
 			poison := newBus(t, url, prefix, cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			msgs, err := poison.Tasks().Subscribe(ctx, runtime.TaskTopic("default"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var deliveries atomic.Int32
-			go func() {
-				for m := range msgs {
-					deliveries.Add(1)
-					m.Nack()
-				}
-			}()
+			deliveries := nackAll(ctx, t, poison)
 
 			bus := newBus(t, url, prefix, cfg)
 			rep, err := runtime.Run(ctx, echoGraph(packed, ""), runtime.Config{Bus: bus, MaxDeliveries: tt.maxDeliveries, KeepGoing: true})
