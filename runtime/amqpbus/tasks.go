@@ -295,7 +295,7 @@ handOff:
 }
 
 // settlement waits until the receiver settles a message it took, for at most
-// wait (on hold, whose channel is drained).
+// wait, timed by hold, which it resets (a stale fire is discarded).
 func (s *taskSubscriber) settlement(ctx context.Context, msg *message.Message, hold *time.Timer, wait time.Duration, stale context.CancelFunc, dead <-chan struct{}) fate {
 	hold.Reset(wait)
 	select {
