@@ -16,8 +16,8 @@ func (w *Worker) emit(j *job, e *Event, wait bool) error {
 
 // emitThen sends an event of j's attempt on its reply topic; done gets the
 // outcome of the publish (see outbox.sendThen).
-func (w *Worker) emitThen(j *job, e *Event, done func(error)) {
-	w.out.sendThen(w.address(j, e), e, done)
+func (w *Worker) emitThen(j *job, e *Event, busy bool, done func(error)) {
+	w.out.sendThen(w.address(j, e), e, busy, done)
 }
 
 // address fills in what e says of j's attempt and returns its reply topic.
@@ -35,7 +35,8 @@ func (w *Worker) address(j *job, e *Event) string {
 // sends each event without delay or hand-off, and a worker with many tasks
 // finishing at once sends one message per reply topic, not one per event.
 // A sender that does not wait for its event (sendThen) publishes at most its
-// own batch and leaves the next ones to a goroutine of the outbox's.
+// own batch, and only when the worker has nothing else running; it leaves
+// the rest to a goroutine of the outbox's.
 type outbox struct {
 	w        *Worker
 	mu       sync.Mutex
@@ -75,12 +76,15 @@ func (o *outbox) send(topic string, e *Event, wait bool) error {
 }
 
 // sendThen queues e for topic and calls done with the outcome of its
-// publish. Like send, a sender that finds no publication under way
-// publishes at once, itself, so that an idle worker sends an outcome without
-// a hand-off; but it publishes only that batch and leaves what others queued
-// meanwhile to a goroutine of the outbox's, so that its slot goes on to the
-// next task instead of publishing for the others.
-func (o *outbox) sendThen(topic string, e *Event, done func(error)) {
+// publish. Like send, a sender that finds no publication under way and the
+// worker otherwise idle (busy false) publishes at once, itself, so that an
+// idle worker sends an outcome without a hand-off; but it publishes only
+// that batch and leaves what others queued meanwhile to a goroutine of the
+// outbox's, so that its slot goes on to the next task instead of publishing
+// for the others. While other tasks run (busy), the goroutine publishes this
+// batch too: the slot then takes its next task without waiting for the
+// broker's confirm, and the outcomes that end meanwhile join the next batch.
+func (o *outbox) sendThen(topic string, e *Event, busy bool, done func(error)) {
 	o.pending.Add(1)
 	o.mu.Lock()
 	o.enqueue(topic, e, nil)
@@ -91,15 +95,17 @@ func (o *outbox) sendThen(topic string, e *Event, done func(error)) {
 		return
 	}
 	o.flushing = true
-	next := o.next
-	o.next = map[string]*batch{}
-	o.mu.Unlock()
-	o.publish(next)
-	o.mu.Lock()
-	if len(o.next) == 0 {
-		o.flushing = false
+	if !busy {
+		next := o.next
+		o.next = map[string]*batch{}
 		o.mu.Unlock()
-		return
+		o.publish(next)
+		o.mu.Lock()
+		if len(o.next) == 0 {
+			o.flushing = false
+			o.mu.Unlock()
+			return
+		}
 	}
 	o.mu.Unlock()
 	go func() {

@@ -308,6 +308,11 @@ func (w *Worker) report(j *job, ev *Event) {
 	w.mu.Lock()
 	settled := j.settled
 	j.settled = true
+	// j is still among the running ones until its outcome is sent. An
+	// in-process bus publishes at once: handing that off costs more than
+	// it saves.
+	_, local := w.pub.(inProcess)
+	busy := len(w.running) > 1 && !local
 	w.mu.Unlock()
 	if !settled && ev.Type == EventRelease {
 		// Never claimed: give the message back to the bus as it came.
@@ -316,7 +321,7 @@ func (w *Worker) report(j *job, ev *Event) {
 		return
 	}
 	ev.Seq = int(j.seq.Add(1))
-	w.emitThen(j, ev, func(err error) {
+	w.emitThen(j, ev, busy, func(err error) {
 		if err == nil && ev.Type != EventRelease {
 			w.mu.Lock()
 			w.sent.remember(j, ev, time.Now())

@@ -192,7 +192,7 @@ func (s *taskSubscriber) handle(ctx context.Context, topic string, acks *acker, 
 		s.handlePack(ctx, topic, acks, d, msg, dead, out)
 		return
 	}
-	switch f := s.offer(ctx, msg, dead, out); f.kind {
+	switch f := s.offer(ctx, []*message.Message{msg}, dead, out)[0]; f.kind {
 	case fateAcked:
 		acks.ack(d.DeliveryTag)
 	case fateRejected:
@@ -230,33 +230,74 @@ const (
 	fateGone
 )
 
-// offer hands msg to the receiver on out and waits until it settled msg or
-// held it past HoldLimit. The message's context ends when the delivery goes
-// stale (its channel died, or it was put back): a receiver that checks it
-// before claiming does not run a task the broker already gave to someone
-// else.
-func (s *taskSubscriber) offer(ctx context.Context, msg *message.Message, dead <-chan struct{}, out chan<- *message.Message) fate {
+// offer hands msgs to the receiver on out, in their order, and waits until
+// it settled each or held it past HoldLimit; one goroutine and one timer
+// serve a whole pack. Each message may wait HoldLimit to be taken, counted
+// from the offer, and HoldLimit more to be settled, counted from when it was
+// taken. A message's context ends when the delivery goes stale (its channel
+// died, or it was put back): a receiver that checks it before claiming does
+// not run a task the broker already gave to someone else.
+func (s *taskSubscriber) offer(ctx context.Context, msgs []*message.Message, dead <-chan struct{}, out chan<- *message.Message) []fate {
 	b := s.b
-	mctx, stale := context.WithCancel(ctx)
-	defer stale()
-	msg.SetContext(mctx)
+	fates := make([]fate, len(msgs))
+	stales := make([]context.CancelFunc, len(msgs))
+	defer func() {
+		for _, stale := range stales {
+			if stale != nil {
+				stale()
+			}
+		}
+	}()
+	for i, m := range msgs {
+		var mctx context.Context
+		mctx, stales[i] = context.WithCancel(ctx)
+		m.SetContext(mctx)
+	}
 	hold := time.NewTimer(b.cfg.HoldLimit)
 	defer hold.Stop()
-	select {
-	case out <- msg:
-	case <-hold.C:
-		return fate{kind: fatePutBack}
-	case <-ctx.Done():
-		return fate{kind: fatePutBack}
-	case <-b.closed:
-		return fate{kind: fateGone}
-	case <-dead:
-		return fate{kind: fateGone}
+	// Those not taken by the hand-off's deadline, and those after a
+	// message that found the bus closed or its channel dead, are not
+	// handed on.
+	taken := make([]time.Time, len(msgs))
+	n := 0
+handOff:
+	for ; n < len(msgs); n++ {
+		select {
+		case out <- msgs[n]:
+			taken[n] = time.Now()
+			continue
+		case <-hold.C:
+		case <-ctx.Done():
+		case <-b.closed:
+			for i := n; i < len(msgs); i++ {
+				fates[i] = fate{kind: fateGone}
+			}
+			break handOff
+		case <-dead:
+			for i := n; i < len(msgs); i++ {
+				fates[i] = fate{kind: fateGone}
+			}
+			break handOff
+		}
+		for i := n; i < len(msgs); i++ {
+			fates[i] = fate{kind: fatePutBack}
+		}
+		break
 	}
 	// A worker acks once its claim is published, within milliseconds of
 	// taking a free slot; a message it holds longer waits for a slot and is
-	// exposed to consumer_timeout like any other.
-	hold.Reset(b.cfg.HoldLimit)
+	// exposed to consumer_timeout like any other. The deadlines grow with
+	// i, so waiting in order waits for the earliest first.
+	for i := range n {
+		fates[i] = s.settlement(ctx, msgs[i], hold, time.Until(taken[i].Add(b.cfg.HoldLimit)), stales[i], dead)
+	}
+	return fates
+}
+
+// settlement waits until the receiver settles a message it took, for at most
+// wait, timed by hold, which it resets (a stale fire is discarded).
+func (s *taskSubscriber) settlement(ctx context.Context, msg *message.Message, hold *time.Timer, wait time.Duration, stale context.CancelFunc, dead <-chan struct{}) fate {
+	hold.Reset(wait)
 	select {
 	case <-msg.Acked():
 		if reason := msg.Metadata.Get(runtime.RejectMeta); reason != "" {
@@ -273,7 +314,7 @@ func (s *taskSubscriber) offer(ctx context.Context, msg *message.Message, dead <
 		stale()
 		return fate{kind: fatePutBack}
 	case <-dead:
-	case <-b.closed:
+	case <-s.b.closed:
 	}
 	return fate{kind: fateGone}
 }
@@ -294,12 +335,7 @@ func (s *taskSubscriber) handlePack(ctx context.Context, topic string, acks *ack
 		s.settlePack(topic, acks, d, dead, msgs, false)
 		return
 	}
-	fates := make([]fate, len(msgs))
-	var wg sync.WaitGroup
-	for i, m := range msgs {
-		wg.Go(func() { fates[i] = s.offer(ctx, m, dead, out) })
-	}
-	wg.Wait()
+	fates := s.offer(ctx, msgs, dead, out)
 	for _, f := range fates {
 		switch f.kind {
 		case fateGone:

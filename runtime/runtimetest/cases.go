@@ -331,16 +331,33 @@ func testLeaseRenewed(t *testing.T, e *env) {
 
 func testLapsedLease(t *testing.T, e *env) {
 	// The worker that takes the first dispatch dies right after its claim:
-	// no lease, no result ever comes from it.
+	// no lease, no result ever comes from it. A batch of events is lost
+	// with any of them.
+	firstAttempt := func(ev *runtime.Event) bool {
+		if ev.Type == runtime.EventLease {
+			for _, l := range ev.Leases {
+				if l.Attempt <= 1 {
+					return true
+				}
+			}
+			return false
+		}
+		return ev.Type != runtime.EventStarted && ev.Type != runtime.EventBatch && ev.Attempt <= 1 && ev.Dispatch <= 1
+	}
 	wbus := faulty{e.bus, func(topic string, msg *message.Message) int {
 		if !isEvent(topic) {
 			return 1
 		}
 		ev, err := runtime.DecodeEvent(msg)
-		if err != nil || ev.Type == runtime.EventStarted || ev.Attempt > 1 || ev.Dispatch > 1 {
+		if err != nil {
 			return 1
 		}
-		return 0
+		for _, x := range append([]*runtime.Event{ev}, ev.Events...) {
+			if firstAttempt(x) {
+				return 0
+			}
+		}
+		return 1
 	}}
 	e.worker("w1", func(c *runtime.WorkerConfig) { c.Bus = wbus })
 	var log taskLog
