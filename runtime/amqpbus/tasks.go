@@ -376,9 +376,12 @@ func (s *taskSubscriber) settlePack(topic string, acks *acker, d amqp.Delivery, 
 	default:
 	}
 	if len(back) > 0 {
-		for _, m := range back {
-			clearBrokerHeaders(m.Metadata)
-			m.SetContext(context.Background())
+		// Copies, for the offer of a task that was never taken may still
+		// be watching its message's context and metadata.
+		for i, m := range back {
+			c := m.Copy()
+			clearBrokerHeaders(c.Metadata)
+			back[i] = c
 		}
 		publish := s.b.pub.send
 		if repack {
