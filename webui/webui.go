@@ -268,6 +268,10 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 			return nil, fmt.Errorf("run %s: its recorded graph is not a graph: %w", id, err)
 		}
 	}
+	// A task row's label stands in for a node the graph does not have.
+	for _, t := range tasks {
+		v.Labels[t.Node] = taskLabel(t)
+	}
 	for _, n := range g.Nodes {
 		for i, a := range n.Args {
 			n.Args[i] = integral(a)
@@ -275,15 +279,7 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 		for k, a := range n.Kwargs {
 			n.Kwargs[k] = integral(a)
 		}
-	}
-	v.Graph = graphView(&g, tasks)
-	for _, t := range tasks {
-		v.Labels[t.Node] = taskLabel(t)
-	}
-	for _, n := range g.Nodes {
 		v.Labels[n.ID] = compiler.Describe(n)
-	}
-	for _, n := range g.Nodes {
 		if n.Op == compiler.OpTask {
 			// Only the parts a task has: no "kwargs": null.
 			a := map[string]any{}
@@ -293,12 +289,12 @@ func LoadRun(ctx context.Context, db runs.Store, id string, logs bool) (*RunView
 			if len(n.Kwargs) > 0 {
 				a["kwargs"] = n.Kwargs
 			}
-			b, err := json.Marshal(a)
-			if err == nil {
+			if b, err := json.Marshal(a); err == nil {
 				v.Args[n.ID] = b
 			}
 		}
 	}
+	v.Graph = graphView(&g, tasks)
 	byNode := make(map[string]*runs.Task, len(tasks))
 	for i := range tasks {
 		byNode[tasks[i].Node] = &tasks[i]

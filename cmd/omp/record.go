@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,16 +181,8 @@ func (rc *recording) writeHTML(ctx context.Context, paths []string) error {
 		return fmt.Errorf("--report: reading run %s back: %w", rc.id, err)
 	}
 	for _, path := range paths {
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("--report: %w", err)
-		}
-		err = webui.WriteReport(f, v)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("--report %s: %w", path, err)
+		if err := writeReport(path, func(w io.Writer) error { return webui.WriteReport(w, v) }); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -346,15 +347,23 @@ func checkReport(path string) error {
 }
 
 func writeJUnit(path, name string, r *runtime.Report) error {
+	return writeReport(path, func(w io.Writer) error { return report.WriteJUnit(w, name, r) })
+}
+
+// writeReport creates path and writes one report to it with write.
+func writeReport(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("--report: %w", err)
 	}
-	if err := report.WriteJUnit(f, name, r); err != nil {
-		f.Close()
-		return fmt.Errorf("--report: %w", err)
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	if err != nil {
+		return fmt.Errorf("--report %s: %w", path, err)
+	}
+	return nil
 }
 
 func isTerminal(w any) bool {
