@@ -41,6 +41,13 @@
 //     drops repeats, ignores events of an attempt that is not current and
 //     events of a task that ended, so a duplicate RESULT or FAILURE is never
 //     counted twice.
+//   - A task message may carry the tasks that follow it in a chain (Then):
+//     once the task succeeded, the worker runs the next with the result as
+//     its Input, as its first attempt and dispatch, without a message of its
+//     own. The runner counts it dispatched, to that worker, when it hears
+//     of its predecessor's success; if the worker releases it (it stops) or
+//     is lost (its heartbeats lapse) before claiming it, the runner publishes
+//     it. A message the runner publishes again carries no chain.
 //   - Retries are the runner's: a failed attempt that may be retried waits
 //     out its backoff on the runner (one timer for all) and is dispatched as
 //     a new attempt, possibly to another worker; no worker slot is held while

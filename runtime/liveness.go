@@ -49,6 +49,12 @@ func (s *scheduler) check(now time.Time) {
 			}
 			continue
 		}
+		if t.holder != "" && !s.holds(t.holder, now) {
+			// The worker that was to go on with it after its
+			// predecessor is gone: nobody else has its message.
+			s.redispatch(t, now)
+			continue
+		}
 		l := s.labels[t.label]
 		if now.Sub(t.dispatchedAt) > s.cfg.DispatchTimeout && now.Sub(l.lastClaim) > s.cfg.DispatchTimeout && s.hasRoom(t.label, now) {
 			s.redispatch(t, now)
@@ -97,6 +103,13 @@ func (s *scheduler) heartbeat(hb *Heartbeat, now time.Time) {
 func (s *scheduler) alive(w *workerSeen, now time.Time) bool {
 	iv := max(time.Duration(w.hb.Interval), time.Millisecond)
 	return now.Sub(w.seen) <= 3*iv
+}
+
+// holds reports whether worker is alive: one that stopped or whose
+// heartbeats lapsed no longer runs what it was given.
+func (s *scheduler) holds(worker string, now time.Time) bool {
+	w, ok := s.workers[worker]
+	return ok && s.alive(w, now)
 }
 
 func (s *scheduler) served(label string, now time.Time) bool {

@@ -57,6 +57,14 @@ type TaskMessage struct {
 	// its outcome, then acks: a quick task costs one event, not two. Zero
 	// means claim before running.
 	ClaimWithin Duration `json:"claim_within,omitzero"`
+	// Then are the tasks that follow this one in a chain, each the only
+	// dependent of the one before and taking its result as Input: once
+	// this task succeeded, the worker runs Then[0] with the result as its
+	// Input (and Then[1:] as its own Then), instead of the runner hearing
+	// of the result and publishing the next task, which costs a broker
+	// round trip per link. A worker that cannot go on (it stops, or the
+	// claim cannot be sent) publishes the next one on its label's topic.
+	Then []TaskMessage `json:"then,omitempty"`
 }
 
 // Options are a task's execution options on the wire.
@@ -197,6 +205,9 @@ type Heartbeat struct {
 	Time     time.Time `json:"time"`
 	Interval Duration  `json:"interval"`
 	Stopping bool      `json:"stopping,omitempty"`
+	// Chains says that the worker runs TaskMessage.Then: a runner chains
+	// tasks of a label only while every worker serving it says so.
+	Chains bool `json:"chains,omitempty"`
 }
 
 // Serves reports whether the worker takes tasks of label.

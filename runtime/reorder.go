@@ -38,6 +38,11 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 		return
 	}
 	t := s.byID[ev.TaskID]
+	if t != nil && t.chained && ev.Attempt == 1 && ev.Dispatch == 1 {
+		// It overtook its predecessor's outcome, which dispatches it.
+		t.ahead = append(t.ahead, ev)
+		return
+	}
 	if t == nil || t.n.Op != compiler.OpTask || t.state.Done() || t.state == Retry || ev.Attempt != t.attempt {
 		return
 	}

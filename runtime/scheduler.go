@@ -82,6 +82,19 @@ type task struct {
 	early    []*Event
 	earlyAt  time.Time
 	delivery string // the delivery whose events are put in order
+	// next is the task whose message rides in this one's
+	// (TaskMessage.Then), while it is chained: this task's worker goes on
+	// with it, so once this one succeeds the runner marks it dispatched
+	// instead of publishing it.
+	next    *task
+	chained bool
+	// ahead are the events of a chained task that came before the
+	// outcome of its predecessor; follow applies them.
+	ahead []*Event
+	// holder is the worker that a chained task was dispatched to along
+	// with its predecessor: if that worker is lost or releases the task
+	// before claiming it, it is dispatched again at once.
+	holder string
 }
 
 type outgoing struct {
@@ -355,6 +368,24 @@ func (s *scheduler) reduce(t *task) {
 }
 
 func (s *scheduler) dispatch(t *task) {
+	m, err := s.message(t)
+	if err != nil {
+		s.finish(t, Failure, nil, err.Error())
+		return
+	}
+	if s.cached(t, m) {
+		return
+	}
+	t.msg = m
+	t.attempt = 1
+	t.dispatch = 0
+	s.chain(t)
+	s.publish(t, s.clock())
+}
+
+// message makes the message of t's first attempt; it fails when an
+// argument cannot be computed.
+func (s *scheduler) message(t *task) (*TaskMessage, error) {
 	n := t.n
 	m := &TaskMessage{
 		RunID: s.cfg.RunID, TaskID: n.ID,
@@ -375,8 +406,7 @@ func (s *scheduler) dispatch(t *task) {
 		m.Args = make([]json.RawMessage, len(n.Args))
 		for i, a := range n.Args {
 			if m.Args[i], err = s.appendValue(nil, a); err != nil {
-				s.finish(t, Failure, nil, fmt.Sprintf("argument %d: %v", i+1, err))
-				return
+				return nil, fmt.Errorf("argument %d: %w", i+1, err)
 			}
 		}
 	}
@@ -384,25 +414,23 @@ func (s *scheduler) dispatch(t *task) {
 		m.Kwargs = make(map[string]json.RawMessage, len(n.Kwargs))
 		for k, a := range n.Kwargs {
 			if m.Kwargs[k], err = s.appendValue(nil, a); err != nil {
-				s.finish(t, Failure, nil, fmt.Sprintf("argument %s: %v", k, err))
-				return
+				return nil, fmt.Errorf("argument %s: %w", k, err)
 			}
 		}
 	}
 	if len(n.Inputs) == 1 {
 		m.Input = s.byID[n.Inputs[0]].result
 	}
-	if s.cached(t, m) {
-		return
-	}
-	t.msg = m
-	t.attempt = 1
-	t.dispatch = 0
-	s.publish(t, s.clock())
+	return m, nil
 }
 
-// publish sends the task's message for its next dispatch.
+// publish sends the task's message for its next dispatch. A message
+// published again carries no chain: the runner dispatches the followers
+// itself.
 func (s *scheduler) publish(t *task, now time.Time) {
+	if t.dispatch > 0 || t.attempt > 1 {
+		s.unchain(t)
+	}
 	t.dispatch++
 	t.msg.Attempt, t.msg.Dispatch = t.attempt, t.dispatch
 	msg, err := encodeFor(s.pub, func() (*message.Message, error) { return EncodeTask(t.msg) })
@@ -412,16 +440,23 @@ func (s *scheduler) publish(t *task, now time.Time) {
 	}
 	sent := *t.msg // t.msg changes with the next dispatch
 	withDecoded(msg, &sent)
-	t.claimed = false
-	t.nextSeq, t.early, t.delivery = 1, nil, ""
-	t.dispatchedAt, t.lastSeen = now, now
-	s.addInflight(t)
+	s.dispatched(t, now, "")
 	topic := TaskTopic(t.label)
 	if k := len(s.outbox) - 1; k >= 0 && s.outbox[k].topic == topic {
 		s.outbox[k].msgs = append(s.outbox[k].msgs, msg)
 	} else {
 		s.outbox = append(s.outbox, outgoing{topic, []*message.Message{msg}})
 	}
+}
+
+// dispatched records that t's current dispatch is on its way: through the
+// bus, or with holder, the worker that runs it after its predecessor.
+func (s *scheduler) dispatched(t *task, now time.Time, holder string) {
+	t.claimed = false
+	t.nextSeq, t.early, t.delivery = 1, nil, ""
+	t.dispatchedAt, t.lastSeen = now, now
+	t.holder = holder
+	s.addInflight(t)
 }
 
 func (s *scheduler) flush() {
@@ -494,7 +529,7 @@ func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
 		}
 		s.fail(t, ev, now)
 	case EventRelease:
-		if t.claimed && ev.Dispatch == t.dispatch {
+		if (t.claimed || t.holder != "" && t.holder == ev.Worker) && ev.Dispatch == t.dispatch {
 			s.redispatch(t, now)
 		}
 	}
@@ -556,7 +591,11 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	case Success, Cached:
 		for _, d := range t.dependents {
 			d.waiting--
-			if d.waiting == 0 && !s.stopping {
+			switch {
+			case d.waiting > 0 || s.stopping:
+			case d.chained && t.next == d:
+				s.follow(t, d, now)
+			default:
 				s.ready = append(s.ready, d)
 			}
 		}

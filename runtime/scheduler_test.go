@@ -37,6 +37,13 @@ func (p *recordPub) Publish(topic string, msgs ...*message.Message) error {
 			if m.Options.Timeout > 0 {
 				line += " timeout=" + m.Options.Timeout.std().String()
 			}
+			if len(m.Then) > 0 {
+				var ids []string
+				for _, f := range m.Then {
+					ids = append(ids, f.TaskID)
+				}
+				line += " then=" + strings.Join(ids, ",")
+			}
 			p.lines = append(p.lines, line)
 			continue
 		}
@@ -167,6 +174,13 @@ func beat(worker string, concurrency int, labels ...string) input {
 	}
 }
 
+// chainBeat is the heartbeat of a worker that runs chains.
+func chainBeat(worker string, labels ...string) input {
+	return func(h *schedHarness) {
+		h.s.heartbeat(&Heartbeat{Worker: worker, Labels: labels, Concurrency: 1, Interval: Duration(time.Second), Chains: true}, h.now)
+	}
+}
+
 // check is a tick of the periodic check; retries the retry timer firing;
 // interrupt ctx's cancellation; timeout the end of Config.Timeout; grace
 // the end of CancelGrace after either.
@@ -228,6 +242,11 @@ func after(ids ...string) func(*compiler.Node) {
 
 func retry(n int, backoff time.Duration) func(*compiler.Node) {
 	return func(nd *compiler.Node) { nd.Opts.Retries, nd.Opts.Backoff = n, backoff }
+}
+
+// from makes id's result the node's input (a -> b).
+func from(id string) func(*compiler.Node) {
+	return func(n *compiler.Node) { n.Inputs, n.Deps = append(n.Inputs, id), append(n.Deps, id) }
 }
 
 func label(l string) func(*compiler.Node) { return func(n *compiler.Node) { n.Label = l } }
@@ -761,5 +780,186 @@ func TestUpdateResult(t *testing.T) {
 	want := []string{"a STARTED ", "a SUCCESS 1", "b SUCCESS 3", "s SUCCESS 4"}
 	if !slices.Equal(got, want) {
 		t.Errorf("updates %q, want %q", got, want)
+	}
+}
+
+func TestSchedulerChains(t *testing.T) {
+	// a -> b -> c -> d: a goes out before any heartbeat, so alone; by its
+	// result a worker that runs chains is known.
+	chain4 := func(opts ...func(*compiler.Node)) []*compiler.Node {
+		return []*compiler.Node{node("a"), node("b", from("a")), node("c", append(opts, from("b"))...), node("d", from("c"))}
+	}
+	all := func(st State, n int) map[string]taskWant {
+		return map[string]taskWant{"a": {st, n, "", nil}, "b": {st, n, "", nil}, "c": {st, n, "", nil}, "d": {st, n, "", nil}}
+	}
+	for _, c := range []schedCase{{
+		name:  "a chain rides in one message",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+			{ms(2), result("b", 1, 1, 1, "2"), nil},
+			{ms(3), result("c", 1, 1, 1, "3"), nil},
+			{ms(4), result("d", 1, 1, 1, "4"), nil},
+		},
+		tasks:   all(Success, 1),
+		status:  Success,
+		results: []string{"1", "2", "3", "4"},
+	}, {
+		name:  "no chain for a worker that does not run them",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, beat("w1", 1, "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1"}},
+			{ms(2), result("b", 1, 1, 1, "2"), []string{"default c#1.1"}},
+			{ms(3), result("c", 1, 1, 1, "3"), []string{"default d#1.1"}},
+			{ms(4), result("d", 1, 1, 1, "4"), nil},
+		},
+		tasks:  all(Success, 1),
+		status: Success,
+	}, {
+		name:  "no chain while one worker of the label does not run them",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{0, beat("w2", 1, "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1"}},
+		},
+		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Pending, 0, "", nil},
+			"c": {Pending, 0, "", nil}, "d": {Pending, 0, "", nil}},
+	}, {
+		name:  "a chain ends at another label",
+		nodes: chain4(label("gpu")),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default", "gpu"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1"}},
+			{ms(2), result("b", 1, 1, 1, "2"), []string{"gpu c#1.1"}},
+			{ms(3), result("c", 1, 1, 1, "3"), []string{"default d#1.1"}},
+			{ms(4), result("d", 1, 1, 1, "4"), nil},
+		},
+		tasks:  all(Success, 1),
+		status: Success,
+	}, {
+		// The bus may deliver a follower's events before its
+		// predecessor's outcome, which dispatches the follower.
+		name:  "a follower's events may come first",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+			{ms(2), logLine("c", 1, 1, 1, "hello"), nil},
+			{ms(2), result("d", 1, 1, 1, "4"), nil},
+			{ms(3), result("c", 1, 1, 2, "3"), nil},
+			{ms(4), result("b", 1, 1, 1, "2"), nil},
+		},
+		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Success, 1, "", nil},
+			"c": {Success, 1, "", []string{"hello"}}, "d": {Success, 1, "", nil}},
+		status:  Success,
+		results: []string{"1", "2", "3", "4"},
+	}, {
+		// c's retry goes out alone, and d, no longer chained, by the
+		// runner once c succeeded.
+		name:  "a follower that fails is retried alone",
+		nodes: chain4(retry(1, sec(1))),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+			{ms(2), result("b", 1, 1, 1, "2"), nil},
+			{ms(3), failure("c", 1, 1, 1, "boom"), nil},
+			{sec(1) + ms(3), retries(), []string{"default c#2.1"}},
+			{sec(2), result("c", 2, 1, 1, "3"), []string{"default d#1.1"}},
+			{sec(2), result("d", 1, 1, 1, "4"), nil},
+		},
+		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Success, 1, "", nil},
+			"c": {Success, 2, "", nil}, "d": {Success, 1, "", nil}},
+		status: Success,
+	}, {
+		// Heartbeats come every second: three missed and w1 is lost,
+		// and with it c, which nobody else has the message of.
+		name:  "a follower whose worker is lost is published",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+			{ms(2), result("b", 1, 1, 1, "2"), nil},
+			{sec(2), check(), nil},
+			{sec(4), check(), []string{"default c#1.2"}},
+			{sec(5), event(Event{Type: EventResult, TaskID: "c", Attempt: 1, Dispatch: 2, Seq: 1, Worker: "w2", Result: json.RawMessage("3")}),
+				[]string{"default d#1.1"}},
+			{sec(5), event(Event{Type: EventResult, TaskID: "d", Attempt: 1, Dispatch: 1, Seq: 1, Worker: "w2", Result: json.RawMessage("4")}), nil},
+		},
+		tasks:  all(Success, 1),
+		status: Success,
+	}, {
+		// b's message was lost: published again, it carries no chain, and
+		// c heads a chain of its own.
+		name:  "a chain's head published again carries none",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+			{sec(31), chainBeat("w1", "default"), nil},
+			{sec(31), check(), []string{"default b#1.2"}},
+			{sec(32), result("b", 1, 2, 1, "2"), []string{"default c#1.1 then=d"}},
+			{sec(32), result("c", 1, 1, 1, "3"), nil},
+			{sec(32), result("d", 1, 1, 1, "4"), nil},
+		},
+		tasks:  all(Success, 1),
+		status: Success,
+	}, {
+		// A worker that stops releases the follower it will not run.
+		name:  "a released follower is published",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+			{ms(2), result("b", 1, 1, 1, "2"), nil},
+			{ms(3), event(Event{Type: EventRelease, TaskID: "c", Attempt: 1, Dispatch: 1, Seq: 1, Delivery: "d2"}), []string{"default c#1.2"}},
+		},
+		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Success, 1, "", nil},
+			"c": {Pending, 0, "", nil}, "d": {Pending, 0, "", nil}},
+	}} {
+		t.Run(c.name, func(t *testing.T) { runSchedCase(t, c) })
+	}
+}
+
+// TestSchedulerChainLength: a chain longer than maxChain goes on in the next
+// message the runner publishes.
+func TestSchedulerChainLength(t *testing.T) {
+	n := 2*maxChain + 4
+	nodes := []*compiler.Node{node("t0")}
+	for i := 1; i < n; i++ {
+		nodes = append(nodes, node(fmt.Sprintf("t%d", i), from(fmt.Sprintf("t%d", i-1))))
+	}
+	g := &compiler.Graph{File: "t.omp", Nodes: nodes, Outputs: []compiler.Output{{Node: nodes[n-1].ID}}}
+	h := newHarness(t, g, Config{})
+	h.pub.take()
+	chainBeat("w1", "default")(h)
+	var heads []string
+	for i := range n {
+		result(fmt.Sprintf("t%d", i), 1, 1, 1, "1")(h)
+		h.s.step()
+		for _, l := range h.pub.take() {
+			head, then, _ := strings.Cut(strings.TrimPrefix(l, "default "), " then=")
+			followers := 0
+			if then != "" {
+				followers = strings.Count(then, ",") + 1
+			}
+			heads = append(heads, fmt.Sprintf("%s+%d", head, followers))
+		}
+	}
+	// t0 went before any heartbeat: alone.
+	want := []string{fmt.Sprintf("t1#1.1+%d", maxChain), fmt.Sprintf("t%d#1.1+%d", maxChain+2, maxChain), fmt.Sprintf("t%d#1.1+0", n-1)}
+	if !slices.Equal(heads, want) || h.s.remaining != 0 {
+		t.Errorf("heads %q, want %q; %d tasks remain", heads, want, h.s.remaining)
 	}
 }

@@ -83,6 +83,7 @@ func (w *Worker) publishHeartbeat(stopping bool) {
 		Time:        time.Now(),
 		Interval:    Duration(w.cfg.HeartbeatInterval),
 		Stopping:    stopping,
+		Chains:      true,
 	})
 	if err == nil {
 		err = w.pub.Publish(WorkersTopic, msg)

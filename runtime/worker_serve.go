@@ -41,12 +41,17 @@ type Worker struct {
 	sent outcomes
 	// deliveries numbers the task messages this worker took.
 	deliveries atomic.Uint64
+	// stopping is set once the worker stops taking tasks: it then goes on
+	// with no chain (TaskMessage.Then).
+	stopping atomic.Bool
 }
 
 type jobKey struct{ run, task string }
 
 type job struct {
-	m      *TaskMessage
+	m *TaskMessage
+	// msg is the delivered message, nil for a task that came in its
+	// predecessor's (TaskMessage.Then): that has no message to settle.
 	msg    *message.Message
 	cancel context.CancelCauseFunc
 	// delivery tells this delivery's events from those of another worker
@@ -125,6 +130,7 @@ func (w *Worker) Serve(ctx context.Context) error {
 
 	takeCtx, stopTaking := context.WithCancel(ctx)
 	defer stopTaking()
+	defer context.AfterFunc(takeCtx, func() { w.stopping.Store(true) })()
 	subs, err := w.subscribeTasks(takeCtx)
 	if err != nil {
 		// The control loop ends with life, and loops.Wait waits for it.
@@ -176,31 +182,71 @@ func (w *Worker) drain(done <-chan struct{}) {
 	}
 }
 
-// handle runs one task message: claim, ack, run, report. It does not wait
-// for the outcome to reach the bus unless it publishes it itself (see
-// outbox.sendThen): the slot takes the next task while the outcome is
-// published.
+// handle runs one task message, and then the tasks chained to it
+// (TaskMessage.Then) for as long as each succeeds.
 func (w *Worker) handle(life context.Context, msg *message.Message) {
 	m := w.accept(msg)
-	if m == nil {
-		return
+	for m != nil {
+		m = w.attempt(life, m, msg)
+		msg = nil
+		if m != nil && !w.follow(m) {
+			return
+		}
 	}
+}
+
+// attempt runs one attempt: claim, ack, run, report. It does not wait for the
+// outcome to reach the bus unless it publishes it itself (see
+// outbox.sendThen): the slot takes the next task while the outcome is
+// published. It returns the task to go on with, if the attempt succeeded
+// and has one chained to it. msg is nil for a task that came chained.
+func (w *Worker) attempt(life context.Context, m *TaskMessage, msg *message.Message) (next *TaskMessage) {
 	ctx, cancel := context.WithCancelCause(life)
 	defer cancel(nil)
 	began := time.Now()
 	j, claimNow := w.register(m, msg, cancel, began)
 	if j == nil {
-		msg.Ack()
-		return
+		if msg != nil {
+			msg.Ack()
+		}
+		return nil
 	}
 	if claimNow && !w.claim(j, int(j.seq.Add(1))) {
 		w.forget(j)
-		return
+		return nil
 	}
 	res, err := w.handler(ctx, m, emitter{w, j})
 	ev := outcome(m, res, err, context.Cause(ctx), w.cfg.IsInfra)
 	ev.Started = began
-	w.report(j, &ev)
+	if ev.Type == EventResult && len(m.Then) > 0 {
+		next = &TaskMessage{}
+		*next = m.Then[0]
+		next.Input, next.Then = ev.Result, m.Then[1:]
+		if next.ReplyTo == "" {
+			next.ReplyTo = EventTopic(next.RunID)
+		}
+	}
+	w.report(j, &ev, next != nil)
+	return next
+}
+
+// follow tells whether to go on with m, the next task of a chain: not if its
+// run was cancelled or drained (the runner cancels m itself), nor if the
+// worker stops taking tasks: it then releases m, and the runner publishes it
+// for another worker.
+func (w *Worker) follow(m *TaskMessage) bool {
+	w.mu.Lock()
+	_, marked := w.runs[m.RunID]
+	w.mu.Unlock()
+	if marked {
+		return false
+	}
+	if w.stopping.Load() {
+		j := &job{m: m, delivery: w.cfg.Name + "/" + strconv.FormatUint(w.deliveries.Add(1), 36)}
+		w.emit(j, &Event{Type: EventRelease, Seq: 1}, false)
+		return false
+	}
+	return true
 }
 
 // accept decodes a task message, or acks and drops it (returning nil) when
@@ -304,7 +350,9 @@ func outcome(m *TaskMessage, res json.RawMessage, err, cause error, isInfra func
 // before its claim was due, the outcome is the claim: the message is acked
 // once it is sent (nacked if it cannot be), and a release gives the message
 // back to the bus unsent.
-func (w *Worker) report(j *job, ev *Event) {
+// With more, the slot goes on with a chained task: it leaves the publish to
+// the outbox rather than wait for the broker's confirm.
+func (w *Worker) report(j *job, ev *Event, more bool) {
 	w.mu.Lock()
 	settled := j.settled
 	j.settled = true
@@ -312,9 +360,9 @@ func (w *Worker) report(j *job, ev *Event) {
 	// in-process bus publishes at once: handing that off costs more than
 	// it saves.
 	_, local := w.pub.(inProcess)
-	busy := len(w.running) > 1 && !local
+	busy := (more || len(w.running) > 1) && !local
 	w.mu.Unlock()
-	if !settled && ev.Type == EventRelease {
+	if !settled && ev.Type == EventRelease && j.msg != nil {
 		// Never claimed: give the message back to the bus as it came.
 		j.msg.Nack()
 		w.forget(j)
@@ -327,7 +375,7 @@ func (w *Worker) report(j *job, ev *Event) {
 			w.sent.remember(j, ev, time.Now())
 			w.mu.Unlock()
 		}
-		if !settled {
+		if !settled && j.msg != nil {
 			if err == nil {
 				j.msg.Ack()
 			} else {
@@ -364,13 +412,20 @@ func taskAttrs(m *TaskMessage) []any {
 // claim sends STARTED for a job (already marked settled) and then acks its
 // message, so the runner tracks the task before the bus forgets it. If the
 // claim cannot be sent, the message is nacked for the bus to deliver again.
+//
+// A chained task has no message: a claim that cannot be sent leaves it to
+// the runner, which dispatches it again once it misses it.
 func (w *Worker) claim(j *job, seq int) bool {
 	if err := w.emit(j, &Event{Type: EventStarted, Seq: seq}, true); err != nil {
 		w.log.Error("claim", append(taskAttrs(j.m), "error", err)...)
-		j.msg.Nack()
+		if j.msg != nil {
+			j.msg.Nack()
+		}
 		return false
 	}
-	j.msg.Ack()
+	if j.msg != nil {
+		j.msg.Ack()
+	}
 	w.log.Info("start", taskAttrs(j.m)...)
 	return true
 }

@@ -97,6 +97,8 @@ var tests = []struct {
 	{"ReleaseOnShutdown", testReleaseOnShutdown},
 	{"DuplicateDelivery", testDuplicateDelivery},
 	{"ResyncAfterLostEvents", testResyncAfterLostEvents},
+	{"Chain", testChain},
+	{"ChainReleasedOnShutdown", testChainReleasedOnShutdown},
 }
 
 type env struct {
