@@ -569,6 +569,7 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	// A task that is done is never dispatched again: its message and the
 	// events held for reordering would only hold memory until the run ends.
 	t.msg, t.early, t.delivery = nil, nil, ""
+	t.chained, t.ahead, t.holder = false, nil, ""
 	t.result = result
 	t.rep.Finished = now
 	if !t.rep.Started.IsZero() {

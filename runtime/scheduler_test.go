@@ -915,6 +915,21 @@ func TestSchedulerChains(t *testing.T) {
 		tasks:  all(Success, 1),
 		status: Success,
 	}, {
+		// b failed for good: c, which rode with it, is cancelled, and
+		// what a second delivery of b's chain says of c changes nothing.
+		name:  "a follower of a failed task is cancelled",
+		nodes: chain4(),
+		start: []string{"PING", "default a#1.1"},
+		inputs: []in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+			{ms(2), event(Event{Type: EventFailure, TaskID: "b", Attempt: 1, Dispatch: 1, Seq: 1, Error: "boom", Permanent: true}), []string{"DRAIN"}},
+			{ms(3), event(Event{Type: EventResult, TaskID: "c", Attempt: 1, Dispatch: 1, Seq: 1, Delivery: "d2", Result: json.RawMessage("3")}), nil},
+		},
+		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Failure, 1, "boom", nil},
+			"c": {Cancelled, 0, "cancelled: b failed", nil}, "d": {Cancelled, 0, "cancelled: b failed", nil}},
+		status: Failure,
+	}, {
 		// A worker that stops releases the follower it will not run.
 		name:  "a released follower is published",
 		nodes: chain4(),
