@@ -789,6 +789,13 @@ func TestSchedulerChains(t *testing.T) {
 	chain4 := func(opts ...func(*compiler.Node)) []*compiler.Node {
 		return []*compiler.Node{node("a"), node("b", from("a")), node("c", append(opts, from("b"))...), node("d", from("c"))}
 	}
+	// chained is what follows a's result: b goes out with c and d.
+	chained := func(rest ...in) []in {
+		return append([]in{
+			{0, chainBeat("w1", "default"), nil},
+			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
+		}, rest...)
+	}
 	all := func(st State, n int) map[string]taskWant {
 		return map[string]taskWant{"a": {st, n, "", nil}, "b": {st, n, "", nil}, "c": {st, n, "", nil}, "d": {st, n, "", nil}}
 	}
@@ -796,13 +803,11 @@ func TestSchedulerChains(t *testing.T) {
 		name:  "a chain rides in one message",
 		nodes: chain4(),
 		start: []string{"PING", "default a#1.1"},
-		inputs: []in{
-			{0, chainBeat("w1", "default"), nil},
-			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
-			{ms(2), result("b", 1, 1, 1, "2"), nil},
-			{ms(3), result("c", 1, 1, 1, "3"), nil},
-			{ms(4), result("d", 1, 1, 1, "4"), nil},
-		},
+		inputs: chained(
+			in{ms(2), result("b", 1, 1, 1, "2"), nil},
+			in{ms(3), result("c", 1, 1, 1, "3"), nil},
+			in{ms(4), result("d", 1, 1, 1, "4"), nil},
+		),
 		tasks:   all(Success, 1),
 		status:  Success,
 		results: []string{"1", "2", "3", "4"},
@@ -849,14 +854,12 @@ func TestSchedulerChains(t *testing.T) {
 		name:  "a follower's events may come first",
 		nodes: chain4(),
 		start: []string{"PING", "default a#1.1"},
-		inputs: []in{
-			{0, chainBeat("w1", "default"), nil},
-			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
-			{ms(2), logLine("c", 1, 1, 1, "hello"), nil},
-			{ms(2), result("d", 1, 1, 1, "4"), nil},
-			{ms(3), result("c", 1, 1, 2, "3"), nil},
-			{ms(4), result("b", 1, 1, 1, "2"), nil},
-		},
+		inputs: chained(
+			in{ms(2), logLine("c", 1, 1, 1, "hello"), nil},
+			in{ms(2), result("d", 1, 1, 1, "4"), nil},
+			in{ms(3), result("c", 1, 1, 2, "3"), nil},
+			in{ms(4), result("b", 1, 1, 1, "2"), nil},
+		),
 		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Success, 1, "", nil},
 			"c": {Success, 1, "", []string{"hello"}}, "d": {Success, 1, "", nil}},
 		status:  Success,
@@ -867,15 +870,13 @@ func TestSchedulerChains(t *testing.T) {
 		name:  "a follower that fails is retried alone",
 		nodes: chain4(retry(1, sec(1))),
 		start: []string{"PING", "default a#1.1"},
-		inputs: []in{
-			{0, chainBeat("w1", "default"), nil},
-			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
-			{ms(2), result("b", 1, 1, 1, "2"), nil},
-			{ms(3), failure("c", 1, 1, 1, "boom"), nil},
-			{sec(1) + ms(3), retries(), []string{"default c#2.1"}},
-			{sec(2), result("c", 2, 1, 1, "3"), []string{"default d#1.1"}},
-			{sec(2), result("d", 1, 1, 1, "4"), nil},
-		},
+		inputs: chained(
+			in{ms(2), result("b", 1, 1, 1, "2"), nil},
+			in{ms(3), failure("c", 1, 1, 1, "boom"), nil},
+			in{sec(1) + ms(3), retries(), []string{"default c#2.1"}},
+			in{sec(2), result("c", 2, 1, 1, "3"), []string{"default d#1.1"}},
+			in{sec(2), result("d", 1, 1, 1, "4"), nil},
+		),
 		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Success, 1, "", nil},
 			"c": {Success, 2, "", nil}, "d": {Success, 1, "", nil}},
 		status: Success,
@@ -885,16 +886,14 @@ func TestSchedulerChains(t *testing.T) {
 		name:  "a follower whose worker is lost is published",
 		nodes: chain4(),
 		start: []string{"PING", "default a#1.1"},
-		inputs: []in{
-			{0, chainBeat("w1", "default"), nil},
-			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
-			{ms(2), result("b", 1, 1, 1, "2"), nil},
-			{sec(2), check(), nil},
-			{sec(4), check(), []string{"default c#1.2"}},
-			{sec(5), event(Event{Type: EventResult, TaskID: "c", Attempt: 1, Dispatch: 2, Seq: 1, Worker: "w2", Result: json.RawMessage("3")}),
+		inputs: chained(
+			in{ms(2), result("b", 1, 1, 1, "2"), nil},
+			in{sec(2), check(), nil},
+			in{sec(4), check(), []string{"default c#1.2"}},
+			in{sec(5), event(Event{Type: EventResult, TaskID: "c", Attempt: 1, Dispatch: 2, Seq: 1, Worker: "w2", Result: json.RawMessage("3")}),
 				[]string{"default d#1.1"}},
-			{sec(5), event(Event{Type: EventResult, TaskID: "d", Attempt: 1, Dispatch: 1, Seq: 1, Worker: "w2", Result: json.RawMessage("4")}), nil},
-		},
+			in{sec(5), event(Event{Type: EventResult, TaskID: "d", Attempt: 1, Dispatch: 1, Seq: 1, Worker: "w2", Result: json.RawMessage("4")}), nil},
+		),
 		tasks:  all(Success, 1),
 		status: Success,
 	}, {
@@ -903,15 +902,13 @@ func TestSchedulerChains(t *testing.T) {
 		name:  "a chain's head published again carries none",
 		nodes: chain4(),
 		start: []string{"PING", "default a#1.1"},
-		inputs: []in{
-			{0, chainBeat("w1", "default"), nil},
-			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
-			{sec(31), chainBeat("w1", "default"), nil},
-			{sec(31), check(), []string{"default b#1.2"}},
-			{sec(32), result("b", 1, 2, 1, "2"), []string{"default c#1.1 then=d"}},
-			{sec(32), result("c", 1, 1, 1, "3"), nil},
-			{sec(32), result("d", 1, 1, 1, "4"), nil},
-		},
+		inputs: chained(
+			in{sec(31), chainBeat("w1", "default"), nil},
+			in{sec(31), check(), []string{"default b#1.2"}},
+			in{sec(32), result("b", 1, 2, 1, "2"), []string{"default c#1.1 then=d"}},
+			in{sec(32), result("c", 1, 1, 1, "3"), nil},
+			in{sec(32), result("d", 1, 1, 1, "4"), nil},
+		),
 		tasks:  all(Success, 1),
 		status: Success,
 	}, {
@@ -920,12 +917,10 @@ func TestSchedulerChains(t *testing.T) {
 		name:  "a follower of a failed task is cancelled",
 		nodes: chain4(),
 		start: []string{"PING", "default a#1.1"},
-		inputs: []in{
-			{0, chainBeat("w1", "default"), nil},
-			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
-			{ms(2), event(Event{Type: EventFailure, TaskID: "b", Attempt: 1, Dispatch: 1, Seq: 1, Error: "boom", Permanent: true}), []string{"DRAIN"}},
-			{ms(3), event(Event{Type: EventResult, TaskID: "c", Attempt: 1, Dispatch: 1, Seq: 1, Delivery: "d2", Result: json.RawMessage("3")}), nil},
-		},
+		inputs: chained(
+			in{ms(2), event(Event{Type: EventFailure, TaskID: "b", Attempt: 1, Dispatch: 1, Seq: 1, Error: "boom", Permanent: true}), []string{"DRAIN"}},
+			in{ms(3), event(Event{Type: EventResult, TaskID: "c", Attempt: 1, Dispatch: 1, Seq: 1, Delivery: "d2", Result: json.RawMessage("3")}), nil},
+		),
 		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Failure, 1, "boom", nil},
 			"c": {Cancelled, 0, "cancelled: b failed", nil}, "d": {Cancelled, 0, "cancelled: b failed", nil}},
 		status: Failure,
@@ -934,12 +929,10 @@ func TestSchedulerChains(t *testing.T) {
 		name:  "a released follower is published",
 		nodes: chain4(),
 		start: []string{"PING", "default a#1.1"},
-		inputs: []in{
-			{0, chainBeat("w1", "default"), nil},
-			{ms(1), result("a", 1, 1, 1, "1"), []string{"default b#1.1 then=c,d"}},
-			{ms(2), result("b", 1, 1, 1, "2"), nil},
-			{ms(3), event(Event{Type: EventRelease, TaskID: "c", Attempt: 1, Dispatch: 1, Seq: 1, Delivery: "d2"}), []string{"default c#1.2"}},
-		},
+		inputs: chained(
+			in{ms(2), result("b", 1, 1, 1, "2"), nil},
+			in{ms(3), event(Event{Type: EventRelease, TaskID: "c", Attempt: 1, Dispatch: 1, Seq: 1, Delivery: "d2"}), []string{"default c#1.2"}},
+		),
 		tasks: map[string]taskWant{"a": {Success, 1, "", nil}, "b": {Success, 1, "", nil},
 			"c": {Pending, 0, "", nil}, "d": {Pending, 0, "", nil}},
 	}} {
