@@ -97,19 +97,33 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	if b.pubConn, err = b.connect(ctx, "publish", start); err != nil {
 		return nil, err
 	}
-	if b.subConn, err = b.connect(ctx, "consume", start); err != nil {
+	// The broker is there: the consuming connection is dialled while the
+	// publishing one sets up, since each costs the broker milliseconds that
+	// every omp run would wait for twice.
+	subDone := make(chan error, 1)
+	go func() {
+		var err error
+		b.subConn, err = b.connect(ctx, "consume", start)
+		subDone <- err
+	}()
+	if err = b.withChannel(ctx, b.declareDead); err != nil {
+		err = fmt.Errorf("amqpbus: %w", err)
+	} else {
+		b.pub, err = newPublisher(b)
+	}
+	if subErr := <-subDone; subErr != nil {
+		if b.pub != nil {
+			b.pub.close()
+		}
 		b.pubConn.Close()
-		return nil, err
+		return nil, subErr
 	}
 	fail := func(err error) (*Bus, error) {
 		b.subConn.Close()
 		b.pubConn.Close()
 		return nil, b.red.Error(err)
 	}
-	if err := b.withChannel(ctx, b.declareDead); err != nil {
-		return fail(fmt.Errorf("amqpbus: %w", err))
-	}
-	if b.pub, err = newPublisher(b); err != nil {
+	if err != nil {
 		return fail(err)
 	}
 	b.tasks = &taskSubscriber{b: b, runs: map[string]*runCheck{}}
