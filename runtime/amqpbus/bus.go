@@ -127,10 +127,7 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 		return fail(err)
 	}
 	b.tasks = &taskSubscriber{b: b, runs: map[string]*runCheck{}}
-	if b.events, err = newEventSubscriber(b); err != nil {
-		b.pub.close()
-		return fail(err)
-	}
+	b.events = &eventSubscriber{b: b}
 	b.wg.Add(1)
 	go b.redeclare()
 	return b, nil
@@ -344,7 +341,6 @@ func (b *Bus) Prepare(ctx context.Context, runID string, labels []string) error 
 func (b *Bus) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.closed)
-		b.events.close()
 		b.wg.Wait()
 		b.pub.close()
 		b.subConn.Close()

@@ -49,10 +49,11 @@ func testChain(t *testing.T, e *env) {
 		}
 		published += log.count(id)
 	}
-	// x goes alone if the runner has not heard the worker yet; then
-	// 149 tasks in messages of at most 65.
-	if published > 4 {
-		t.Errorf("%d task messages for a chain of %d, want at most 4", published, n)
+	// The tasks dispatched before the runner heard the worker's heartbeat
+	// go alone (x at least, a few more on a slow machine); then 65 at
+	// most to a message. One message per task would be 150.
+	if published > 10 {
+		t.Errorf("%d task messages for a chain of %d, want at most 10", published, n)
 	}
 }
 
