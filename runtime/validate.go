@@ -28,19 +28,18 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 	}
 	var errs []error
 	for i, n := range g.Nodes {
-		t := &task{n: n, state: Pending, rep: &TaskReport{
+		t := &task{n: n, rep: &TaskReport{
 			ID: n.ID, Kind: n.Kind, Name: n.Name, Action: n.Action,
 			State: Pending, Pos: n.Pos.String(),
 		}}
 		switch n.Op {
 		case compiler.OpTask:
-			t.label = n.Label
-			if t.label == "" {
-				t.label = compiler.DefaultLabel
+			t.rep.Label = n.Label
+			if t.rep.Label == "" {
+				t.rep.Label = compiler.DefaultLabel
 			}
-			t.rep.Label = t.label
-			if s.labels[t.label] == nil {
-				s.labels[t.label] = &labelState{}
+			if s.labels[t.rep.Label] == nil {
+				s.labels[t.rep.Label] = &labelState{}
 			}
 		case compiler.OpReduce:
 			t.rep.Kind, t.rep.Action = "reduce", n.Reducer
