@@ -605,6 +605,10 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	s.remaining--
 	s.setState(t, st)
 	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg, Result: result})
+	if k := t.rep.CacheKey; k != nil && s.cfg.Cache.DigestsOnly {
+		// A Listener may still hold k: it is replaced, never changed.
+		t.rep.CacheKey = &cachekey.Key{Digest: k.Digest}
+	}
 	switch st {
 	case Success, Cached:
 		for _, d := range t.dependents {
