@@ -27,10 +27,17 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 		workers:  map[string]*workerSeen{},
 	}
 	var errs []error
+	// The members of a comprehension share their position, and so one
+	// string: a run may have 100,000 of them.
+	var pos compiler.Pos
+	posText := ""
 	for i, n := range g.Nodes {
+		if n.Pos != pos || posText == "" {
+			pos, posText = n.Pos, n.Pos.String()
+		}
 		t := &task{n: n, rep: &TaskReport{
 			ID: n.ID, Kind: n.Kind, Name: n.Name, Action: n.Action,
-			State: Pending, Pos: n.Pos.String(),
+			State: Pending, Pos: posText,
 		}}
 		switch n.Op {
 		case compiler.OpTask:
