@@ -14,7 +14,7 @@ func (s *scheduler) appendValue(b []byte, v any) ([]byte, error) {
 
 func (s *scheduler) appendResult(b []byte, id string) ([]byte, error) {
 	t := s.byID[id]
-	if t == nil || !t.state.Succeeded() {
+	if t == nil || !t.rep.State.Succeeded() {
 		return nil, fmt.Errorf("reference to %s, which has no result", id)
 	}
 	if len(t.result) == 0 {

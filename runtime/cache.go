@@ -21,6 +21,12 @@ type Cache struct {
 	Objects cachekey.Objects
 	// Resume is the run this run resumes, or nil.
 	Resume Resumed
+	// DigestsOnly leaves in a task's TaskReport.CacheKey only its Digest
+	// once the Listener heard the task end: the Parts, most of a key's
+	// memory, then live only as long as the Listener keeps them. For a
+	// caller whose Listener (the run history) is the only reader of the
+	// Parts; a run of 100,000 tasks holds 50 MB less.
+	DigestsOnly bool
 }
 
 // Resumed is the run that a run resumes.

@@ -163,3 +163,47 @@ count k.clock()`, "map[a:1 b:1 k:1]", "", map[string]string{"a": "not cached: ca
 		})
 	}
 }
+
+// TestDigestsOnly: with Cache.DigestsOnly the Listener hears each task end
+// with its whole key, and the report keeps the key's digest only.
+func TestDigestsOnly(t *testing.T) {
+	noLeaks(t)
+	c := &counter{runs: map[string]int{}, fails: map[string]int{}}
+	bus := embedded(t, c)
+	run := func(digestsOnly bool) (*runtime.Report, map[string]cachekeyHeard) {
+		cache := &runtime.Cache{DigestsOnly: digestsOnly, Kind: func(kind string) (string, sdk.KindSpec, bool) {
+			return "v1", c.Describe(), kind == "count"
+		}}
+		heard := map[string]cachekeyHeard{}
+		l := runtime.ListenerFunc(func(u runtime.Update) {
+			if u.Type == runtime.UpdateState && u.State.Done() && u.Task.CacheKey != nil {
+				heard[u.Task.ID] = cachekeyHeard{u.Task.CacheKey.Digest, len(u.Task.CacheKey.Parts)}
+			}
+		})
+		r, err := runtime.Run(context.Background(), compileSrc(t, `count a.run(1) -> count b.run()`, c),
+			runtime.Config{Bus: bus, Cache: cache, Listener: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, heard
+	}
+	whole, wholeHeard := run(false)
+	slim, slimHeard := run(true)
+	if fmt.Sprint(slimHeard) != fmt.Sprint(wholeHeard) || len(slimHeard) != 2 {
+		t.Errorf("heard %v with DigestsOnly, %v without", slimHeard, wholeHeard)
+	}
+	for i, st := range slim.Tasks {
+		wt := whole.Tasks[i]
+		if st.CacheKey == nil || wt.CacheKey == nil || len(wt.CacheKey.Parts) == 0 {
+			t.Fatalf("%s: no cache key", st.ID)
+		}
+		if st.CacheKey.Digest != wt.CacheKey.Digest || st.CacheKey.Parts != nil {
+			t.Errorf("%s: key %+v with DigestsOnly, want digest %s and no parts", st.ID, st.CacheKey, wt.CacheKey.Digest)
+		}
+	}
+}
+
+type cachekeyHeard struct {
+	digest string
+	parts  int
+}

@@ -19,7 +19,7 @@ const maxChain = 64
 // as soon as one succeeded, while the runner hears of each in the events.
 func (s *scheduler) chain(t *task) {
 	t.next = nil
-	if s.follower(t) == nil || !s.chains(t.label) {
+	if s.follower(t) == nil || !s.chains(t.rep.Label) {
 		return
 	}
 	p := t
@@ -49,7 +49,7 @@ func (s *scheduler) follower(p *task) *task {
 		return nil
 	}
 	d := p.dependents[0]
-	if d.n.Op != compiler.OpTask || d.label != p.label || d.state != Pending || d.chained ||
+	if d.n.Op != compiler.OpTask || d.rep.Label != p.rep.Label || d.rep.State != Pending || d.chained ||
 		d.waiting != 1 || len(d.n.Inputs) != 1 || d.n.Inputs[0] != p.n.ID {
 		return nil
 	}
@@ -84,7 +84,7 @@ func (s *scheduler) chains(label string) bool {
 func (s *scheduler) unchain(t *task) {
 	t.msg.Then = nil
 	for d := t.next; d != nil && d.chained; d = d.next {
-		d.chained, d.ahead = false, nil
+		d.chained, d.fl = false, nil
 	}
 	t.next = nil
 }
@@ -99,10 +99,12 @@ func (s *scheduler) follow(t, d *task, now time.Time) {
 		// Not with Resume (see chains); the call records d's cache key.
 		return
 	}
+	var ahead []*Event
+	if d.fl != nil {
+		ahead = d.fl.ahead
+	}
 	d.attempt, d.dispatch = 1, 1
 	s.dispatched(d, now, t.rep.Worker)
-	ahead := d.ahead
-	d.ahead = nil
 	for _, e := range ahead {
 		s.handle(e, now)
 	}

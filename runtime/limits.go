@@ -31,7 +31,7 @@ func reasonTimeout(d time.Duration) string {
 // the cause at the root of the chain, the same for every task below it.
 func reasonOf(dep *task) string {
 	switch {
-	case dep.state == Failure:
+	case dep.rep.State == Failure:
 		return reasonFailed(dep.n.ID)
 	case dep.rep.Error != "":
 		return dep.rep.Error
@@ -88,10 +88,10 @@ func (s *scheduler) failUnserved(now time.Time) {
 	}
 	waiting := map[string]bool{}
 	for t := range s.inflight {
-		if t.claimed {
-			waiting[t.label] = false // running: served
-		} else if _, seen := waiting[t.label]; !seen {
-			waiting[t.label] = true
+		if t.claimed() {
+			waiting[t.rep.Label] = false // running: served
+		} else if _, seen := waiting[t.rep.Label]; !seen {
+			waiting[t.rep.Label] = true
 		}
 	}
 	for label, l := range s.labels {
@@ -127,7 +127,7 @@ func (s *scheduler) failUnserved(now time.Time) {
 		delete(s.lim.unserved, label)
 		msg := "no worker serves label " + label
 		for _, t := range s.tasks {
-			if t.label == label && !t.state.Done() && !t.claimed && (t.state == Pending && s.isReady(t)) {
+			if t.rep.Label == label && !t.rep.State.Done() && !t.claimed() && (t.rep.State == Pending && s.isReady(t)) {
 				s.finish(t, Failure, nil, msg)
 			}
 		}

@@ -34,43 +34,43 @@ func (s *scheduler) check(now time.Time) {
 	var unclaimed map[string]*waiting
 	running := map[string]bool{}
 	for t := range s.inflight {
-		if len(t.early) > 0 && now.Sub(t.earlyAt) > gapLimit {
+		if len(t.fl.early) > 0 && now.Sub(t.fl.earlyAt) > gapLimit {
 			// An event was lost: go on without it.
 			s.skipGap(t, now)
-			if t.state.Done() {
+			if t.rep.State.Done() {
 				continue
 			}
 		}
-		if t.claimed {
-			if now.Sub(t.lastSeen) > lapse {
+		if t.claimed() {
+			if now.Sub(t.fl.lastSeen) > lapse {
 				s.workerLost(t, now)
 			} else {
-				running[t.label] = true
+				running[t.rep.Label] = true
 			}
 			continue
 		}
-		if t.holder != "" && !s.holds(t.holder, now) {
+		if t.fl.holder != "" && !s.holds(t.fl.holder, now) {
 			// The worker that was to go on with it after its
 			// predecessor is gone: nobody else has its message.
 			s.redispatch(t, now)
 			continue
 		}
-		l := s.labels[t.label]
-		if now.Sub(t.dispatchedAt) > s.cfg.DispatchTimeout && now.Sub(l.lastClaim) > s.cfg.DispatchTimeout && s.hasRoom(t.label, now) {
+		l := s.labels[t.rep.Label]
+		if now.Sub(t.fl.dispatchedAt) > s.cfg.DispatchTimeout && now.Sub(l.lastClaim) > s.cfg.DispatchTimeout && s.hasRoom(t.rep.Label, now) {
 			s.redispatch(t, now)
 			continue
 		}
 		if unclaimed == nil {
 			unclaimed = map[string]*waiting{}
 		}
-		w := unclaimed[t.label]
+		w := unclaimed[t.rep.Label]
 		if w == nil {
-			w = &waiting{oldest: t.dispatchedAt}
-			unclaimed[t.label] = w
+			w = &waiting{oldest: t.fl.dispatchedAt}
+			unclaimed[t.rep.Label] = w
 		}
 		w.n++
-		if t.dispatchedAt.Before(w.oldest) {
-			w.oldest = t.dispatchedAt
+		if t.fl.dispatchedAt.Before(w.oldest) {
+			w.oldest = t.fl.dispatchedAt
 		}
 	}
 	for label, w := range unclaimed {
@@ -183,8 +183,8 @@ func (s *scheduler) resubscribed(now time.Time) {
 		s.control(ControlDrain)
 	}
 	for t := range s.inflight {
-		if t.claimed {
-			t.lastSeen = now
+		if t.claimed() {
+			t.fl.lastSeen = now
 		}
 	}
 }

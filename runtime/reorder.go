@@ -30,27 +30,29 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 	s.remindCancel(ev, now)
 	if ev.Type == EventLease {
 		for _, l := range ev.Leases {
-			if t := s.byID[l.TaskID]; t != nil && !t.state.Done() && t.attempt == l.Attempt {
-				t.lastSeen = now
-				s.labels[t.label].lastClaim = now
+			if t := s.byID[l.TaskID]; t != nil && !t.rep.State.Done() && t.attempt == l.Attempt && t.fl != nil {
+				t.fl.lastSeen = now
+				s.labels[t.rep.Label].lastClaim = now
 			}
 		}
 		return
 	}
 	t := s.byID[ev.TaskID]
-	if t != nil && t.chained && !t.state.Done() && ev.Attempt == 1 && ev.Dispatch == 1 {
+	if t != nil && t.chained && !t.rep.State.Done() && ev.Attempt == 1 && ev.Dispatch == 1 {
 		// It overtook its predecessor's outcome, which dispatches it.
-		t.ahead = append(t.ahead, ev)
+		f := t.flight()
+		f.ahead = append(f.ahead, ev)
 		return
 	}
-	if t == nil || t.n.Op != compiler.OpTask || t.state.Done() || t.state == Retry || ev.Attempt != t.attempt {
+	if t == nil || t.n.Op != compiler.OpTask || t.rep.State.Done() || t.rep.State == Retry || ev.Attempt != t.attempt {
 		return
 	}
-	t.lastSeen = now
-	if t.delivery == "" && ev.Dispatch == t.dispatch {
-		t.delivery = ev.Delivery
+	f := t.flight()
+	f.lastSeen = now
+	if f.delivery == "" && ev.Dispatch == t.dispatch {
+		f.delivery = ev.Delivery
 	}
-	if ev.Seq == 0 || ev.Dispatch != t.dispatch || ev.Delivery != t.delivery {
+	if ev.Seq == 0 || ev.Dispatch != t.dispatch || ev.Delivery != f.delivery {
 		// Unnumbered, from a dispatch the runner gave up on whose worker
 		// lives after all, or from a second delivery of the message:
 		// nothing to order it with.
@@ -58,40 +60,43 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 		return
 	}
 	switch {
-	case ev.Seq < t.nextSeq:
+	case ev.Seq < f.nextSeq:
 		return // a repeat
-	case ev.Seq > t.nextSeq:
-		i, found := slices.BinarySearchFunc(t.early, ev.Seq, func(e *Event, seq int) int { return e.Seq - seq })
+	case ev.Seq > f.nextSeq:
+		i, found := slices.BinarySearchFunc(f.early, ev.Seq, func(e *Event, seq int) int { return e.Seq - seq })
 		if !found {
-			if len(t.early) == 0 {
-				t.earlyAt = now
+			if len(f.early) == 0 {
+				f.earlyAt = now
 			}
-			t.early = slices.Insert(t.early, i, ev)
+			f.early = slices.Insert(f.early, i, ev)
 		}
 		return
 	}
-	t.nextSeq++
+	f.nextSeq++
 	s.apply(t, ev, now)
-	for len(t.early) > 0 && t.early[0].Seq == t.nextSeq && !t.state.Done() {
-		e := t.early[0]
-		t.early = t.early[1:]
-		t.nextSeq++
+	// An event applied may end the task, which drops its flight, or
+	// dispatch it again, which gives it a new one.
+	for !t.rep.State.Done() && t.fl != nil && len(t.fl.early) > 0 && t.fl.early[0].Seq == t.fl.nextSeq {
+		f = t.fl
+		e := f.early[0]
+		f.early = f.early[1:]
+		f.nextSeq++
 		s.apply(t, e, now)
 	}
-	if len(t.early) == 0 {
-		t.early = nil
+	if t.fl != nil && len(t.fl.early) == 0 {
+		t.fl.early = nil
 	}
 }
 
 // skipGap applies the events held behind one that never came.
 func (s *scheduler) skipGap(t *task, now time.Time) {
-	early := t.early
-	t.early = nil
+	early := t.fl.early
+	t.fl.early = nil
 	for _, e := range early {
-		if t.state.Done() || e.Dispatch != t.dispatch {
+		if t.rep.State.Done() || e.Dispatch != t.dispatch {
 			return
 		}
-		t.nextSeq = e.Seq + 1
+		t.fl.nextSeq = e.Seq + 1
 		s.apply(t, e, now)
 	}
 }

@@ -22,7 +22,7 @@ func (s *scheduler) fireRetries(now time.Time) {
 	for len(s.retries) > 0 && !s.retries[0].due.After(now) {
 		e := heap.Pop(&s.retries).(retryEntry)
 		t := e.t
-		if t.state != Retry || t.attempt != e.attempt || s.stopping {
+		if t.rep.State != Retry || t.attempt != e.attempt || s.stopping {
 			continue
 		}
 		t.attempt++

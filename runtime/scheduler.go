@@ -55,39 +55,47 @@ type scheduler struct {
 	reminded  time.Time // when CANCEL was last sent again (remindCancel)
 }
 
+// task is one node of the run. A run holds one per node until it ends, so
+// what only a dispatch needs is in its flight, which lives as long as the
+// dispatch: a run of 100,000 tasks holds 100,000 tasks, and a few thousand
+// flights. The node's label and state are its report's.
 type task struct {
 	n          *compiler.Node
 	rep        *TaskReport
-	label      string
 	waiting    int // dependencies that have not succeeded yet
 	dependents []*task
-	state      State
 	attempt    int
 	// lost counts the attempts whose worker died: they are attempts, but
 	// not failures, so they spend no retries.
 	lost     int
 	dispatch int
-	// claimed: a worker sent STARTED for the current dispatch.
-	claimed      bool
-	dispatchedAt time.Time
-	lastSeen     time.Time
-	msg          *TaskMessage
-	result       json.RawMessage
+	msg      *TaskMessage
+	result   json.RawMessage
 	// digest is the digest of result, with Config.Cache.
 	digest string
-	// nextSeq is the Seq of the current dispatch's next event; early
-	// holds its events that overtook an earlier one, in Seq order, since
-	// earlyAt.
-	nextSeq  int
-	early    []*Event
-	earlyAt  time.Time
-	delivery string // the delivery whose events are put in order
 	// next is the task whose message rides in this one's
 	// (TaskMessage.Then), while it is chained: this task's worker goes on
 	// with it, so once this one succeeds the runner marks it dispatched
 	// instead of publishing it.
 	next    *task
 	chained bool
+	// fl is the current dispatch's, from dispatched until the task is
+	// done; a chained task's holds the events that came ahead.
+	fl *flight
+}
+
+// flight is the state of a task's current dispatch.
+type flight struct {
+	// claimed: a worker sent STARTED for the dispatch.
+	claimed      bool
+	dispatchedAt time.Time
+	lastSeen     time.Time
+	// nextSeq is the Seq of the dispatch's next event; early holds its
+	// events that overtook an earlier one, in Seq order, since earlyAt.
+	nextSeq  int
+	early    []*Event
+	earlyAt  time.Time
+	delivery string // the delivery whose events are put in order
 	// ahead are the events of a chained task that came before the
 	// outcome of its predecessor; follow applies them.
 	ahead []*Event
@@ -96,6 +104,18 @@ type task struct {
 	// before claiming it, it is dispatched again at once.
 	holder string
 }
+
+// flight returns t's flight, which a task about to be dispatched or
+// chained may not have yet.
+func (t *task) flight() *flight {
+	if t.fl == nil {
+		t.fl = &flight{}
+	}
+	return t.fl
+}
+
+// claimed reports whether a worker sent STARTED for t's current dispatch.
+func (t *task) claimed() bool { return t.fl != nil && t.fl.claimed }
 
 type outgoing struct {
 	topic string
@@ -267,7 +287,7 @@ func (s *scheduler) begin(start time.Time) {
 // within CancelGrace that they stopped.
 func (s *scheduler) graceOver() {
 	for _, t := range s.tasks {
-		if !t.state.Done() {
+		if !t.rep.State.Done() {
 			s.finish(t, Cancelled, nil, s.cancelReason()+" (did not stop within "+s.cfg.CancelGrace.String()+")")
 		}
 	}
@@ -286,13 +306,13 @@ func (s *scheduler) step() {
 	for {
 		for i := 0; i < len(s.ready); i++ {
 			t := s.ready[i]
-			if s.stopping || t.state != Pending {
+			if s.stopping || t.rep.State != Pending {
 				continue
 			}
 			if t.n.Op == compiler.OpReduce {
 				s.reduce(t)
 			} else {
-				l := s.labels[t.label]
+				l := s.labels[t.rep.Label]
 				l.backlog = append(l.backlog, t)
 			}
 		}
@@ -306,7 +326,7 @@ func (s *scheduler) step() {
 				t := l.backlog[l.head]
 				l.backlog[l.head] = nil
 				l.head++
-				if !s.stopping && t.state == Pending {
+				if !s.stopping && t.rep.State == Pending {
 					s.dispatch(t)
 				}
 			}
@@ -341,14 +361,14 @@ func refillOf(n int) int { return max(1, n/8) }
 func (s *scheduler) addInflight(t *task) {
 	if _, ok := s.inflight[t]; !ok {
 		s.inflight[t] = struct{}{}
-		s.labels[t.label].inflight++
+		s.labels[t.rep.Label].inflight++
 	}
 }
 
 func (s *scheduler) dropInflight(t *task) {
 	if _, ok := s.inflight[t]; ok {
 		delete(s.inflight, t)
-		s.labels[t.label].inflight--
+		s.labels[t.rep.Label].inflight--
 	}
 }
 
@@ -390,7 +410,7 @@ func (s *scheduler) message(t *task) (*TaskMessage, error) {
 	m := &TaskMessage{
 		RunID: s.cfg.RunID, TaskID: n.ID,
 		Kind: n.Kind, Name: n.Name, Action: n.Action,
-		Label: t.label,
+		Label: t.rep.Label,
 		Options: Options{
 			Retries: n.Opts.Retries,
 			Timeout: Duration(n.Opts.Timeout),
@@ -441,7 +461,7 @@ func (s *scheduler) publish(t *task, now time.Time) {
 	sent := *t.msg // t.msg changes with the next dispatch
 	withDecoded(msg, &sent)
 	s.dispatched(t, now, "")
-	topic := TaskTopic(t.label)
+	topic := TaskTopic(t.rep.Label)
 	if k := len(s.outbox) - 1; k >= 0 && s.outbox[k].topic == topic {
 		s.outbox[k].msgs = append(s.outbox[k].msgs, msg)
 	} else {
@@ -452,10 +472,7 @@ func (s *scheduler) publish(t *task, now time.Time) {
 // dispatched records that t's current dispatch is on its way: through the
 // bus, or with holder, the worker that runs it after its predecessor.
 func (s *scheduler) dispatched(t *task, now time.Time, holder string) {
-	t.claimed = false
-	t.nextSeq, t.early, t.delivery = 1, nil, ""
-	t.dispatchedAt, t.lastSeen = now, now
-	t.holder = holder
+	t.fl = &flight{nextSeq: 1, dispatchedAt: now, lastSeen: now, holder: holder}
 	s.addInflight(t)
 }
 
@@ -474,7 +491,7 @@ func (s *scheduler) flush() {
 func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
 	// Any word from a worker shows the label's queue is being served; a
 	// quick task's outcome is its only word.
-	if l := s.labels[t.label]; l != nil {
+	if l := s.labels[t.rep.Label]; l != nil {
 		l.lastClaim, l.warned = now, false
 	}
 	if t.rep.Started.IsZero() && !ev.Started.IsZero() && (ev.Type == EventResult || ev.Type == EventFailure) {
@@ -486,12 +503,12 @@ func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
 	}
 	switch ev.Type {
 	case EventStarted:
-		if t.claimed {
+		if t.claimed() {
 			return
 		}
-		t.claimed = true
+		t.flight().claimed = true
 		t.rep.Worker = ev.Worker
-		if t.state != Started {
+		if t.rep.State != Started {
 			if t.rep.Started.IsZero() {
 				t.rep.Started = now
 			}
@@ -504,15 +521,15 @@ func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
 		if len(t.rep.Log) >= 2*LogTail {
 			t.rep.Log = append(t.rep.Log[:0:0], t.rep.Log[len(t.rep.Log)-LogTail:]...)
 		}
-		s.notify(Update{Type: UpdateLog, Task: t.rep, Node: t.n, State: t.state, Line: ev.Line})
+		s.notify(Update{Type: UpdateLog, Task: t.rep, Node: t.n, State: t.rep.State, Line: ev.Line})
 	case EventMetric:
 		if ev.Metric != nil {
 			t.rep.Metrics = append(t.rep.Metrics, *ev.Metric)
-			s.notify(Update{Type: UpdateMetric, Task: t.rep, Node: t.n, State: t.state, Metric: *ev.Metric})
+			s.notify(Update{Type: UpdateMetric, Task: t.rep, Node: t.n, State: t.rep.State, Metric: *ev.Metric})
 		}
 	case EventProgress:
 		if ev.Progress != nil {
-			s.notify(Update{Type: UpdateProgress, Task: t.rep, Node: t.n, State: t.state, Progress: *ev.Progress})
+			s.notify(Update{Type: UpdateProgress, Task: t.rep, Node: t.n, State: t.rep.State, Progress: *ev.Progress})
 		}
 	case EventResult:
 		if t.rep.Worker == "" {
@@ -529,7 +546,7 @@ func (s *scheduler) apply(t *task, ev *Event, now time.Time) {
 		}
 		s.fail(t, ev, now)
 	case EventRelease:
-		if (t.claimed || t.holder != "" && t.holder == ev.Worker) && ev.Dispatch == t.dispatch {
+		if (t.claimed() || t.fl != nil && t.fl.holder != "" && t.fl.holder == ev.Worker) && ev.Dispatch == t.dispatch {
 			s.redispatch(t, now)
 		}
 	}
@@ -550,7 +567,9 @@ func (s *scheduler) fail(t *task, ev *Event, now time.Time) {
 	}
 	wait := backoff(t.n.Opts.Backoff, failures, s.cfg.MaxBackoff)
 	t.rep.Error = ev.Error
-	t.claimed = false
+	if t.fl != nil {
+		t.fl.claimed = false
+	}
 	s.dropInflight(t)
 	s.setState(t, Retry)
 	heap.Push(&s.retries, retryEntry{due: now.Add(wait), t: t, attempt: t.attempt})
@@ -560,16 +579,14 @@ func (s *scheduler) fail(t *task, ev *Event, now time.Time) {
 // finish ends a task and cascades: dependents of a success may become
 // ready; dependents of anything else can never run.
 func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg string) {
-	if t.state.Done() {
+	if t.rep.State.Done() {
 		return
 	}
 	now := s.clock()
 	s.dropInflight(t)
-	t.claimed = false
-	// A task that is done is never dispatched again: its message and the
-	// events held for reordering would only hold memory until the run ends.
-	t.msg, t.early, t.delivery = nil, nil, ""
-	t.chained, t.ahead, t.holder = false, nil, ""
+	// A task that is done is never dispatched again: its message and its
+	// flight would only hold memory until the run ends.
+	t.msg, t.fl, t.chained = nil, nil, false
 	t.result = result
 	t.rep.Finished = now
 	if !t.rep.Started.IsZero() {
@@ -588,6 +605,10 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 	s.remaining--
 	s.setState(t, st)
 	s.notify(Update{Type: UpdateState, Task: t.rep, Node: t.n, State: st, Message: errMsg, Result: result})
+	if k := t.rep.CacheKey; k != nil && s.cfg.Cache.DigestsOnly {
+		// A Listener may still hold k: it is replaced, never changed.
+		t.rep.CacheKey = &cachekey.Key{Digest: k.Digest}
+	}
 	switch st {
 	case Success, Cached:
 		for _, d := range t.dependents {
@@ -613,7 +634,7 @@ func (s *scheduler) finish(t *task, st State, result json.RawMessage, errMsg str
 
 func (s *scheduler) cancelDependents(t *task) {
 	for _, d := range t.dependents {
-		if !d.state.Done() {
+		if !d.rep.State.Done() {
 			s.finish(d, Cancelled, nil, reasonOf(t))
 		}
 	}
@@ -648,7 +669,7 @@ func (s *scheduler) abort(err error) {
 	s.stopping = true
 	s.control(ControlCancel)
 	for _, t := range s.tasks {
-		if !t.state.Done() {
+		if !t.rep.State.Done() {
 			s.finish(t, Cancelled, nil, err.Error())
 		}
 	}
@@ -656,7 +677,7 @@ func (s *scheduler) abort(err error) {
 
 func (s *scheduler) cancelUnclaimed(msg string) {
 	for _, t := range s.tasks {
-		if !t.state.Done() && !t.claimed {
+		if !t.rep.State.Done() && !t.claimed() {
 			s.finish(t, Cancelled, nil, msg)
 		}
 	}
@@ -673,9 +694,8 @@ func (s *scheduler) control(typ ControlType) {
 }
 
 func (s *scheduler) setState(t *task, st State) {
-	s.count(t.state, -1)
+	s.count(t.rep.State, -1)
 	s.count(st, +1)
-	t.state = st
 	t.rep.State = st
 }
 
@@ -723,7 +743,7 @@ func (s *scheduler) report(start time.Time) *Report {
 	}
 	for i, o := range s.g.Outputs {
 		r.Results[i] = json.RawMessage("null")
-		if t := s.byID[o.Node]; t.state.Succeeded() && len(t.result) > 0 {
+		if t := s.byID[o.Node]; t.rep.State.Succeeded() && len(t.result) > 0 {
 			r.Results[i] = t.result
 		}
 	}

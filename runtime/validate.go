@@ -27,20 +27,26 @@ func newScheduler(g *compiler.Graph, cfg *Config) (*scheduler, error) {
 		workers:  map[string]*workerSeen{},
 	}
 	var errs []error
+	// The members of a comprehension share their position, and so one
+	// string: a run may have 100,000 of them.
+	var pos compiler.Pos
+	posText := ""
 	for i, n := range g.Nodes {
-		t := &task{n: n, state: Pending, rep: &TaskReport{
+		if n.Pos != pos || posText == "" {
+			pos, posText = n.Pos, n.Pos.String()
+		}
+		t := &task{n: n, rep: &TaskReport{
 			ID: n.ID, Kind: n.Kind, Name: n.Name, Action: n.Action,
-			State: Pending, Pos: n.Pos.String(),
+			State: Pending, Pos: posText,
 		}}
 		switch n.Op {
 		case compiler.OpTask:
-			t.label = n.Label
-			if t.label == "" {
-				t.label = compiler.DefaultLabel
+			t.rep.Label = n.Label
+			if t.rep.Label == "" {
+				t.rep.Label = compiler.DefaultLabel
 			}
-			t.rep.Label = t.label
-			if s.labels[t.label] == nil {
-				s.labels[t.label] = &labelState{}
+			if s.labels[t.rep.Label] == nil {
+				s.labels[t.rep.Label] = &labelState{}
 			}
 		case compiler.OpReduce:
 			t.rep.Kind, t.rep.Action = "reduce", n.Reducer

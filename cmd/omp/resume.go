@@ -210,5 +210,8 @@ func openCache(ctx context.Context, s *streams, h *host.Host, rec *recording, op
 		cache.Resume = res
 		rec.resumedFrom = res.run.ID
 	}
+	// Only --json and --explain read the keys' parts from the report;
+	// the run history has them from its listener.
+	cache.DigestsOnly = !opts.json && !opts.explain
 	return cache, res, func() { st.Close() }, nil
 }

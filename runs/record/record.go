@@ -312,48 +312,88 @@ const graphTail = `"nodes":null,"outputs":null}`
 // writes it, less the newline, encoding one node at a time: encoding/json
 // keeps its buffers in a pool, and the buffer that held a whole large
 // graph would stay there, reused by every small encoding that follows,
-// for the rest of the run.
+// for the rest of the run. The nodes' JSON goes in blocks, copied once
+// into a slice of its size: a buffer that grows by doubling would hold up
+// to twice the graph, and a large graph's is tens of megabytes.
 func encodeGraph(g *compiler.Graph) (json.RawMessage, error) {
-	var buf bytes.Buffer
+	var buf bytes.Buffer // one value at a time
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
+	var out blocks
 	encode := func(v any) error {
+		buf.Reset()
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
-		buf.Truncate(buf.Len() - 1) // Encode's newline
+		out.write(buf.Bytes()[:buf.Len()-1]) // less Encode's newline
 		return nil
 	}
 	head := *g
 	head.Nodes, head.Outputs = nil, nil
-	if err := encode(&head); err != nil {
+	buf.Reset()
+	if err := enc.Encode(&head); err != nil {
 		return nil, err
 	}
-	if !bytes.HasSuffix(buf.Bytes(), []byte(graphTail)) {
+	h := buf.Bytes()[:buf.Len()-1] // less the newline
+	if !bytes.HasSuffix(h, []byte(graphTail)) {
 		return nil, errors.New("the nodes and outputs are not the graph's last fields")
 	}
-	buf.Truncate(buf.Len() - len(graphTail))
-	buf.WriteString(`"nodes":`)
+	out.write(h[:len(h)-len(graphTail)])
+	out.write([]byte(`"nodes":`))
 	if g.Nodes == nil {
-		buf.WriteString("null")
+		out.write([]byte("null"))
 	} else {
-		buf.WriteByte('[')
+		out.write([]byte("["))
 		for i, n := range g.Nodes {
 			if i > 0 {
-				buf.WriteByte(',')
+				out.write([]byte(","))
 			}
 			if err := encode(n); err != nil {
 				return nil, err
 			}
 		}
-		buf.WriteByte(']')
+		out.write([]byte("]"))
 	}
-	buf.WriteString(`,"outputs":`)
+	out.write([]byte(`,"outputs":`))
 	if err := encode(g.Outputs); err != nil {
 		return nil, err
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	out.write([]byte("}"))
+	return out.bytes(), nil
+}
+
+// blockSize is the size of the blocks that encodeGraph writes in.
+const blockSize = 1 << 20
+
+// blocks is text written in blocks of blockSize.
+type blocks struct {
+	full [][]byte
+	last []byte
+	n    int
+}
+
+func (b *blocks) write(p []byte) {
+	b.n += len(p)
+	for len(p) > 0 {
+		if len(b.last) == cap(b.last) {
+			if b.last != nil {
+				b.full = append(b.full, b.last)
+			}
+			b.last = make([]byte, 0, blockSize)
+		}
+		k := min(len(p), cap(b.last)-len(b.last))
+		b.last = append(b.last, p[:k]...)
+		p = p[k:]
+	}
+}
+
+// bytes returns the text in one slice.
+func (b *blocks) bytes() []byte {
+	out := make([]byte, 0, b.n)
+	for _, f := range b.full {
+		out = append(out, f...)
+	}
+	return append(out, b.last...)
 }
 
 func (r *Recorder) loop() {

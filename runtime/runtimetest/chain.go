@@ -30,7 +30,9 @@ func chainGraph(n int, opts ...TaskOpt) (*Graph, []string) {
 // A chain goes to the worker in a few messages, not one per task: the
 // worker goes on with each task's follower, passing the result on.
 func testChain(t *testing.T, e *env) {
-	e.worker("w1", nil)
+	// The runner chains while it hears the worker: with the suite's short
+	// heartbeats a loaded machine could make it miss a few.
+	e.worker("w1", func(c *runtime.WorkerConfig) { c.HeartbeatInterval = e.slow(time.Second) })
 	const n = 150
 	g, ids := chainGraph(n)
 	var log taskLog
