@@ -84,6 +84,13 @@ func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
 
 func (q *queue) push(ms ...*message.Message) {
 	q.mu.Lock()
+	if q.head > 0 && q.head >= len(q.msgs)/2 {
+		// Move the messages to the front, so that a queue that is never
+		// empty does not grow by what was taken from it.
+		n := copy(q.msgs, q.msgs[q.head:])
+		clear(q.msgs[n:])
+		q.msgs, q.head = q.msgs[:n], 0
+	}
 	q.msgs = append(q.msgs, ms...)
 	q.mu.Unlock()
 	q.signal()
