@@ -12,7 +12,7 @@ import (
 
 // EmbeddedConfig configures the embedded bus.
 type EmbeddedConfig struct {
-	// Buffer is how many messages a Events or Fanout subscription holds
+	// Buffer is how many messages an Events or Fanout subscription holds
 	// for its receiver before the rest wait in the bus; default 16384.
 	Buffer int
 	// Logger is not used: the bus has nothing to report that its callers
