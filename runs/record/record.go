@@ -432,7 +432,6 @@ func (r *Recorder) flush() {
 		RunID: r.cfg.Run.ID, Tasks: b.tasks, Transitions: b.transitions,
 		Logs: b.logs, Metrics: b.metrics, Counts: b.counts,
 		PartsChecked: true, // encoded just above
-
 	})
 	if err != nil {
 		r.fail(fmt.Errorf("write %d records: %w", b.size(), err))
