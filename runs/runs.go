@@ -168,6 +168,11 @@ type Batch struct {
 	Logs    []LogLine
 	Metrics []Metric
 	Counts  *Counts // the run's counts after the batch, if they changed
+	// PartsChecked says that every task's CacheParts is valid JSON that
+	// the caller made with encoding/json, so Write does not check it
+	// again: for the run recorder, which encodes them, that check was a
+	// sixth of a large run's recording.
+	PartsChecked bool
 }
 
 // Filter selects runs; zero fields select everything.

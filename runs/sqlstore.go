@@ -274,15 +274,13 @@ func (b *Batch) uniqueTasks() ([]taskRow, error) {
 		if len(t.Result) > MaxInlineResult {
 			return nil, fmt.Errorf("task %s: its result of %d bytes is over the %d kept in the database: keep it in the store and set ResultRef", t.Node, len(t.Result), MaxInlineResult)
 		}
-		res, err := jsonArg("task "+t.Node+": result", t.Result)
-		if err != nil {
-			return nil, err
+		if !validArg(t.Result) {
+			return nil, fmt.Errorf("task %s: result is not valid JSON", t.Node)
 		}
-		parts, err := jsonArg("task "+t.Node+": cache parts", t.CacheParts)
-		if err != nil {
-			return nil, err
+		if !b.PartsChecked && !validArg(t.CacheParts) {
+			return nil, fmt.Errorf("task %s: cache parts is not valid JSON", t.Node)
 		}
-		row := taskRow{t, res, parts}
+		row := taskRow{t, textArg(t.Result), textArg(t.CacheParts)}
 		if i, ok := at[t.Node]; ok {
 			out[i] = row
 			continue
@@ -790,13 +788,26 @@ func clean(args ...any) []any {
 // statement runs and the drivers copy: a run's graph can be tens of
 // megabytes, which a copy would hold twice while the run starts.
 func jsonArg(what string, j json.RawMessage) (any, error) {
+	if !validArg(j) {
+		return nil, fmt.Errorf("%s is not valid JSON", what)
+	}
 	if len(j) == 0 {
 		return nil, nil
 	}
-	if !json.Valid(j) {
-		return nil, fmt.Errorf("%s is not valid JSON", what)
-	}
 	return unsafe.String(unsafe.SliceData(j), len(j)), nil
+}
+
+// validArg tells whether j may be written as a JSON value: empty (NULL) or
+// valid JSON.
+func validArg(j json.RawMessage) bool { return len(j) == 0 || json.Valid(j) }
+
+// textArg is a JSON value as written, unchecked: nil (NULL) when empty,
+// else its text.
+func textArg(j json.RawMessage) any {
+	if len(j) == 0 {
+		return nil
+	}
+	return string(j)
 }
 
 func raw(s sql.NullString) json.RawMessage {

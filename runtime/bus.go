@@ -49,7 +49,7 @@ func LabelOf(topic string) (string, bool) {
 }
 
 // Bus is the transport between a runner and its workers: the embedded
-// GoChannel bus or RabbitMQ. Every method is safe for concurrent use.
+// bus or RabbitMQ. Every method is safe for concurrent use.
 //
 // All subscribers follow Watermill's contract: the channel returned by
 // Subscribe is closed when ctx is done or the bus is closed, and the receiver

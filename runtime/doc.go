@@ -5,7 +5,7 @@
 //
 // The runtime speaks only Watermill's message.Publisher and
 // message.Subscriber, so the same scheduler and worker run in one process on
-// the embedded GoChannel bus (NewEmbeddedBus) and across machines on
+// the embedded bus (NewEmbeddedBus) and across machines on
 // RabbitMQ (package runtime/amqpbus). Package runtimetest is the conformance
 // suite every Bus passes.
 //

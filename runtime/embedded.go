@@ -7,74 +7,135 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 )
 
 // EmbeddedConfig configures the embedded bus.
 type EmbeddedConfig struct {
-	// Buffer is how many messages a subscription holds before GoChannel
-	// parks further ones; default 16384.
+	// Buffer is how many messages an Events or Fanout subscription holds
+	// for its receiver before the rest wait in the bus; default 16384.
 	Buffer int
-	// Logger receives Watermill's records; default none.
+	// Logger is not used: the bus has nothing to report that its callers
+	// do not see as errors. It is kept so that configurations setting it
+	// still build.
 	Logger *slog.Logger
 }
 
-// NewEmbeddedBus returns a Bus that lives in this process, on Watermill's
-// GoChannel pub/sub.
+// NewEmbeddedBus returns a Bus that lives in this process.
 //
-// GoChannel fans every message out to every subscriber and drops what nobody
-// subscribed to, so the bus turns task topics into work queues itself: it
-// keeps one GoChannel subscription per task topic, made by Prepare, the first
-// Publish or the first Subscribe on the topic and kept until Close, and every
-// Tasks().Subscribe of that topic takes from it, so each message goes to one
-// subscriber and none is lost before a worker comes. Tasks().Subscribe(ctx,
-// TaskTopic(AnyLabel)) takes tasks of every label, present and future.
+// It holds Watermill messages in queues of its own rather than on
+// Watermill's GoChannel: GoChannel copied every message twice and started
+// two or three goroutines for it, a fifth of an embedded run's CPU with its
+// garbage. Here a message costs one copy per delivery, and a goroutine only
+// while a receiver holds it unacknowledged, to hear a Nack.
+//
+// Task topics are work queues: a queue is made by Prepare, the first
+// Publish or the first Subscribe on the topic and kept until Close, holds
+// its messages until a subscriber takes them, and gives each message to one
+// of its subscribers; a Nack puts the message back. Tasks().Subscribe(ctx,
+// TaskTopic(AnyLabel)) takes tasks of every label, present and future. Every
+// other topic is fanned out: each subscription gets a copy of each message
+// published after it subscribed, in the order published, and a Nack
+// delivers its copy again; with no subscription, a message is dropped.
 func NewEmbeddedBus(cfg EmbeddedConfig) Bus {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 16384
 	}
-	var log watermill.LoggerAdapter = watermill.NopLogger{}
-	if cfg.Logger != nil {
-		log = watermill.NewSlogLogger(cfg.Logger)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &embeddedBus{
-		gc: gochannel.NewGoChannel(gochannel.Config{
-			OutputChannelBuffer: int64(cfg.Buffer),
-			// The runtime's protocol acknowledges by events, not by
-			// blocking publishers; a blocking Publish would serialize the
-			// scheduler behind every worker.
-			BlockPublishUntilSubscriberAck: false,
-			// Receivers find the decoded value in the context (see
-			// taskOf), and no message of the runtime needs GoChannel's
-			// per-subscriber context.
-			PreserveContext: true,
-		}, log),
+	return &embeddedBus{
+		buffer: cfg.Buffer,
 		ctx:    ctx,
 		cancel: cancel,
 		queues: map[string]*queue{},
+		fanout: map[string]map[*fanSub]struct{}{},
 	}
-	return b
 }
 
 type embeddedBus struct {
-	gc     *gochannel.GoChannel
-	ctx    context.Context // lives until Close; the queues' subscriptions use it
+	buffer int
+	ctx    context.Context // lives until Close; every goroutine of the bus ends with it
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	queues  map[string]*queue
 	anySubs map[*anySub]struct{}
+	fanout  map[string]map[*fanSub]struct{} // by topic
 	closed  bool
-	wg      sync.WaitGroup // forwarders and closers
+	// wg counts the bus's goroutines: forwarders, pumps, closers and
+	// the watchers of unacknowledged deliveries. Only a goroutine it
+	// counts, or one holding mu with closed false, adds to it, so that
+	// Close's Wait is final.
+	wg sync.WaitGroup
 }
 
-// queue is the one GoChannel subscription of a task topic.
+// queue holds messages, first in first out, for the goroutines that take
+// them; it is unbounded, so that publishing never waits for a receiver.
 type queue struct {
-	topic string
-	ch    <-chan *message.Message
+	mu   sync.Mutex
+	msgs []*message.Message
+	head int
+	// ready has a token while msgs may be non-empty: a taker that finds
+	// the queue empty waits for it, and one that leaves messages behind
+	// passes it on to the next.
+	ready chan struct{}
+}
+
+func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+
+func (q *queue) push(ms ...*message.Message) {
+	q.mu.Lock()
+	if q.head > 0 && q.head >= len(q.msgs)/2 {
+		// Move the messages to the front, so that a queue that is never
+		// empty does not grow by what was taken from it.
+		n := copy(q.msgs, q.msgs[q.head:])
+		clear(q.msgs[n:])
+		q.msgs, q.head = q.msgs[:n], 0
+	}
+	q.msgs = append(q.msgs, ms...)
+	q.mu.Unlock()
+	q.signal()
+}
+
+// pushFront puts back a message that was taken but not delivered, ahead of
+// the others.
+func (q *queue) pushFront(m *message.Message) {
+	q.mu.Lock()
+	if q.head > 0 {
+		q.head--
+		q.msgs[q.head] = m
+	} else {
+		q.msgs = append([]*message.Message{m}, q.msgs...)
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// pop takes the first message, if any.
+func (q *queue) pop() (*message.Message, bool) {
+	q.mu.Lock()
+	if q.head == len(q.msgs) {
+		q.mu.Unlock()
+		return nil, false
+	}
+	m := q.msgs[q.head]
+	q.msgs[q.head] = nil
+	q.head++
+	more := q.head < len(q.msgs)
+	if !more {
+		q.msgs, q.head = q.msgs[:0], 0
+	}
+	q.mu.Unlock()
+	if more {
+		q.signal()
+	}
+	return m, true
+}
+
+func (q *queue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
 }
 
 // anySub is a subscription to every task topic.
@@ -84,9 +145,17 @@ type anySub struct {
 	wg  sync.WaitGroup
 }
 
+// fanSub is a subscription to a fanned-out topic: its pump moves the
+// messages of pending to out.
+type fanSub struct {
+	ctx     context.Context
+	pending *queue
+	out     chan *message.Message
+}
+
 var errClosed = errors.New("runtime: embedded bus closed")
 
-// queue returns the queue of a task topic, subscribing to it on first use.
+// queue returns the queue of a task topic, making it on first use.
 func (b *embeddedBus) queue(topic string) (*queue, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -96,11 +165,7 @@ func (b *embeddedBus) queue(topic string) (*queue, error) {
 	if q, ok := b.queues[topic]; ok {
 		return q, nil
 	}
-	ch, err := b.gc.Subscribe(b.ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	q := &queue{topic: topic, ch: ch}
+	q := newQueue()
 	b.queues[topic] = q
 	for s := range b.anySubs {
 		s.wg.Add(1)
@@ -108,34 +173,112 @@ func (b *embeddedBus) queue(topic string) (*queue, error) {
 		go func() {
 			defer b.wg.Done()
 			defer s.wg.Done()
-			b.forward(s.ctx, q.ch, s.out)
+			b.forward(s.ctx, q, s.out)
 		}()
 	}
 	return q, nil
 }
 
-// forward moves messages of one queue to one subscription until either
-// ends. A message taken but not delivered is nacked, which puts it back in
-// the queue for another subscriber.
-func (b *embeddedBus) forward(ctx context.Context, in <-chan *message.Message, out chan<- *message.Message) {
+// forward delivers messages of q to out until ctx or the bus ends. A
+// message taken but not delivered goes back to the front of q; a delivered
+// one that is nacked goes back to its end.
+func (b *embeddedBus) forward(ctx context.Context, q *queue, out chan<- *message.Message) {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.ctx.Done():
-			return
-		case m, ok := <-in:
-			if !ok {
-				return
-			}
+		m, ok := q.pop()
+		if !ok {
 			select {
-			case out <- m:
+			case <-q.ready:
+				continue
 			case <-ctx.Done():
-				m.Nack()
 				return
 			case <-b.ctx.Done():
 				return
 			}
+		}
+		// A copy per delivery: its Ack and Nack are this delivery's.
+		c := m.CopyWithContext()
+		select {
+		case out <- c:
+			b.watch(c, func() { q.push(m) })
+		case <-ctx.Done():
+			q.pushFront(m)
+			return
+		case <-b.ctx.Done():
+			return
+		}
+	}
+}
+
+// watch calls nacked if the receiver nacks delivery c. Its caller is a
+// goroutine that b.wg counts.
+func (b *embeddedBus) watch(c *message.Message, nacked func()) {
+	select {
+	case <-c.Acked():
+		return
+	default:
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		select {
+		case <-c.Acked():
+		case <-c.Nacked():
+			nacked()
+		case <-b.ctx.Done():
+		}
+	}()
+}
+
+// pump moves s's messages to s.out, in order, until s's ctx or the bus
+// ends, then ends the subscription. It watches the deliveries' acks in
+// order too, with no goroutine per message: the runtime's receivers of
+// fanned-out topics ack each message as they take it. A nacked copy is
+// delivered again once those before it were acked or nacked.
+func (b *embeddedBus) pump(topic string, s *fanSub) {
+	defer func() {
+		b.mu.Lock()
+		delete(b.fanout[topic], s)
+		if len(b.fanout[topic]) == 0 {
+			delete(b.fanout, topic)
+		}
+		b.mu.Unlock()
+		close(s.out)
+	}()
+	var (
+		next    *message.Message   // taken from pending, not yet in out
+		unacked []*message.Message // in out or taken, not yet acked, in order
+	)
+	for {
+		if next == nil {
+			next, _ = s.pending.pop()
+		}
+		var out chan<- *message.Message
+		var ready <-chan struct{}
+		if next != nil {
+			out = s.out
+		} else {
+			ready = s.pending.ready
+		}
+		var acked, nacked <-chan struct{}
+		if len(unacked) > 0 {
+			acked, nacked = unacked[0].Acked(), unacked[0].Nacked()
+		}
+		select {
+		case out <- next:
+			unacked = append(unacked, next)
+			next = nil
+		case <-acked:
+			unacked[0] = nil
+			unacked = unacked[1:]
+		case <-nacked:
+			s.pending.push(unacked[0].CopyWithContext())
+			unacked[0] = nil
+			unacked = unacked[1:]
+		case <-ready:
+		case <-s.ctx.Done():
+			return
+		case <-b.ctx.Done():
+			return
 		}
 	}
 }
@@ -164,34 +307,68 @@ func (b *embeddedBus) Close() error {
 	b.mu.Unlock()
 	b.cancel()
 	b.wg.Wait()
-	return b.gc.Close()
+	return nil
 }
 
 type embeddedPublisher struct{ b *embeddedBus }
 
 func (p embeddedPublisher) Publish(topic string, msgs ...*message.Message) error {
+	b := p.b
 	if _, ok := LabelOf(topic); ok {
 		// Declare on publish: a queue holds its messages for a worker that
 		// subscribes later, as a broker's durable queue would.
-		if _, err := p.b.queue(topic); err != nil {
+		q, err := b.queue(topic)
+		if err != nil {
 			return err
 		}
+		q.push(msgs...)
+		return nil
 	}
-	return p.b.gc.Publish(topic, msgs...)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errClosed
+	}
+	for s := range b.fanout[topic] {
+		cs := make([]*message.Message, len(msgs))
+		for i, m := range msgs {
+			cs[i] = m.CopyWithContext()
+		}
+		s.pending.push(cs...)
+	}
+	return nil
 }
 
 // Close does nothing: the publisher belongs to the bus, which Close closes.
 func (p embeddedPublisher) Close() error { return nil }
 
-// inProcess: GoChannel preserves the message's context, in which the
-// receivers find the value (withDecoded).
+// inProcess: the bus hands on the message's context, in which the receivers
+// find the value (withDecoded).
 func (embeddedPublisher) inProcess() {}
 
-// embeddedSubscriber is GoChannel's own fan-out subscription.
+// embeddedSubscriber subscribes to a fanned-out topic.
 type embeddedSubscriber struct{ b *embeddedBus }
 
 func (s embeddedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
-	return s.b.gc.Subscribe(ctx, topic)
+	b := s.b
+	sub := &fanSub{ctx: ctx, pending: newQueue(), out: make(chan *message.Message, b.buffer)}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errClosed
+	}
+	subs := b.fanout[topic]
+	if subs == nil {
+		subs = map[*fanSub]struct{}{}
+		b.fanout[topic] = subs
+	}
+	subs[sub] = struct{}{}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.pump(topic, sub)
+	}()
+	return sub.out, nil
 }
 
 // Close does nothing: subscriptions end with their ctx or with the bus.
@@ -220,7 +397,7 @@ func (s embeddedTasks) Subscribe(ctx context.Context, topic string) (<-chan *mes
 		b.mu.Unlock()
 		go func() {
 			defer b.wg.Done()
-			b.forward(ctx, q.ch, out)
+			b.forward(ctx, q, out)
 			close(out)
 		}()
 		return out, nil
@@ -242,7 +419,7 @@ func (s embeddedTasks) Subscribe(ctx context.Context, topic string) (<-chan *mes
 		go func() {
 			defer b.wg.Done()
 			defer sub.wg.Done()
-			b.forward(ctx, q.ch, out)
+			b.forward(ctx, q, out)
 		}()
 	}
 	b.wg.Add(1)

@@ -90,7 +90,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		bw.WriteByte('[')
 		var task bytes.Buffer
 		for i, t := range r.Tasks {
-			b, err := json.Marshal(t)
+			// Not json.Marshal(t), which would scan MarshalJSON's
+			// compact and escaped output again to compact and escape
+			// it: a quarter of writing a large run's document.
+			b, err := t.MarshalJSON()
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,8 @@ func TestReportWriteJSON(t *testing.T) {
 		return &runtime.TaskReport{
 			ID: id, Kind: "echo", Name: "e<&>", Action: "run", Label: "default", Worker: "w1",
 			State: runtime.Success, Attempts: 1, Started: start, Finished: start.Add(time.Second), Duration: 1,
-			Log: []string{"a line", `"quoted" <tag>`}, Metrics: []runtime.Metric{{Name: "loss", Value: 0.5, Step: 1}},
+			Error: "bad\xffutf8 \u2028 & <x>",
+			Log:   []string{"a line", `"quoted" <tag>`, "tab\tand \u2029"}, Metrics: []runtime.Metric{{Name: "loss", Value: 0.5, Step: 1}},
 			Pos: "p.omp:1:1",
 			CacheKey: &cachekey.Key{Digest: "sha256:00", Parts: []cachekey.Part{
 				{Name: "kind", Value: "echo", Digest: "sha256:01"},

@@ -67,8 +67,8 @@ type Config struct {
 	// finished; ready tasks beyond it wait in the runner, in order, and go
 	// once an eighth of the window is free, together. (Per
 	// label, so tasks that no worker takes cannot hold up the others.) It keeps a run of a hundred
-	// thousand tasks from parking them all in the bus at once (GoChannel
-	// holds two goroutines per undelivered message). Default 4096;
+	// thousand tasks from parking them all in the bus at once (a broker
+	// holds every queued message). Default 4096;
 	// negative means no bound.
 	MaxInFlight int
 	// Cache, if set, gives each task a cache key and, with Cache.Resume,

@@ -482,6 +482,10 @@ func TestWorkerLogsAttempts(t *testing.T) {
 	go func() { served <- w.Serve(wctx) }()
 	g := probeGraph("metrics", "panic")
 	g.Nodes[1].Opts.Retries = 1
+	// After metrics: else the panic's two attempts may end, and the
+	// run fail fast, before the worker takes metrics, which it then
+	// drops (as it should).
+	g.Nodes[1].Deps = []string{"metrics"}
 	_, err = runtime.Run(context.Background(), g, runtime.Config{Bus: bus, RunID: "r9"})
 	// The worker logs an attempt's end once the bus has its outcome,
 	// which may be after the run has it: Serve returns after that.

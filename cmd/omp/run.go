@@ -160,6 +160,12 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	if opts.broker == "" {
+		// The built-in kinds' plugins start while the run is set up,
+		// not when its first tasks wait for them; the compiler has
+		// already started the others, to describe them.
+		h.Prestart(graphKinds(g)...)
+	}
 	cache, res, closeCache, err := openCache(ctx, s, h, rec, opts, g, store)
 	if err != nil {
 		return err
@@ -250,6 +256,19 @@ func runRun(ctx context.Context, s *streams, opts runOptions) (err error) {
 		return reported(ExitFailure)
 	}
 	return nil
+}
+
+// graphKinds are the kinds of g's tasks, each once.
+func graphKinds(g *compiler.Graph) []string {
+	seen := map[string]bool{}
+	var kinds []string
+	for _, n := range g.Nodes {
+		if n.Op == compiler.OpTask && !seen[n.Kind] {
+			seen[n.Kind] = true
+			kinds = append(kinds, n.Kind)
+		}
+	}
+	return kinds
 }
 
 // defaultWorkers is how many tasks the embedded workers run at once: four

@@ -330,6 +330,28 @@ func (h *Host) Run(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMess
 	return res, err
 }
 
+// Prestart starts, in the background, the plugin processes of the kinds
+// named that are not running yet, so that the first task of each does not
+// wait for its process to start. A name that is no kind is ignored, and a
+// plugin that fails to start here is started again by the first task that
+// needs it, which reports the failure. Close stops what Prestart started.
+func (h *Host) Prestart(names ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	for _, name := range names {
+		k, ok := h.kinds[name]
+		if !ok {
+			k, ok = h.aliases[name]
+		}
+		if ok {
+			go k.process()
+		}
+	}
+}
+
 // runAlone runs t on a plugin process of its own, stopped when the task
 // ends, so that a crash of that process is the task's own doing.
 func (k *kind) runAlone(ctx context.Context, t sdk.Task, e sdk.Emitter) (json.RawMessage, error) {

@@ -437,3 +437,27 @@ func TestLegacyPlugin(t *testing.T) {
 	wg.Wait()
 	cancelBlocked(t, h, "legacy")
 }
+
+// TestPrestart: Prestart starts a kind's process for the tasks that follow
+// (by name or alias), ignores a name that is no kind, and after Close
+// starts nothing.
+func TestPrestart(t *testing.T) {
+	h := newHost(t)
+	h.Prestart("crash", "nope")
+	k := h.kinds["crashy"]
+	// process waits for the start that Prestart began, if it still runs.
+	p, err := k.process()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pid(t, h), p.runner.cmd.Process.Pid; got != want {
+		t.Errorf("task ran in process %d, want the prestarted %d", got, want)
+	}
+	h.Close()
+	h.Prestart("crashy")
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.proc != nil {
+		t.Error("a process started after Close")
+	}
+}

@@ -322,6 +322,8 @@ func testWriteRejects(t *testing.T, e *env) {
 	big.Result = json.RawMessage(`"` + strings.Repeat("x", runs.MaxInlineResult) + `"`)
 	bad := task("s1", "SUCCESS")
 	bad.Result = json.RawMessage(`{"a":`)
+	badParts := task("s1", "SUCCESS")
+	badParts.CacheParts = json.RawMessage(`[{"name":`)
 	lines := []runs.LogLine{{Node: "s1", Time: e.at(0), Line: "never"}}
 	for _, tc := range []struct {
 		name  string
@@ -338,6 +340,9 @@ func testWriteRejects(t *testing.T, e *env) {
 		{"task without node", runs.Batch{RunID: "r1", Logs: lines, Tasks: []runs.Task{{State: "PENDING"}}}, "a task needs a node id", nil},
 		{"result too large", runs.Batch{RunID: "r1", Logs: lines, Tasks: []runs.Task{big}}, "keep it in the store and set ResultRef", nil},
 		{"result not JSON", runs.Batch{RunID: "r1", Logs: lines, Tasks: []runs.Task{bad}}, "task s1: result is not valid JSON", nil},
+		{"cache parts not JSON", runs.Batch{RunID: "r1", Logs: lines, Tasks: []runs.Task{badParts}}, "task s1: cache parts is not valid JSON", nil},
+		// PartsChecked vouches for the cache parts only.
+		{"result not JSON, parts checked", runs.Batch{RunID: "r1", Logs: lines, Tasks: []runs.Task{bad}, PartsChecked: true}, "task s1: result is not valid JSON", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := e.s.Write(e.ctx, tc.batch)

@@ -128,9 +128,11 @@ func Compute(ctx context.Context, t Task, objs Objects) (Key, error) {
 			return Key{}, err
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(n.Kwargs)) {
-		if err := b.value("argument "+k, n.Kwargs[k], t.Result); err != nil {
-			return Key{}, err
+	if len(n.Kwargs) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(n.Kwargs)) {
+			if err := b.value("argument "+k, n.Kwargs[k], t.Result); err != nil {
+				return Key{}, err
+			}
 		}
 	}
 	if len(n.Inputs) == 1 {
@@ -182,18 +184,20 @@ func (b *builder) value(name string, v any, result func(string) string) error {
 }
 
 func (b *builder) key() Key {
-	h := sha256.New()
+	// The text hashed is built whole, in a buffer on the stack for a
+	// key of a few parts: writing each piece to a hash.Hash made each
+	// []byte conversion an allocation of its own.
+	var buf [1024]byte
+	text := buf[:0]
 	for _, p := range b.parts {
 		// A name never holds a newline or NUL, nor a digest: the
 		// sequence reads back one way only.
-		h.Write([]byte(p.Name))
-		h.Write([]byte{0})
-		h.Write([]byte(p.Digest))
-		h.Write([]byte{'\n'})
+		text = append(text, p.Name...)
+		text = append(text, 0)
+		text = append(text, p.Digest...)
+		text = append(text, '\n')
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return Key{Digest: digestOf(sum), Parts: b.parts}
+	return Key{Digest: digestOf(sha256.Sum256(text)), Parts: b.parts}
 }
 
 func short(s string) string {

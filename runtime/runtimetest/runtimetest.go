@@ -1,5 +1,5 @@
 // Package runtimetest is the conformance suite of the runtime: every Bus
-// passes it, the embedded GoChannel bus always and the AMQP bus against a real
+// passes it, the embedded bus always and the AMQP bus against a real
 // RabbitMQ, the way Watermill's pubsub/tests check every Pub/Sub. It runs real
 // workers and the real scheduler; faults (lost and duplicated messages, a
 // worker that dies after its claim) are injected by wrapping the bus's
