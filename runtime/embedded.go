@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -15,10 +14,6 @@ type EmbeddedConfig struct {
 	// Buffer is how many messages an Events or Fanout subscription holds
 	// for its receiver before the rest wait in the bus; default 16384.
 	Buffer int
-	// Logger is not used: the bus has nothing to report that its callers
-	// do not see as errors. It is kept so that configurations setting it
-	// still build.
-	Logger *slog.Logger
 }
 
 // NewEmbeddedBus returns a Bus that lives in this process.
