@@ -49,23 +49,13 @@ func (s *eventSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 // the consuming connection.
 func (s *eventSubscriber) open(runID string) (*amqp.Channel, <-chan amqp.Delivery, error) {
 	b := s.b
-	if !b.subConn.IsConnected() {
-		return nil, nil, errNotConnected
-	}
-	conn := b.subConn.Connection()
-	if conn == nil || conn.IsClosed() {
-		return nil, nil, errNotConnected
-	}
-	ch, err := conn.Channel()
+	ch, err := b.subChannel(b.cfg.EventPrefetch)
 	if err != nil {
 		return nil, nil, err
 	}
 	fail := func(err error) (*amqp.Channel, <-chan amqp.Delivery, error) {
 		ch.Close()
 		return nil, nil, err
-	}
-	if err := ch.Qos(b.cfg.EventPrefetch, 0, false); err != nil {
-		return fail(err)
 	}
 	if err := b.declareEventQueue(ch, runID); err != nil {
 		return fail(err)
@@ -85,7 +75,7 @@ func (s *eventSubscriber) consume(ctx context.Context, runID string, ch *amqp.Ch
 	q := b.name(runtime.EventTopic(runID))
 	fields := watermill.LogFields{"queue": q}
 	for {
-		if !s.pass(ctx, deliveries, out) {
+		if !b.pass(ctx, deliveries, func(d amqp.Delivery) bool { return s.deliver(ctx, d, out) }) {
 			ch.Close()
 			break
 		}
@@ -127,26 +117,6 @@ func (s *eventSubscriber) reopen(ctx context.Context, runID string, fields water
 	}
 }
 
-// pass hands deliveries on, one at a time, until the channel dies (it
-// returns true) or the subscription ends (false).
-func (s *eventSubscriber) pass(ctx context.Context, deliveries <-chan amqp.Delivery, out chan<- *message.Message) bool {
-	for {
-		select {
-		case d, ok := <-deliveries:
-			if !ok {
-				return true
-			}
-			if !s.deliver(ctx, d, out) {
-				return false
-			}
-		case <-ctx.Done():
-			return false
-		case <-s.b.closed:
-			return false
-		}
-	}
-}
-
 // deliver hands d on, or the FAILURE it stands for, and settles it as its
 // receiver does; it returns false if the subscription ended first.
 func (s *eventSubscriber) deliver(ctx context.Context, d amqp.Delivery, out chan<- *message.Message) bool {
@@ -157,26 +127,10 @@ func (s *eventSubscriber) deliver(ctx context.Context, d amqp.Delivery, out chan
 	}
 	if reason := m.Metadata.Get(deadMeta); reason != "" {
 		s.forwardDead(ctx, m, reason, out)
-	} else {
-		select {
-		case out <- m:
-		case <-ctx.Done():
-			return false
-		case <-s.b.closed:
-			return false
-		}
-	}
-	select {
-	case <-m.Acked():
-		d.Ack(false)
-	case <-m.Nacked():
-		d.Nack(false, true)
-	case <-ctx.Done():
-		return false
-	case <-s.b.closed:
+	} else if !s.b.send(ctx, m, out) {
 		return false
 	}
-	return true
+	return s.b.settle(ctx, d, m)
 }
 
 // forwardDead passes on, in place of a dead-lettered task message, the

@@ -52,23 +52,13 @@ func (s fanoutSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 // and consumes the queue, on a fresh channel of the consuming connection.
 func (s fanoutSubscriber) open(topic, queue string) (*amqp.Channel, <-chan amqp.Delivery, error) {
 	b := s.b
-	if !b.subConn.IsConnected() {
-		return nil, nil, errNotConnected
-	}
-	conn := b.subConn.Connection()
-	if conn == nil || conn.IsClosed() {
-		return nil, nil, errNotConnected
-	}
-	ch, err := conn.Channel()
+	ch, err := b.subChannel(100)
 	if err != nil {
 		return nil, nil, err
 	}
 	fail := func(err error) (*amqp.Channel, <-chan amqp.Delivery, error) {
 		ch.Close()
 		return nil, nil, err
-	}
-	if err := ch.Qos(100, 0, false); err != nil {
-		return fail(err)
 	}
 	if err := b.declareFanout(ch, topic); err != nil {
 		return fail(err)
@@ -94,7 +84,7 @@ func (s fanoutSubscriber) consume(ctx context.Context, topic, queue string, ch *
 	defer close(out)
 	fields := watermill.LogFields{"topic": topic}
 	for {
-		if !s.pass(ctx, deliveries, out) {
+		if !b.pass(ctx, deliveries, func(d amqp.Delivery) bool { return s.deliver(ctx, d, out) }) {
 			ch.Close()
 			return
 		}
@@ -129,26 +119,6 @@ func (s fanoutSubscriber) consume(ctx context.Context, topic, queue string, ch *
 	}
 }
 
-// pass hands deliveries on, one at a time, until the channel dies (it
-// returns true) or the subscription ends (false).
-func (s fanoutSubscriber) pass(ctx context.Context, deliveries <-chan amqp.Delivery, out chan<- *message.Message) bool {
-	for {
-		select {
-		case d, ok := <-deliveries:
-			if !ok {
-				return true
-			}
-			if !s.deliver(ctx, d, out) {
-				return false
-			}
-		case <-ctx.Done():
-			return false
-		case <-s.b.closed:
-			return false
-		}
-	}
-}
-
 // deliver hands d on and settles it as its receiver does; it returns false
 // if the subscription ended first.
 func (s fanoutSubscriber) deliver(ctx context.Context, d amqp.Delivery, out chan<- *message.Message) bool {
@@ -160,22 +130,5 @@ func (s fanoutSubscriber) deliver(ctx context.Context, d amqp.Delivery, out chan
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	msg.SetContext(mctx)
-	select {
-	case out <- msg:
-	case <-ctx.Done():
-		return false
-	case <-s.b.closed:
-		return false
-	}
-	select {
-	case <-msg.Acked():
-		d.Ack(false)
-	case <-msg.Nacked():
-		d.Nack(false, true)
-	case <-ctx.Done():
-		return false
-	case <-s.b.closed:
-		return false
-	}
-	return true
+	return s.b.send(ctx, msg, out) && s.b.settle(ctx, d, msg)
 }
