@@ -1,6 +1,13 @@
-// Package amqpbus is the runtime's Bus on RabbitMQ, through Watermill's
-// watermill-amqp (on amqp091-go), so that `omp run --broker` and `omp worker`
+// Package amqpbus is the runtime's Bus on RabbitMQ, Watermill messages
+// carried by amqp091-go, so that `omp run --broker` and `omp worker`
 // processes on many machines share one pipeline's tasks.
+//
+// It once went through watermill-amqp and no longer does: its reconnecting
+// connection races with its readers, its subscriber waited a fixed 100ms to
+// close and served a work queue one delivery at a time, and its publisher
+// waited for each confirm before the next publish. The connection (conn.go),
+// the publisher and the three kinds of subscription here do what it did,
+// with what this bus needs.
 //
 // What it guarantees, besides the runtime.Bus contract:
 //   - A task topic is a durable quorum queue shared by every worker of its
@@ -38,7 +45,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -55,8 +61,8 @@ type Bus struct {
 	red redact.Secrets
 	log watermill.LoggerAdapter
 
-	pubConn *wamqp.ConnectionWrapper
-	subConn *wamqp.ConnectionWrapper
+	pubConn *conn
+	subConn *conn
 
 	pub    *publisher
 	tasks  *taskSubscriber
@@ -109,7 +115,7 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	if err = b.withChannel(ctx, b.declareDead); err != nil {
 		err = fmt.Errorf("amqpbus: %w", err)
 	} else {
-		b.pub, err = newPublisher(b)
+		b.pub = newPublisher(b)
 	}
 	if subErr := <-subDone; subErr != nil {
 		if b.pub != nil {
@@ -133,26 +139,18 @@ func New(ctx context.Context, cfg Config) (*Bus, error) {
 	return b, nil
 }
 
-func (b *Bus) connConfig(role string) wamqp.ConnectionConfig {
+// amqpConfig is the configuration of the bus's connection for role.
+func (b *Bus) amqpConfig(role string) amqp.Config {
 	name := b.cfg.Name
 	if name == "" {
 		host, _ := os.Hostname()
 		name = "omp " + host + "-" + strconv.Itoa(os.Getpid())
 	}
-	return wamqp.ConnectionConfig{
-		AmqpURI: b.cfg.URL,
-		AmqpConfig: &amqp.Config{
-			Dial:       amqp.DefaultDial(b.cfg.DialTimeout),
-			Heartbeat:  10 * time.Second,
-			Locale:     "en_US",
-			Properties: amqp.Table{"connection_name": name + " (" + role + ")"},
-		},
-		Reconnect: &wamqp.ReconnectConfig{
-			BackoffInitialInterval:     200 * time.Millisecond,
-			BackoffRandomizationFactor: 0.5,
-			BackoffMultiplier:          1.5,
-			BackoffMaxInterval:         b.cfg.ReconnectMax,
-		},
+	return amqp.Config{
+		Dial:       amqp.DefaultDial(b.cfg.DialTimeout),
+		Heartbeat:  10 * time.Second,
+		Locale:     "en_US",
+		Properties: amqp.Table{"connection_name": name + " (" + role + ")"},
 	}
 }
 
@@ -160,8 +158,6 @@ func (b *Bus) connConfig(role string) wamqp.ConnectionConfig {
 // saying how long New tried if it tried more than once.
 func (b *Bus) dialError(err error, start time.Time) error {
 	msg := strings.ReplaceAll(b.red.Text(err.Error()), "\n", " ")
-	// watermill-amqp wraps amqp091-go's error in this, which says nothing.
-	msg = strings.TrimPrefix(msg, "cannot connect to AMQP: ")
 	if b.cfg.ConnectWait > 0 && unreachable(err) {
 		if d := time.Since(start); d >= b.cfg.ConnectWait {
 			msg += " (gave up after " + d.Round(time.Second).String() + ")"
@@ -183,50 +179,6 @@ func (e *DialError) Error() string {
 }
 
 func (e *DialError) Unwrap() error { return e.err }
-
-// wconfig is the watermill-amqp configuration every part of the bus starts
-// from: durable, persistent, and routed by queue name through the default
-// exchange except for the fan-out topics.
-func (b *Bus) wconfig() wamqp.Config {
-	return wamqp.Config{
-		Connection: b.connConfig(""),
-		Marshaler:  marshaler{},
-		Exchange: wamqp.ExchangeConfig{
-			GenerateName: func(topic string) string {
-				if topicKind(topic) == kindFanout {
-					return b.name(topic)
-				}
-				return ""
-			},
-			Type:    amqp.ExchangeFanout,
-			Durable: true,
-		},
-		Queue: wamqp.QueueConfig{
-			GenerateName: b.name,
-			Durable:      true,
-		},
-		QueueBind: wamqp.QueueBindConfig{
-			GenerateRoutingKey: func(string) string { return "" },
-		},
-		Publish: wamqp.PublishConfig{
-			GenerateRoutingKey: func(topic string) string {
-				if topicKind(topic) == kindFanout {
-					return ""
-				}
-				return b.name(topic)
-			},
-			// The default, 0, opens and closes a channel for every
-			// publish, a round trip to the broker each; a pool reuses
-			// them.
-			ChannelPoolSize: b.cfg.PublishChannels,
-			ConfirmDelivery: true,
-		},
-		Consume: wamqp.ConsumeConfig{
-			Qos: wamqp.QosConfig{PrefetchCount: 1},
-		},
-		TopologyBuilder: topology{b: b},
-	}
-}
 
 // withChannel runs fn on a fresh channel of the publishing connection,
 // waiting for the connection while the broker is away.

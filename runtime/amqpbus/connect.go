@@ -7,7 +7,6 @@ import (
 	"net"
 	"time"
 
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -15,10 +14,10 @@ import (
 // yet (refused, reset, shutting down) is tried again until
 // Config.ConnectWait has passed since start, telling Config.OnWait once;
 // a broker that answers and refuses (credentials, vhost) fails at once.
-func (b *Bus) connect(ctx context.Context, role string, start time.Time) (*wamqp.ConnectionWrapper, error) {
+func (b *Bus) connect(ctx context.Context, role string, start time.Time) (*conn, error) {
 	told := false
 	for wait := 200 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		c, err := wamqp.NewConnection(b.connConfig(role), b.log)
+		c, err := dialConn(b.cfg.URL, b.amqpConfig(role), b.log, 200*time.Millisecond, b.cfg.ReconnectMax)
 		if err == nil {
 			return c, nil
 		}

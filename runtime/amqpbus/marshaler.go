@@ -29,8 +29,8 @@ const (
 
 // marshaler is Watermill's DefaultMarshaler made tolerant: RabbitMQ adds
 // headers that are not strings (x-delivery-count, x-death) and the default
-// marshaler rejects them, after which watermill-amqp nacks the message
-// forever. Scalars become their decimal text and tables their JSON.
+// marshaler rejects them, after which the message would be nacked forever.
+// Scalars become their decimal text and tables their JSON.
 type marshaler struct{}
 
 func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
@@ -54,9 +54,9 @@ func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 }
 
 func (marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
-	// amqp091-go closes the deliveries channel when the channel dies and
-	// watermill-amqp may then read a zero Delivery from it: refuse it
-	// rather than hand an empty message on.
+	// amqp091-go closes the deliveries channel when the channel dies, and
+	// a receive from it then yields a zero Delivery: refuse it rather than
+	// hand an empty message on.
 	if d.Acknowledger == nil {
 		return nil, errors.New("amqpbus: delivery of a closed channel")
 	}

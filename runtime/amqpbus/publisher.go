@@ -9,40 +9,31 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ompdev/omp/runtime"
 )
 
-// publisher is watermill-amqp's publisher made to survive the broker going
-// away: a failed publish is retried on a fresh publisher once the
-// connection is back, since watermill-amqp's channel pool loses a channel
-// each time it cannot reopen one and then blocks for good.
+// publisher publishes on channels of the publishing connection in confirm
+// mode: a publish sends all its messages, pipelined, and then waits for all
+// their confirms, so that a scheduler publishing many tasks has the broker
+// sync them together rather than wait for each in turn. Idle channels are
+// kept for the next publish, up to Config.PublishChannels; a channel that
+// failed is dropped. While the broker is away a publish is retried on a
+// fresh channel of the reconnected connection, for up to
+// Config.PublishTimeout.
 type publisher struct {
-	b  *Bus
-	mu sync.RWMutex
-	p  *wamqp.Publisher
+	b *Bus
 
-	// bmu serializes batches on bch, the channel of batched publishes.
-	bmu sync.Mutex
-	bch *amqp.Channel
+	mu   sync.Mutex
+	conn *amqp.Connection // the connection of the idle channels
+	idle []*amqp.Channel
+	// fanouts are the fan-out exchanges declared on conn.
+	fanouts map[string]bool
 }
 
-func newPublisher(b *Bus) (*publisher, error) {
-	p, err := wamqp.NewPublisherWithConnection(b.wconfig(), b.log, b.pubConn)
-	if err != nil {
-		return nil, b.red.Error(fmt.Errorf("amqpbus: %w", err))
-	}
-	return &publisher{b: b, p: p}, nil
-}
-
-func (p *publisher) current() *wamqp.Publisher {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.p
-}
+func newPublisher(b *Bus) *publisher { return &publisher{b: b} }
 
 // Publish publishes msgs to topic and returns once the broker confirmed every
 // one; while the broker is away, it retries for up to Config.PublishTimeout.
@@ -63,13 +54,7 @@ func (p *publisher) send(topic string, msgs []*message.Message) error {
 		if p.b.isClosed() {
 			return ErrClosed
 		}
-		cur := p.current()
-		var err error
-		if len(msgs) > 1 {
-			err = p.batch(topic, msgs)
-		} else {
-			err = cur.Publish(topic, msgs...)
-		}
+		err := p.try(topic, msgs)
 		if err == nil {
 			return nil
 		}
@@ -82,7 +67,6 @@ func (p *publisher) send(topic string, msgs []*message.Message) error {
 			return ErrClosed
 		case <-time.After(wait):
 		}
-		p.renew(cur)
 	}
 }
 
@@ -143,103 +127,125 @@ func runIDOf(payload []byte) string {
 	return head.RunID
 }
 
-// renew replaces cur, if it is still the current publisher, by a new one on
-// the (possibly reconnected) connection.
-func (p *publisher) renew(cur *wamqp.Publisher) {
-	if !p.b.pubConn.IsConnected() {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.p != cur {
-		return
-	}
-	np, err := wamqp.NewPublisherWithConnection(p.b.wconfig(), p.b.log, p.b.pubConn)
-	if err != nil {
-		return
-	}
-	p.p = np
-	go closePublisher(cur)
-}
-
-// closePublisher closes a watermill-amqp publisher. Its Close (v3.0.2)
-// panics on a nil *amqp.Channel when one of the pooled channels failed to
-// reopen in the moment the connection dropped; such a channel belonged to
-// the dead connection and has nothing left to close, and a worker must not
-// die of it.
-func closePublisher(p *wamqp.Publisher) {
-	defer func() { _ = recover() }()
-	p.Close()
-}
-
-// batch publishes msgs on one channel and then waits for all their
-// confirms. watermill-amqp waits for each confirm before the next publish,
-// which costs a disk sync per message and makes a scheduler publishing
-// many tasks wait for each in turn; pipelined, the broker syncs them
-// together.
-func (p *publisher) batch(topic string, msgs []*message.Message) error {
-	p.bmu.Lock()
-	defer p.bmu.Unlock()
-	ch, err := p.batchChannel()
+// try publishes msgs once, on one channel, and waits for their confirms.
+func (p *publisher) try(topic string, msgs []*message.Message) (err error) {
+	ch, conn, err := p.channel()
 	if err != nil {
 		return err
 	}
 	exchange, key := "", p.b.name(topic)
 	if topicKind(topic) == kindFanout {
 		exchange, key = p.b.name(topic), ""
-		if err := p.b.declareFanout(ch, topic); err != nil {
-			return err
+		defer func() {
+			if err != nil {
+				// Declare it again next time: it may be what failed.
+				p.markDeclared(conn, exchange, false)
+			}
+		}()
+		if !p.declared(conn, exchange) {
+			if err := p.b.declareFanout(ch, topic); err != nil {
+				ch.Close()
+				return err
+			}
+			p.markDeclared(conn, exchange, true)
 		}
 	}
 	confirms := make([]*amqp.DeferredConfirmation, len(msgs))
 	for i, m := range msgs {
-		pub, err := marshaler{}.Marshal(m)
-		if err != nil {
-			return err
+		pub, merr := marshaler{}.Marshal(m)
+		if merr != nil {
+			p.put(ch, conn)
+			return merr
 		}
-		confirms[i], err = ch.PublishWithDeferredConfirmWithContext(m.Context(), exchange, key, false, false, pub)
-		if err != nil {
+		if confirms[i], err = ch.PublishWithDeferredConfirmWithContext(m.Context(), exchange, key, false, false, pub); err != nil {
+			ch.Close()
 			return err
 		}
 	}
 	for i, c := range confirms {
 		if !c.Wait() {
+			ch.Close()
 			return fmt.Errorf("delivery not confirmed for message [%s]", msgs[i].UUID)
 		}
 	}
+	p.put(ch, conn)
 	return nil
 }
 
-// batchChannel returns the channel of batched publishes, opening one in
-// confirm mode if there is none or it was closed. It runs with p.bmu held.
-func (p *publisher) batchChannel() (*amqp.Channel, error) {
-	if p.bch != nil && !p.bch.IsClosed() {
-		return p.bch, nil
+// channel returns an idle channel of the current connection, or opens one in
+// confirm mode.
+func (p *publisher) channel() (*amqp.Channel, *amqp.Connection, error) {
+	conn := p.b.pubConn.Connection()
+	if conn == nil || conn.IsClosed() {
+		return nil, nil, errNotConnected
 	}
-	if !p.b.pubConn.IsConnected() {
-		return nil, errNotConnected
+	p.mu.Lock()
+	if p.conn != conn {
+		// The connection was replaced: what was idle or declared
+		// belonged to the old one.
+		for _, ch := range p.idle {
+			ch.Close()
+		}
+		p.conn, p.idle, p.fanouts = conn, nil, map[string]bool{}
 	}
-	ch, err := p.b.pubConn.Connection().Channel()
+	if n := len(p.idle); n > 0 {
+		ch := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if !ch.IsClosed() {
+			return ch, conn, nil
+		}
+	} else {
+		p.mu.Unlock()
+	}
+	ch, err := conn.Channel()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ch.Confirm(false); err != nil {
 		ch.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	p.bch = ch
-	return ch, nil
+	return ch, conn, nil
+}
+
+// put keeps ch, a channel of conn, for the next publish, or closes it if
+// enough are idle or conn is no longer the current connection.
+func (p *publisher) put(ch *amqp.Channel, conn *amqp.Connection) {
+	p.mu.Lock()
+	if p.conn == conn && len(p.idle) < max(1, p.b.cfg.PublishChannels) {
+		p.idle = append(p.idle, ch)
+		ch = nil
+	}
+	p.mu.Unlock()
+	if ch != nil {
+		ch.Close()
+	}
+}
+
+func (p *publisher) declared(conn *amqp.Connection, exchange string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conn == conn && p.fanouts[exchange]
+}
+
+func (p *publisher) markDeclared(conn *amqp.Connection, exchange string, declared bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == conn {
+		p.fanouts[exchange] = declared
+	}
 }
 
 func (p *publisher) Close() error { return nil }
 
+// close closes the idle channels.
 func (p *publisher) close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	closePublisher(p.p)
-	p.bmu.Lock()
-	defer p.bmu.Unlock()
-	if p.bch != nil {
-		p.bch.Close()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, ch := range idle {
+		ch.Close()
 	}
 }

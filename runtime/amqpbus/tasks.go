@@ -15,9 +15,9 @@ import (
 	"github.com/ompdev/omp/runtime"
 )
 
-// taskSubscriber consumes task queues with amqp091-go directly, on
-// watermill-amqp's reconnecting connection. watermill-amqp's own subscriber
-// does not fit a work queue whose worker acks on claim:
+// taskSubscriber consumes task queues with amqp091-go directly, on the bus's
+// reconnecting connection. watermill-amqp's subscriber did not fit a work
+// queue whose worker acks on claim:
 //   - it handles one delivery at a time per subscription, so the claims of
 //     one worker would be serialized;
 //   - while every worker slot is busy it holds the next delivery

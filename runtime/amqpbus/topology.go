@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ompdev/omp/runtime"
@@ -120,26 +118,4 @@ func (b *Bus) declareFanout(ch *amqp.Channel, topic string) error {
 		return fmt.Errorf("declare exchange %s: %w", x, err)
 	}
 	return nil
-}
-
-// topology is the watermill-amqp TopologyBuilder of the bus: what it
-// declares depends on the kind of topic, so that the publisher and every
-// subscriber declare the same queues with the same arguments.
-type topology struct{ b *Bus }
-
-var _ wamqp.TopologyBuilder = topology{}
-
-func (t topology) ExchangeDeclare(ch *amqp.Channel, exchange string, _ wamqp.Config) error {
-	// Only fan-out topics publish through an exchange of their own.
-	return ch.ExchangeDeclare(exchange, amqp.ExchangeFanout, true, false, false, false, nil)
-}
-
-func (t topology) BuildTopology(ch *amqp.Channel, p wamqp.BuildTopologyParams, _ wamqp.Config, _ watermill.LoggerAdapter) error {
-	switch topicKind(p.Topic) {
-	case kindTask:
-		return t.b.declareTaskQueue(ch, p.Topic)
-	case kindEvent:
-		return t.b.declareEventQueue(ch, strings.TrimPrefix(p.Topic, runtime.EventTopic("")))
-	}
-	return fmt.Errorf("amqpbus: unknown topic %q", p.Topic)
 }
