@@ -25,8 +25,9 @@ type conn struct {
 	mu sync.Mutex
 	c  *amqp.Connection // nil while the broker is away
 
-	done chan struct{} // closed by Close
-	wg   sync.WaitGroup
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 // dialConn dials the broker once and, if it answers, keeps the connection up
@@ -96,14 +97,11 @@ func (k *conn) keep(c *amqp.Connection) {
 
 // Close stops reconnecting and closes the connection.
 func (k *conn) Close() {
-	select {
-	case <-k.done:
-		return
-	default:
-	}
-	close(k.done)
-	k.wg.Wait()
-	if c := k.Connection(); c != nil {
-		c.Close()
-	}
+	k.closeOnce.Do(func() {
+		close(k.done)
+		k.wg.Wait()
+		if c := k.Connection(); c != nil {
+			c.Close()
+		}
+	})
 }
