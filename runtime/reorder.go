@@ -38,7 +38,7 @@ func (s *scheduler) handle(ev *Event, now time.Time) {
 		return
 	}
 	t := s.byID[ev.TaskID]
-	if t != nil && t.chained && !t.rep.State.Done() && ev.Attempt == 1 && ev.Dispatch == 1 {
+	if t != nil && t.chained && ev.Attempt == 1 && ev.Dispatch == 1 {
 		// It overtook its predecessor's outcome, which dispatches it.
 		f := t.flight()
 		f.ahead = append(f.ahead, ev)

@@ -222,9 +222,6 @@ func (w *Worker) attempt(life context.Context, m *TaskMessage, msg *message.Mess
 		next = &TaskMessage{}
 		*next = m.Then[0]
 		next.Input, next.Then = ev.Result, m.Then[1:]
-		if next.ReplyTo == "" {
-			next.ReplyTo = EventTopic(next.RunID)
-		}
 	}
 	w.report(j, &ev, next != nil)
 	return next
@@ -235,15 +232,11 @@ func (w *Worker) attempt(life context.Context, m *TaskMessage, msg *message.Mess
 // worker stops taking tasks: it then releases m, and the runner publishes it
 // for another worker.
 func (w *Worker) follow(m *TaskMessage) bool {
-	w.mu.Lock()
-	_, marked := w.runs[m.RunID]
-	w.mu.Unlock()
-	if marked {
+	if !w.admit(m) {
 		return false
 	}
 	if w.stopping.Load() {
-		j := &job{m: m, delivery: w.cfg.Name + "/" + strconv.FormatUint(w.deliveries.Add(1), 36)}
-		w.emit(j, &Event{Type: EventRelease, Seq: 1}, false)
+		w.emit(&job{m: m, delivery: w.newDelivery()}, &Event{Type: EventRelease, Seq: 1}, false)
 		return false
 	}
 	return true
@@ -261,20 +254,33 @@ func (w *Worker) accept(msg *message.Message) *TaskMessage {
 		msg.Ack()
 		return nil
 	}
+	if !w.admit(m) {
+		msg.Ack()
+		return nil
+	}
+	return m
+}
+
+// admit tells whether m, taken from the bus or chained, is to run: not if its
+// run failed fast or was cancelled, whose runner has already marked the task
+// CANCELLED and waits for nothing. It fills in m's default reply topic.
+func (w *Worker) admit(m *TaskMessage) bool {
 	w.mu.Lock()
 	mark, marked := w.runs[m.RunID]
 	w.mu.Unlock()
 	if marked {
-		// The run failed fast or was cancelled: its runner has already
-		// marked the task CANCELLED and waits for nothing.
 		w.log.Info("dropping task of stopped run", append(taskAttrs(m), "control", mark.typ)...)
-		msg.Ack()
-		return nil
+		return false
 	}
 	if m.ReplyTo == "" {
 		m.ReplyTo = EventTopic(m.RunID)
 	}
-	return m
+	return true
+}
+
+// newDelivery names a delivery of a task to this worker.
+func (w *Worker) newDelivery() string {
+	return w.cfg.Name + "/" + strconv.FormatUint(w.deliveries.Add(1), 36)
 }
 
 // register records a job as running, for the lease loop, the heartbeat and
@@ -285,7 +291,7 @@ func (w *Worker) accept(msg *message.Message) *TaskMessage {
 // registers nothing: j is nil, and the message is to be acked.
 func (w *Worker) register(m *TaskMessage, msg *message.Message, cancel context.CancelCauseFunc, now time.Time) (j *job, claimNow bool) {
 	j = &job{m: m, msg: msg, cancel: cancel, lastLease: now,
-		delivery: w.cfg.Name + "/" + strconv.FormatUint(w.deliveries.Add(1), 36)}
+		delivery: w.newDelivery()}
 	claimNow = m.ClaimWithin <= 0
 	if !claimNow {
 		j.claimDue = now.Add(m.ClaimWithin.std())
