@@ -2,7 +2,9 @@ package amqpbus
 
 import (
 	"context"
+	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -80,4 +82,23 @@ func (b *Bus) subChannel(prefetch int) (*amqp.Channel, error) {
 		return nil, err
 	}
 	return ch, nil
+}
+
+// reopen consumes again with open once it can, backing off from the first
+// attempt: the connection reconnects on its own schedule, and a channel can
+// die with it still up. A failure other than the connection being away is
+// logged as failed. It returns a nil channel if ctx or the bus ended first.
+func (b *Bus) reopen(ctx context.Context, open func() (*amqp.Channel, <-chan amqp.Delivery, error), failed string, fields watermill.LogFields) (*amqp.Channel, <-chan amqp.Delivery) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, b.cfg.ReconnectMax) {
+		if b.sleep(ctx, wait) != nil {
+			return nil, nil
+		}
+		ch, deliveries, err := open()
+		if err == nil {
+			return ch, deliveries
+		}
+		if err != errNotConnected {
+			b.log.Error(failed, b.red.Error(err), fields)
+		}
+	}
 }

@@ -81,7 +81,9 @@ func (s *eventSubscriber) consume(ctx context.Context, runID string, ch *amqp.Ch
 		}
 		ch.Close()
 		b.log.Info("Event channel closed, consuming again", fields)
-		if ch, deliveries = s.reopen(ctx, runID, fields); ch == nil {
+		ch, deliveries = b.reopen(ctx, func() (*amqp.Channel, <-chan amqp.Delivery, error) { return s.open(runID) },
+			"Cannot consume again, retrying", fields)
+		if ch == nil {
 			break
 		}
 	}
@@ -93,26 +95,6 @@ func (s *eventSubscriber) consume(ctx context.Context, runID string, ch *amqp.Ch
 		})
 		if err != nil {
 			b.log.Error("Cannot delete event queue", b.red.Error(err), fields)
-		}
-	}
-}
-
-// reopen consumes the run's event queue again once it can, backing off from
-// the first attempt: the connection reconnects on its own schedule, and a
-// channel can die with it still up. It returns a nil channel if the
-// subscription or the bus ended first.
-func (s *eventSubscriber) reopen(ctx context.Context, runID string, fields watermill.LogFields) (*amqp.Channel, <-chan amqp.Delivery) {
-	b := s.b
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, b.cfg.ReconnectMax) {
-		if b.sleep(ctx, wait) != nil {
-			return nil, nil
-		}
-		ch, deliveries, err := s.open(runID)
-		if err == nil {
-			return ch, deliveries
-		}
-		if err != errNotConnected {
-			b.log.Error("Cannot consume again, retrying", b.red.Error(err), fields)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package amqpbus
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -90,19 +89,10 @@ func (s fanoutSubscriber) consume(ctx context.Context, topic, queue string, ch *
 		}
 		ch.Close()
 		b.log.Info("Fan-out channel closed, subscribing again", fields)
-		// Back off from the first attempt: the connection reconnects on
-		// its own schedule, and a channel can die with it still up.
-		for wait := 50 * time.Millisecond; ; wait = min(2*wait, b.cfg.ReconnectMax) {
-			if b.sleep(ctx, wait) != nil {
-				return
-			}
-			var err error
-			if ch, deliveries, err = s.open(topic, queue); err == nil {
-				break
-			}
-			if err != errNotConnected {
-				b.log.Error("Cannot subscribe again, retrying", b.red.Error(err), fields)
-			}
+		ch, deliveries = b.reopen(ctx, func() (*amqp.Channel, <-chan amqp.Delivery, error) { return s.open(topic, queue) },
+			"Cannot subscribe again, retrying", fields)
+		if ch == nil {
+			return
 		}
 		b.log.Info("Subscribed again", fields)
 		m := message.NewMessage(watermill.NewShortUUID(), nil)
